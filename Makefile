@@ -1,0 +1,63 @@
+# marketing_mart: `make demo` builds everything from generated data; `make test` runs every test.
+SHELL := /bin/bash
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export DBT_PROFILES_DIR := $(CURDIR)
+export PATH := $(BIN):$(PATH)
+
+DEMO_SCALE ?= 0.05
+SEED ?= 42
+DEMO_RAW ?= data/raw
+DEMO_DB ?= data/warehouse.duckdb
+TEST_RAW ?= data/test_raw
+TEST_DB ?= data/test_warehouse.duckdb
+
+.PHONY: help install demo data build test pytest dbt-test lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@echo "==> creating $(VENV) with $(PY) and installing pinned dependencies"
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)  ## create .venv and install the pinned dependency set
+
+data: $(STAMP)  ## generate the demo's raw files (DEMO_SCALE, SEED)
+	$(BIN)/targeting synth --scale $(DEMO_SCALE) --seed $(SEED) --out $(DEMO_RAW)
+
+build: $(STAMP)  ## dbt build (all models and tests) on the demo data
+	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/dbt build --vars '{raw_path: $(DEMO_RAW)}'
+
+demo: data build  ## generate data, build the warehouse, and say where everything is
+	@echo
+	@echo "Warehouse:        $(DEMO_DB)   (schemas: staging, intermediate, marts)"
+	@echo "Raw files:        $(DEMO_RAW)/"
+	@echo "Ground truth:     $(DEMO_RAW)/ground_truth/effects.json"
+	@echo "Browse:           $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(DEMO_DB)', read_only=True).sql('show all tables'))\""
+
+dbt-test: $(STAMP)  ## dbt build with every data and unit test on small generated data
+	$(BIN)/targeting synth --scale 0.02 --seed 7 --out $(TEST_RAW) --quiet
+	rm -f $(TEST_DB)
+	MM_DUCKDB_PATH=$(TEST_DB) $(BIN)/dbt build --vars '{raw_path: $(TEST_RAW)}'
+
+pytest: $(STAMP)  ## the Python test suite
+	$(BIN)/python -m pytest -q
+
+test: dbt-test pytest  ## the whole test suite: dbt build with all tests, then pytest
+
+lint: $(STAMP)  ## ruff on Python, sqlfluff (dbt templater) on SQL
+	$(BIN)/ruff check python benchmarks
+	$(BIN)/ruff format --check python benchmarks
+	MM_DUCKDB_PATH=$(TEST_DB) $(BIN)/sqlfluff lint models macros tests
+
+clean:  ## remove generated data, dbt artifacts and the venv
+	rm -rf data target logs $(VENV)

@@ -1,0 +1,30 @@
+{% macro check_raw_files() %}
+    {#- on-run-start: before any apparel staging model runs, open every raw file it reads and
+        check that the columns it needs are in the header. Fails with the file's path, the
+        missing columns and the header found, instead of a binder error deep in a model. -#}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set wanted = [] -%}
+    {%- for node_id in selected_resources -%}
+        {%- if node_id.startswith('model.marketing_mart.stg_apparel__') or node_id.startswith('unit_test.marketing_mart.stg_apparel__') -%}
+            {%- do wanted.append(node_id) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if wanted | length == 0 -%}{{ return('') }}{%- endif -%}
+    {%- for src in graph.sources.values() if src.source_name == 'apparel' -%}
+        {%- set relation = source('apparel', src.name) -%}
+        {%- set meta = src.config.meta -%}
+        {%- set path = meta.raw_path ~ '/' ~ src.identifier ~ meta.raw_suffix ~ '.' ~ meta.raw_ext -%}
+        {%- set required = meta.get('required_columns', []) -%}
+        {%- set described = run_query('describe select * from ' ~ relation ~ ' limit 0') -%}
+        {%- set found = described.columns[0].values() | list -%}
+        {%- set missing = [] -%}
+        {%- for column in required if column not in found -%}{%- do missing.append(column) -%}{%- endfor -%}
+        {%- if missing -%}
+            {{ exceptions.raise_compiler_error(
+                'raw file ' ~ path ~ ' is missing column(s) ' ~ missing | join(', ')
+                ~ '; expected at least ' ~ required | join(', ')
+                ~ '; the header has ' ~ (found | reject('equalto', 'filename') | join(', '))
+                ~ '. Check the delimiter (comma expected) and the column names.') }}
+        {%- endif -%}
+    {%- endfor -%}
+{% endmacro %}

@@ -1,0 +1,83 @@
+-- One row per distinct message event. Exact duplicate rows in the export (the same
+-- event of the same message at the same second) are removed; events and channels are
+-- lower-cased and must be listed in the event_taxonomy and channels seeds.
+with
+
+source as (
+    select * from {{ source('apparel', 'messages') }}
+),
+
+event_taxonomy as (
+    select * from {{ ref('event_taxonomy') }}
+),
+
+channels as (
+    select * from {{ ref('channels') }}
+),
+
+deduplicated as (
+    select distinct
+        bulk_campaign_id,
+        client_id,
+        message_id,
+        event,
+        channel,
+        date,
+        created_at,
+        filename
+    from source
+),
+
+typed as (
+    select
+        filename as source_file,
+        {{ checked_cast('bulk_campaign_id', 'bigint', 'a whole-number campaign id') }} as bulk_campaign_id,
+        {{ checked_cast('client_id', 'bigint', 'a client id that fits a 64-bit integer') }} as client_id,
+        cast(message_id as varchar) as message_id,
+        lower(trim(cast(event as varchar))) as event_raw,
+        lower(trim(cast(channel as varchar))) as channel_raw,
+        {{ checked_date('date') }} as event_date,
+        {{ checked_date('created_at', '%Y-%m-%d %H:%M:%S', 'timestamp') }} as created_at
+    from deduplicated
+),
+
+checked as (
+    select
+        typed.*,
+        case
+            when event_taxonomy.event is null
+                then error(
+                    'raw file ' || typed.source_file || ': column event has value '''
+                    || coalesce(typed.event_raw, 'NULL')
+                    || ''' which is not in the event_taxonomy seed (add it there if it is a new event type)'
+                )
+            else event_taxonomy.event
+        end as event,
+        case
+            when channels.channel is null
+                then error(
+                    'raw file ' || typed.source_file || ': column channel has value '''
+                    || coalesce(typed.channel_raw, 'NULL')
+                    || ''' which is not in the channels seed (add it there if it is a new channel)'
+                )
+            else channels.channel
+        end as channel
+    from typed
+    left join event_taxonomy on typed.event_raw = event_taxonomy.event
+    left join channels on typed.channel_raw = channels.channel
+),
+
+final as (
+    select
+        client_id,
+        bulk_campaign_id,
+        message_id,
+        event,
+        channel,
+        event_date,
+        created_at,
+        source_file
+    from checked
+)
+
+select * from final

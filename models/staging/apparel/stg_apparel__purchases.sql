@@ -1,0 +1,108 @@
+-- One row per purchased line item. Exact duplicate rows are kept: in this export an order
+-- with two units of the same item appears as two identical lines (quantity is almost always
+-- 1), so dropping them would understate spend. `is_repeated_line` marks the repeats for
+-- anyone who wants the deduplicated view.
+with
+
+source as (
+    select * from {{ source('apparel', 'purchases') }}
+),
+
+markers as (
+    select * from {{ ref('category_markers') }}
+),
+
+marker_lists as (
+    select
+        coalesce(list(category_id) filter (where marker = 'sale'), []) as sale_ids,
+        coalesce(list(category_id) filter (where marker = 'women'), []) as women_ids,
+        coalesce(list(category_id) filter (where marker = 'men'), []) as men_ids,
+        coalesce(list(category_id), []) as marker_ids
+    from markers
+),
+
+typed as (
+    select
+        filename as source_file,
+        {{ checked_cast('client_id', 'bigint', 'a client id that fits a 64-bit integer') }} as client_id,
+        {{ checked_cast('quantity', 'integer', 'a whole number of units') }} as quantity,
+        {{ checked_cast('price', 'double', 'a number') }} as price,
+        {{ checked_date('date') }} as purchased_on,
+        cast(message_id as varchar) as message_id,
+        case
+            when regexp_full_match(
+                trim(cast(category_ids as varchar)), '\[(None|''\d+''(, ''\d+'')*)?\]'
+            )
+                then trim(cast(category_ids as varchar))
+            else error(
+                'raw file ' || filename || ': column category_ids has value '''
+                || coalesce(cast(category_ids as varchar), 'NULL')
+                || ''' which is not a Python list of quoted ids like [''4'', ''28''], [] or [None]'
+            )
+        end as category_ids_raw
+    from source
+),
+
+parsed as (
+    select
+        typed.*,
+        list_transform(
+            regexp_extract_all(category_ids_raw, '''(\d+)''', 1), lambda x: cast(x as bigint)
+        ) as category_ids,
+        case category_ids_raw
+            when '[]' then 'empty'
+            when '[None]' then 'none'
+            else 'listed'
+        end as category_ids_status,
+        try_cast(split_part(message_id, '-', 1) as bigint) as message_client_id,
+        try_cast(split_part(message_id, '-', 2) as bigint) as message_bulk_campaign_id
+    from typed
+),
+
+enriched as (
+    select
+        parsed.* exclude (category_ids_raw),
+        list_filter(parsed.category_ids, lambda x: not list_contains(marker_lists.marker_ids, x))
+            as tree_category_ids,
+        list_has_any(parsed.category_ids, marker_lists.sale_ids) as is_sale,
+        case
+            when list_has_any(parsed.category_ids, marker_lists.women_ids) then 'women'
+            when list_has_any(parsed.category_ids, marker_lists.men_ids) then 'men'
+        end as gender_marker
+    from parsed
+    cross join marker_lists
+),
+
+final as (
+    select
+        client_id,
+        purchased_on,
+        message_id,
+        row_number() over (
+            partition by client_id, purchased_on, message_id
+            order by price, quantity, category_ids_status, category_ids
+        ) as line_number,
+        quantity,
+        price,
+        quantity * price as line_revenue,
+        category_ids,
+        category_ids_status,
+        tree_category_ids[1] as root_category_id,
+        tree_category_ids[-1] as leaf_category_id,
+        len(tree_category_ids) as category_depth,
+        is_sale,
+        gender_marker,
+        message_bulk_campaign_id,
+        message_client_id,
+        coalesce(message_client_id = client_id, false) as message_matches_client,
+        row_number() over (
+            partition by
+                client_id, purchased_on, message_id, price, quantity,
+                category_ids_status, category_ids
+            order by source_file
+        ) > 1 as is_repeated_line,
+        source_file
+    from enriched
+)
+
+select * from final

@@ -1,0 +1,1 @@
+"""Bayesian targeting on the marketing_mart feature mart."""

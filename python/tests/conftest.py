@@ -1,0 +1,50 @@
+"""Shared fixtures: small generated raw data and a helper that runs dbt in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO.parent / "shared" / "data" / "apparel_real_sample"
+BIN = Path(sys.executable).parent
+
+
+def run_dbt(args: list[str], db: Path, vars_: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run dbt in the repo against the DuckDB file ``db``; never raises on failure."""
+    env = dict(os.environ, MM_DUCKDB_PATH=str(db), DO_NOT_TRACK="1", DBT_PROFILES_DIR=str(REPO))
+    cmd = [str(BIN / "dbt"), *args, "--target-path", str(db.parent / "target")]
+    if vars_:
+        cmd += ["--vars", "{" + ", ".join(f"{k}: '{v}'" for k, v in vars_.items()) + "}"]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def synth_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Raw files from ``targeting synth --scale 0.02 --seed 7`` (about 1,000 buyers)."""
+    from targeting.synth import SynthConfig, generate
+
+    out = tmp_path_factory.mktemp("raw")
+    generate(SynthConfig(scale=0.02, seed=7, out=out), progress=False)
+    return out
+
+
+@pytest.fixture
+def raw_copy(synth_raw: Path, tmp_path: Path) -> Path:
+    """A private copy of the generated raw files that a test may break."""
+    dest = tmp_path / "raw"
+    shutil.copytree(synth_raw, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    """The real head-of-file samples of the public dataset."""
+    if not SAMPLES.exists():
+        pytest.skip(f"real samples not found at {SAMPLES}")
+    return SAMPLES
