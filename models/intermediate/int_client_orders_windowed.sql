@@ -1,0 +1,100 @@
+-- Purchase features of each client at each cutoff, from orders and lines strictly before
+-- the cutoff. Only (client, cutoff) pairs with at least one earlier order have a row.
+with
+
+orders as (
+    select * from {{ ref('int_orders_aggregated') }}
+),
+
+lines as (
+    select * from {{ ref('stg_apparel__purchases') }}
+),
+
+cutoffs as (
+    select * from {{ ref('int_cutoffs_scheduled') }}
+),
+
+orders_before as (
+    select
+        cutoffs.as_of_date,
+        orders.*
+    from orders
+    inner join cutoffs on orders.purchased_on < cutoffs.as_of_date
+),
+
+order_features as (
+    select
+        client_id,
+        as_of_date,
+        datediff('day', max(purchased_on), as_of_date) as days_since_last_order,
+        datediff('day', min(purchased_on), as_of_date) as days_since_first_order,
+        {% for days in [30, 90, 180, 365] -%}
+        {{ windowed_sum('1', 'purchased_on', days) }} as orders_{{ days }}d,
+        {{ windowed_sum('revenue', 'purchased_on', days) }} as revenue_{{ days }}d,
+        {% endfor -%}
+        count(*) as orders_all,
+        sum(revenue) as revenue_all,
+        {{ windowed_sum('units', 'purchased_on', 90) }} as units_90d,
+        {{ windowed_sum('units', 'purchased_on', 365) }} as units_365d,
+        sum(units) as units_all,
+        sum(lines) as lines_all,
+        {{ windowed_sum('1', 'purchased_on', 90, 90) }} as orders_prev_90d,
+        {{ windowed_sum('revenue', 'purchased_on', 90, 90) }} as revenue_prev_90d,
+        max(max_price) as max_item_price_all,
+        avg(days_since_previous_order) as mean_gap_days,
+        median(days_since_previous_order) as median_gap_days
+    from orders_before
+    group by client_id, as_of_date
+),
+
+lines_before as (
+    select
+        cutoffs.as_of_date,
+        lines.client_id,
+        lines.root_category_id,
+        lines.leaf_category_id,
+        lines.is_sale
+    from lines
+    inner join cutoffs on lines.purchased_on < cutoffs.as_of_date
+),
+
+root_counts as (
+    select client_id, as_of_date, root_category_id, count(*) as n_lines
+    from lines_before
+    where root_category_id is not null
+    group by client_id, as_of_date, root_category_id
+),
+
+favourite_root as (
+    select
+        client_id,
+        as_of_date,
+        first(root_category_id order by n_lines desc, root_category_id asc) as favourite_root_category
+    from root_counts
+    group by client_id, as_of_date
+),
+
+category_features as (
+    select
+        client_id,
+        as_of_date,
+        count(distinct root_category_id) as distinct_root_categories,
+        count(distinct leaf_category_id) as distinct_leaf_categories,
+        avg(cast(is_sale as double)) as sale_line_share
+    from lines_before
+    group by client_id, as_of_date
+),
+
+final as (
+    select
+        order_features.*,
+        category_features.distinct_root_categories,
+        category_features.distinct_leaf_categories,
+        category_features.sale_line_share,
+        favourite_root.favourite_root_category
+    from order_features
+    inner join category_features using (client_id, as_of_date)
+    left join favourite_root using (client_id, as_of_date)
+)
+
+select * from final

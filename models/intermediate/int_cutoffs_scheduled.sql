@@ -1,0 +1,62 @@
+-- The one place cutoffs come from. A feature at as_of_date uses only events strictly before
+-- it; its label is a purchase in [as_of_date, as_of_date + label_window_days).
+with
+
+purchases as (
+    select * from {{ ref('stg_apparel__purchases') }}
+),
+
+messages as (
+    select * from {{ ref('stg_apparel__messages') }}
+),
+
+bounds as (
+    select
+        least(
+            (select min(purchased_on) from purchases), (select min(event_date) from messages)
+        ) as first_date,
+        greatest(
+            (select max(purchased_on) from purchases), (select max(event_date) from messages)
+        ) as last_date,
+        (select max(purchased_on) from purchases) as last_purchase_date
+),
+
+training as (
+    {% if var('cutoffs') | length > 0 %}
+    select cast(unnest([{% for c in var('cutoffs') %}'{{ c }}'{% if not loop.last %}, {% endif %}{% endfor %}]) as date) as as_of_date
+    {% else %}
+    select cast(generate_series as date) as as_of_date
+    from bounds,
+        generate_series(
+            date_trunc('month', bounds.first_date + interval {{ var('min_history_days') }} day)
+            + interval 1 month,
+            bounds.last_date,
+            interval 1 month
+        )
+    {% endif %}
+),
+
+scoring as (
+    select cast(last_date + interval 1 day as date) as as_of_date from bounds
+),
+
+final as (
+    select
+        cutoffs.as_of_date,
+        cutoffs.as_of_date = scoring.as_of_date as is_scoring_cutoff,
+        cast(cutoffs.as_of_date + interval {{ var('label_window_days') }} day as date) as label_window_end,
+        -- purchases are observed through last_purchase_date: the window must end by then
+        cutoffs.as_of_date + interval {{ var('label_window_days') }} day
+        <= bounds.last_purchase_date + interval 1 day as is_label_complete,
+        {{ var('label_window_days') }} as label_window_days
+    from (
+        select as_of_date from training
+        union
+        select as_of_date from scoring
+    ) as cutoffs
+    cross join scoring
+    cross join bounds
+    where cutoffs.as_of_date <= scoring.as_of_date
+)
+
+select * from final

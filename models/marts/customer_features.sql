@@ -1,0 +1,185 @@
+-- One row per (client_id, as_of_date): the point-in-time customer feature mart. Every
+-- feature uses only events strictly before as_of_date. Counts are 0 without history; recency
+-- and rhythm are null without history, with a has_ flag beside them.
+{%- set windows = [30, 90, 365] %}
+with
+
+grid as (
+    select * from {{ ref('int_client_cutoffs_joined') }}
+),
+
+cutoffs as (
+    select * from {{ ref('int_cutoffs_scheduled') }}
+),
+
+orders as (
+    select * from {{ ref('int_client_orders_windowed') }}
+),
+
+engagement as (
+    select * from {{ ref('int_client_engagement_windowed') }}
+),
+
+combined as (
+    select
+        grid.client_id,
+        grid.as_of_date,
+        cutoffs.is_scoring_cutoff,
+        datediff('day', grid.first_seen_on, grid.as_of_date) as tenure_days,
+        orders.client_id is not null as has_purchase_history,
+        orders.days_since_last_order,
+        orders.days_since_first_order,
+        {% for days in [30, 90, 180, 365] -%}
+        cast(coalesce(orders.orders_{{ days }}d, 0) as bigint) as orders_{{ days }}d,
+        cast(coalesce(orders.revenue_{{ days }}d, 0) as double) as revenue_{{ days }}d,
+        {% endfor -%}
+        cast(coalesce(orders.orders_all, 0) as bigint) as orders_all,
+        cast(coalesce(orders.revenue_all, 0) as double) as revenue_all,
+        cast(coalesce(orders.units_90d, 0) as bigint) as units_90d,
+        cast(coalesce(orders.units_365d, 0) as bigint) as units_365d,
+        cast(coalesce(orders.units_all, 0) as bigint) as units_all,
+        cast(coalesce(orders.lines_all, 0) as bigint) as lines_all,
+        cast(coalesce(orders.orders_prev_90d, 0) as bigint) as orders_prev_90d,
+        cast(coalesce(orders.revenue_prev_90d, 0) as double) as revenue_prev_90d,
+        cast(coalesce(orders.max_item_price_all, 0) as double) as max_item_price_all,
+        orders.mean_gap_days,
+        orders.median_gap_days,
+        cast(coalesce(orders.distinct_root_categories, 0) as bigint) as distinct_root_categories,
+        cast(coalesce(orders.distinct_leaf_categories, 0) as bigint) as distinct_leaf_categories,
+        cast(coalesce(orders.sale_line_share, 0) as double) as sale_line_share,
+        coalesce(cast(orders.favourite_root_category as varchar), 'none') as favourite_root_category,
+        engagement.* exclude (client_id, as_of_date)
+    from grid
+    inner join cutoffs on grid.as_of_date = cutoffs.as_of_date
+    left join orders on grid.client_id = orders.client_id and grid.as_of_date = orders.as_of_date
+    left join engagement
+        on grid.client_id = engagement.client_id and grid.as_of_date = engagement.as_of_date
+),
+
+totals as (
+    select
+        *,
+        {% for days in windows + ['all'] -%}
+        {% set w = days ~ 'd' if days != 'all' else 'all' -%}
+        {% for name in ['sends', 'opens', 'clicks', 'purchases'] -%}
+        cast({{ name }}_email_{{ w }} + {{ name }}_push_{{ w }} as bigint) as {{ name }}_total_{{ w }},
+        {% endfor -%}
+        {% endfor -%}
+        1 as _dummy
+    from combined
+),
+
+population as (
+    -- prior rates for smoothing: the whole population's rates in the same window at the
+    -- same cutoff (so they too use only earlier events)
+    select
+        as_of_date,
+        {% for days in windows -%}
+        sum(opens_total_{{ days }}d) / nullif(sum(sends_total_{{ days }}d), 0) as pop_open_rate_{{ days }}d,
+        sum(clicks_total_{{ days }}d) / nullif(sum(sends_total_{{ days }}d), 0) as pop_click_rate_{{ days }}d,
+        {% endfor -%}
+        sum(opens_email_90d) / nullif(sum(sends_email_90d), 0) as pop_open_rate_email_90d,
+        sum(opens_push_90d) / nullif(sum(sends_push_90d), 0) as pop_open_rate_push_90d,
+        sum(clicks_total_90d) / nullif(sum(opens_total_90d), 0) as pop_click_to_open_rate_90d,
+        sum(sum_campaign_open_rate_90d) / nullif(sum(rated_campaigns_90d), 0) as pop_campaign_open_rate_90d,
+        sum(sum_campaign_click_rate_90d) / nullif(sum(rated_campaigns_90d), 0) as pop_campaign_click_rate_90d
+    from totals
+    group by as_of_date
+),
+
+final as (
+    select
+        t.client_id,
+        t.as_of_date,
+        t.is_scoring_cutoff,
+        t.tenure_days,
+        -- purchases
+        t.has_purchase_history,
+        t.days_since_last_order,
+        t.days_since_first_order,
+        t.orders_30d,
+        t.orders_90d,
+        t.orders_180d,
+        t.orders_365d,
+        t.orders_all,
+        t.revenue_30d,
+        t.revenue_90d,
+        t.revenue_180d,
+        t.revenue_365d,
+        t.revenue_all,
+        t.units_90d,
+        t.units_365d,
+        t.units_all,
+        t.lines_all,
+        case when t.orders_365d > 0 then t.revenue_365d / t.orders_365d else 0 end as avg_order_value_365d,
+        case when t.orders_all > 0 then t.revenue_all / t.orders_all else 0 end as avg_order_value_all,
+        t.max_item_price_all,
+        t.orders_all >= 2 as has_repeat_orders,
+        t.mean_gap_days,
+        t.median_gap_days,
+        t.days_since_last_order - t.median_gap_days as days_overdue,
+        t.orders_90d - t.orders_prev_90d as order_trend_90d,
+        t.revenue_90d - t.revenue_prev_90d as revenue_trend_90d,
+        t.distinct_root_categories,
+        t.distinct_leaf_categories,
+        t.sale_line_share,
+        t.favourite_root_category,
+        -- messages
+        t.sends_total_all > 0 as has_message_history,
+        t.sends_total_30d as sends_30d,
+        t.sends_total_90d as sends_90d,
+        t.sends_total_365d as sends_365d,
+        t.sends_total_all as sends_all,
+        cast(t.sends_email_90d as bigint) as sends_email_90d,
+        cast(t.sends_push_90d as bigint) as sends_push_90d,
+        t.opens_total_30d as opens_30d,
+        t.opens_total_90d as opens_90d,
+        t.opens_total_365d as opens_365d,
+        cast(t.opens_email_90d as bigint) as opens_email_90d,
+        cast(t.opens_push_90d as bigint) as opens_push_90d,
+        t.clicks_total_30d as clicks_30d,
+        t.clicks_total_90d as clicks_90d,
+        t.clicks_total_365d as clicks_365d,
+        cast(t.clicks_email_90d as bigint) as clicks_email_90d,
+        cast(t.clicks_push_90d as bigint) as clicks_push_90d,
+        t.purchases_total_90d as message_purchases_90d,
+        t.purchases_total_all as message_purchases_all,
+        {% for days in windows -%}
+        {{ beta_smoothed_rate('t.opens_total_' ~ days ~ 'd', 't.sends_total_' ~ days ~ 'd', 'coalesce(p.pop_open_rate_' ~ days ~ 'd, 0)') }}
+            as open_rate_{{ days }}d,
+        {{ beta_smoothed_rate('t.clicks_total_' ~ days ~ 'd', 't.sends_total_' ~ days ~ 'd', 'coalesce(p.pop_click_rate_' ~ days ~ 'd, 0)') }}
+            as click_rate_{{ days }}d,
+        {% endfor -%}
+        {{ beta_smoothed_rate('t.opens_email_90d', 't.sends_email_90d', 'coalesce(p.pop_open_rate_email_90d, 0)') }}
+            as open_rate_email_90d,
+        {{ beta_smoothed_rate('t.opens_push_90d', 't.sends_push_90d', 'coalesce(p.pop_open_rate_push_90d, 0)') }}
+            as open_rate_push_90d,
+        {{ beta_smoothed_rate('least(t.clicks_total_90d, t.opens_total_90d)', 't.opens_total_90d', 'coalesce(least(p.pop_click_to_open_rate_90d, 1), 0)') }}
+            as click_to_open_rate_90d,
+        t.last_open_date is not null as has_opened,
+        t.last_click_date is not null as has_clicked,
+        datediff('day', t.last_open_date, t.as_of_date) as days_since_last_open,
+        datediff('day', t.last_click_date, t.as_of_date) as days_since_last_click,
+        t.hard_bounces_all > 0 as has_hard_bounce,
+        t.unsubscribes_all > 0 as has_unsubscribed,
+        t.complaints_all > 0 as has_complained,
+        t.spam_reports_all > 0 as has_spam_report,
+        cast(t.soft_bounces_all as bigint) as soft_bounces_all,
+        case when t.sends_total_365d > 0 then t.sends_push_365d / t.sends_total_365d else 0 end
+            as push_share_365d,
+        case
+            when t.sends_total_all = 0 then 'none'
+            when t.sends_push_all > t.sends_email_all then 'mobile_push'
+            else 'email'
+        end as favourite_channel,
+        -- campaigns
+        cast(t.rated_campaigns_90d as bigint) as rated_campaigns_90d,
+        coalesce(t.sum_campaign_open_rate_90d / nullif(t.rated_campaigns_90d, 0), p.pop_campaign_open_rate_90d, 0)
+            as mean_campaign_open_rate_90d,
+        coalesce(t.sum_campaign_click_rate_90d / nullif(t.rated_campaigns_90d, 0), p.pop_campaign_click_rate_90d, 0)
+            as mean_campaign_click_rate_90d
+    from totals as t
+    inner join population as p on t.as_of_date = p.as_of_date
+)
+
+select * from final
