@@ -56,7 +56,7 @@ class TrueEffects:
     rate_propensity: float = 0.85  # per standard deviation of propensity
     interest_half_life_days: float = 15.0 * np.log(2)  # decay of post-acquisition interest
     interest_floor: float = 0.0045  # long-run share of the initial rate
-    engagement_propensity_corr: float = 0.5
+    engagement_propensity_corr: float = 0.75
     open_intercept: float = -0.75
     open_engagement: float = 1.2
     click_intercept: float = -1.75
@@ -245,7 +245,7 @@ def campaign_audience(
     weight = pref if campaigns.channel[k] == 1 else 1 - pref
     # the client base grows over time: scale the audience with the share already registered
     share = pool.size / clients.client_id.size
-    target = campaigns.mean_audience * campaigns.size_factor[k] * share * 1.6
+    target = campaigns.mean_audience * campaigns.size_factor[k] * share * 1.75
     p = np.minimum(1.0, target * weight / weight.sum())
     return pool[rng.random(pool.size) < p]
 

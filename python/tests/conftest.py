@@ -19,6 +19,9 @@ def run_dbt(args: list[str], db: Path, vars_: dict[str, str] | None = None) -> s
     """Run dbt in the repo against the DuckDB file ``db``; never raises on failure."""
     env = dict(os.environ, MM_DUCKDB_PATH=str(db), DO_NOT_TRACK="1", DBT_PROFILES_DIR=str(REPO))
     cmd = [str(BIN / "dbt"), *args, "--target-path", str(db.parent / "target")]
+    if "--select" in args:
+        # only tests whose parents are all selected (eager would pull in mart tests)
+        cmd += ["--indirect-selection", "cautious"]
     if vars_:
         cmd += ["--vars", "{" + ", ".join(f"{k}: '{v}'" for k, v in vars_.items()) + "}"]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
