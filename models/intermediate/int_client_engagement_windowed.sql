@@ -26,22 +26,44 @@ campaigns_accumulated as (
     select * from {{ ref('int_client_campaigns_accumulated') }}
 ),
 
-at_cutoff as (
-    select grid.client_id, grid.as_of_date, accumulated.* exclude (client_id)
-    from grid
-    asof left join accumulated
-        on grid.client_id = accumulated.client_id and grid.as_of_date > accumulated.event_date
+probes as (
+    -- each (client, cutoff) is looked up at its cutoff and at each window's lower edge; one
+    -- ASOF join over the stacked probes reads the running totals once
+    select client_id, as_of_date, 'cutoff' as edge, as_of_date as edge_date from grid
+    {% for days in windows -%}
+    union all
+    select client_id, as_of_date, '{{ days }}d' as edge, edge_{{ days }}d as edge_date from grid
+    {% endfor %}
 ),
 
-{% for days in windows -%}
-at_edge_{{ days }}d as (
-    select grid.client_id, grid.as_of_date, accumulated.* exclude (client_id)
-    from grid
+looked_up as (
+    select probes.client_id, probes.as_of_date, probes.edge, accumulated.* exclude (client_id, event_date)
+    from probes
     asof left join accumulated
-        on grid.client_id = accumulated.client_id and grid.edge_{{ days }}d > accumulated.event_date
+        on probes.client_id = accumulated.client_id and probes.edge_date > accumulated.event_date
 ),
 
-{% endfor -%}
+edges as (
+    select
+        client_id,
+        as_of_date,
+        {% for name in counted -%}
+        {% for channel in channels -%}
+        {% for edge in ['cutoff'] + windows -%}
+        {% set e = edge if edge == 'cutoff' else edge ~ 'd' -%}
+        max(cum_{{ name }}_{{ channel }}) filter (where edge = '{{ e }}') as {{ name }}_{{ channel }}_at_{{ e }},
+        {% endfor -%}
+        {% endfor -%}
+        {% endfor -%}
+        {% for name in flags -%}
+        max(cum_{{ name }}) filter (where edge = 'cutoff') as {{ name }}_at_cutoff,
+        {% endfor -%}
+        max(last_open_date) filter (where edge = 'cutoff') as last_open_date,
+        max(last_click_date) filter (where edge = 'cutoff') as last_click_date
+    from looked_up
+    group by client_id, as_of_date
+),
+
 campaigns_at_cutoff as (
     select grid.client_id, grid.as_of_date, campaigns_accumulated.* exclude (client_id)
     from grid
@@ -65,25 +87,22 @@ final as (
         {% for name in counted -%}
         {% for channel in channels -%}
         {% for days in windows -%}
-        coalesce(c.cum_{{ name }}_{{ channel }}, 0) - coalesce(w{{ days }}.cum_{{ name }}_{{ channel }}, 0)
+        coalesce(e.{{ name }}_{{ channel }}_at_cutoff, 0) - coalesce(e.{{ name }}_{{ channel }}_at_{{ days }}d, 0)
             as {{ name }}_{{ channel }}_{{ days }}d,
         {% endfor -%}
-        coalesce(c.cum_{{ name }}_{{ channel }}, 0) as {{ name }}_{{ channel }}_all,
+        coalesce(e.{{ name }}_{{ channel }}_at_cutoff, 0) as {{ name }}_{{ channel }}_all,
         {% endfor -%}
         {% endfor -%}
         {% for name in flags -%}
-        coalesce(c.cum_{{ name }}, 0) as {{ name }}_all,
+        coalesce(e.{{ name }}_at_cutoff, 0) as {{ name }}_all,
         {% endfor -%}
-        c.last_open_date,
-        c.last_click_date,
+        e.last_open_date,
+        e.last_click_date,
         coalesce(cc.cum_campaigns, 0) - coalesce(cw.cum_campaigns, 0) as rated_campaigns_90d,
         coalesce(cc.cum_open_rate, 0) - coalesce(cw.cum_open_rate, 0) as sum_campaign_open_rate_90d,
         coalesce(cc.cum_click_rate, 0) - coalesce(cw.cum_click_rate, 0) as sum_campaign_click_rate_90d
     from grid
-    left join at_cutoff as c using (client_id, as_of_date)
-    {% for days in windows -%}
-    left join at_edge_{{ days }}d as w{{ days }} using (client_id, as_of_date)
-    {% endfor -%}
+    left join edges as e using (client_id, as_of_date)
     left join campaigns_at_cutoff as cc using (client_id, as_of_date)
     left join campaigns_at_edge_90d as cw using (client_id, as_of_date)
 )
