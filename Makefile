@@ -14,10 +14,12 @@ DEMO_SCALE ?= 0.05
 SEED ?= 42
 DEMO_RAW ?= data/raw
 DEMO_DB ?= data/warehouse.duckdb
+DEMO_SPEC ?= python/specs/purchase_90d_hierarchical.yml
+export MM_RUNS_DIR ?= $(CURDIR)/runs
 TEST_RAW ?= data/test_raw
 TEST_DB ?= data/test_warehouse.duckdb
 
-.PHONY: help install demo data build test pytest dbt-test lint clean
+.PHONY: help install demo data build fit score test pytest dbt-test lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,12 +39,20 @@ data: $(STAMP)  ## generate the demo's raw files (DEMO_SCALE, SEED)
 build: $(STAMP)  ## dbt build (all models and tests) on the demo data
 	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/dbt build --vars '{raw_path: $(DEMO_RAW)}'
 
-demo: data build  ## generate data, build the warehouse, and say where everything is
+fit: $(STAMP)  ## fit DEMO_SPEC on the demo warehouse
+	$(BIN)/targeting fit --spec $(DEMO_SPEC) --db $(DEMO_DB)
+
+score: $(STAMP)  ## score the latest cutoff with the latest run, then build the ml marts
+	$(BIN)/targeting score --db $(DEMO_DB)
+	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/dbt build --select staging.ml+ --vars '{raw_path: $(DEMO_RAW)}'
+
+demo: data build fit score  ## generate data, build, fit, score, and say where everything is
 	@echo
-	@echo "Warehouse:        $(DEMO_DB)   (schemas: staging, intermediate, marts)"
-	@echo "Raw files:        $(DEMO_RAW)/"
-	@echo "Ground truth:     $(DEMO_RAW)/ground_truth/effects.json"
-	@echo "Browse:           $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(DEMO_DB)', read_only=True).sql('show all tables'))\""
+	@echo "Warehouse:        $(DEMO_DB)   (schemas: staging, intermediate, marts, ml)"
+	@echo "Targeting list:   marts.targeting_list (scores, key features, expected value)"
+	@echo "Saved runs:       $(MM_RUNS_DIR)/   (latest: $$(cat $(MM_RUNS_DIR)/LATEST))"
+	@echo "Raw files:        $(DEMO_RAW)/   ground truth: $(DEMO_RAW)/ground_truth/effects.json"
+	@echo "Browse:           $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(DEMO_DB)', read_only=True).sql('from marts.targeting_list order by rank limit 10'))\""
 
 dbt-test: $(STAMP)  ## dbt build with every data and unit test on small generated data
 	$(BIN)/targeting synth --scale 0.02 --seed 7 --out $(TEST_RAW) --quiet

@@ -10,13 +10,34 @@ from sklearn.preprocessing import StandardScaler
 
 #: Columns that are keys, labels or text, never numeric predictors.
 NON_FEATURES = {
-    "client_id", "as_of_date", "is_scoring_cutoff", "favourite_root_category",
-    "favourite_channel", "purchased_next_90d", "label_source", "label_window_end",
-    "orders_in_window", "revenue_in_window",
+    "client_id",
+    "as_of_date",
+    "is_scoring_cutoff",
+    "favourite_root_category",
+    "favourite_channel",
+    "purchased_next_90d",
+    "label_source",
+    "label_window_end",
+    "orders_in_window",
+    "revenue_in_window",
 }
-_HEAVY_TAILED = ("orders", "revenue", "sends", "opens", "clicks", "units", "lines", "message_purchases")
-_RECENCY = ("days_since_last_order", "days_since_first_order", "days_since_last_open",
-            "days_since_last_click", "tenure_days")
+_HEAVY_TAILED = (
+    "orders",
+    "revenue",
+    "sends",
+    "opens",
+    "clicks",
+    "units",
+    "lines",
+    "message_purchases",
+)
+_RECENCY = (
+    "days_since_last_order",
+    "days_since_first_order",
+    "days_since_last_open",
+    "days_since_last_click",
+    "tenure_days",
+)
 
 
 def design_matrix(features: pd.DataFrame) -> pd.DataFrame:
@@ -34,6 +55,7 @@ def design_matrix(features: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One float column per predictor, no missing values.
+
     """
     cols = [c for c in features.columns if c not in NON_FEATURES]
     x = features[cols].astype(float)
@@ -62,6 +84,7 @@ def fit_logistic(train: pd.DataFrame, label: str = "purchased_next_90d", c: floa
     -------
     sklearn.pipeline.Pipeline
         Fitted scaler + logistic regression; ``predict_proba(design_matrix(rows))``.
+
     """
     model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
     model.fit(design_matrix(train), train[label].astype(int))

@@ -88,6 +88,7 @@ class SynthConfig:
         ``csv`` (the public dataset's format) or ``parquet``.
     ab_test
         Also write ``campaign_assignments`` for a few randomised holdout campaigns.
+
     """
 
     scale: float = 0.02
@@ -167,9 +168,7 @@ def true_purchase_probability(cfg: SynthConfig, clients: Clients, cutoff_day: fl
     eff = cfg.effects
     rate = np.exp(eff.rate_intercept + eff.rate_propensity * clients.propensity)
     age = np.maximum(cutoff_day - clients.acquired_day, 0).astype(float)
-    mass = _interest_integral(
-        eff.interest_tau_days, eff.interest_floor, age, age + LABEL_WINDOW_DAYS
-    )
+    mass = _interest_integral(eff.interest_tau_days, eff.interest_floor, age, age + LABEL_WINDOW_DAYS)
     p = 1 - np.exp(-rate * mass)
     return np.where(clients.is_buyer & (clients.acquired_day < cutoff_day), p, 0.0)
 
@@ -265,7 +264,10 @@ def message_ids(client_id: np.ndarray, campaign_id: np.ndarray, created: np.ndar
         _hex_digits(created.astype(np.uint64), 8), _hex_digits(salt & np.uint64(0xFFFFF), 5), ""
     )
     return pc.binary_join_element_wise(
-        pa.array(client_id).cast(pa.string()), pa.array(campaign_id).cast(pa.string()), hex_part, "-"
+        pa.array(client_id).cast(pa.string()),
+        pa.array(campaign_id).cast(pa.string()),
+        hex_part,
+        "-",
     )
 
 
@@ -342,9 +344,7 @@ def _event_rows(
     def add(mask_idx: np.ndarray, event: str, seconds: np.ndarray, chan: int = channel) -> None:
         if mask_idx.size:
             frames.append(
-                pd.DataFrame(
-                    {"client_idx": mask_idx, "event": event, "seconds": seconds, "channel": chan}
-                )
+                pd.DataFrame({"client_idx": mask_idx, "event": event, "seconds": seconds, "channel": chan})
             )
 
     jitter = rng.integers(0, 1800, size=n)
@@ -365,7 +365,11 @@ def _event_rows(
     open_s = send_s + jitter + np.minimum(delay, 40 * DAY_SECONDS)
     add(recipients[opened], "open", open_s[opened])
     reopen = opened & (rng.random(n) < 0.07)
-    add(recipients[reopen], "open", open_s[reopen] + rng.integers(600, 3 * DAY_SECONDS, reopen.sum()))
+    add(
+        recipients[reopen],
+        "open",
+        open_s[reopen] + rng.integers(600, 3 * DAY_SECONDS, reopen.sum()),
+    )
     p_click = _sigmoid(eff.click_intercept + eff.click_engagement * u)
     clicked = opened & ((rng.random(n) < p_click) | (forced_mask & (rng.random(n) < 0.7)))
     click_s = open_s + rng.integers(5, 900, size=n)
@@ -551,7 +555,11 @@ def _wide_daily(long: pd.DataFrame, columns: list[str], with_channel: bool) -> p
     key = long["event"] + ("_" + long["channel"] if with_channel else "")
     long = long.assign(key=key)
     wide = long.pivot_table(
-        index=["day", "campaign"], columns="key", values=["count", "nunique"], fill_value=0, aggfunc="sum"
+        index=["day", "campaign"],
+        columns="key",
+        values=["count", "nunique"],
+        fill_value=0,
+        aggfunc="sum",
     )
     wide.columns = [f"{measure}_{name}" for measure, name in wide.columns]
     wide = wide.reset_index().sort_values(["day", "campaign"], kind="stable")
@@ -579,6 +587,7 @@ def generate(cfg: SynthConfig, progress: bool = True) -> dict[str, int]:
     -------
     dict
         Rows written per file.
+
     """
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -594,8 +603,10 @@ def generate(cfg: SynthConfig, progress: bool = True) -> dict[str, int]:
         if progress:
             print(f"[synth] {msg}", file=sys.stderr, flush=True)
 
-    say(f"{clients.is_buyer.sum():,} buyers, {(~clients.is_buyer).sum():,} message-only clients, "
-        f"{campaigns.day.size:,} campaigns")
+    say(
+        f"{clients.is_buyer.sum():,} buyers, {(~clients.is_buyer).sum():,} message-only clients, "
+        f"{campaigns.day.size:,} campaigns"
+    )
 
     # Orders: acquisition, repeats, and A/B treatment responses.
     buyers = np.flatnonzero(clients.is_buyer)
@@ -609,7 +620,7 @@ def generate(cfg: SynthConfig, progress: bool = True) -> dict[str, int]:
     if cfg.ab_test:
         late = np.flatnonzero(campaigns.day < DATA_DAYS - eff.uplift_window_days - 30)
         n_ab = max(2, round(6 * min(cfg.scale, 1) ** 0.5))
-        ab_campaigns = rng.choice(late[-min(late.size, 200):], size=n_ab, replace=False)
+        ab_campaigns = rng.choice(late[-min(late.size, 200) :], size=n_ab, replace=False)
         for k in np.sort(ab_campaigns):
             audience = campaign_audience(cfg, clients, campaigns, int(k), buyers_only=True)
             control = rng.random(audience.size) < eff.ab_control_share
@@ -668,7 +679,7 @@ def generate(cfg: SynthConfig, progress: bool = True) -> dict[str, int]:
             audience = campaign_audience(cfg, clients, campaigns, k)
             if k in holdout:
                 audience = np.setdiff1d(audience, holdout[k])
-            rows = forced_sort[forced_bounds[k]:forced_bounds[k + 1]]
+            rows = forced_sort[forced_bounds[k] : forced_bounds[k + 1]]
             events = _event_rows(cfg, clients, campaigns, k, audience, forced, rows, rng)
             frames.append(events.assign(campaign_idx=k))
         events = pd.concat(frames, ignore_index=True)

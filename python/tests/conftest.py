@@ -51,3 +51,12 @@ def samples() -> Path:
     if not SAMPLES.exists():
         pytest.skip(f"real samples not found at {SAMPLES}")
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def warehouse(synth_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse built by `dbt build` (all tests) from ``synth_raw``; treat as read-only."""
+    db = tmp_path_factory.mktemp("wh") / "wh.duckdb"
+    res = run_dbt(["build"], db, {"raw_path": str(synth_raw)})
+    assert res.returncode == 0, res.stdout[-4000:]
+    return db

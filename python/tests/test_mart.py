@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import duckdb
-import pytest
 from sklearn.metrics import roc_auc_score
 
 from targeting.baselines import design_matrix, fit_logistic
@@ -21,14 +20,6 @@ from marts.customer_features as f
 inner join marts.customer_labels as l using (client_id, as_of_date)
 where f.has_purchase_history
 """
-
-
-@pytest.fixture(scope="session")
-def warehouse(synth_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("wh") / "wh.duckdb"
-    res = run_dbt(["build"], db, {"raw_path": str(synth_raw)})
-    assert res.returncode == 0, res.stdout[-4000:]
-    return db
 
 
 def test_one_row_per_client_and_cutoff(warehouse: Path) -> None:

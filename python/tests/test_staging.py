@@ -11,8 +11,10 @@ from targeting import layout
 
 from .conftest import run_dbt
 
-STAGING = "+stg_apparel__purchases +stg_apparel__messages +stg_apparel__targets " \
-          "+stg_apparel__campaign_daily_events +stg_apparel__campaign_channel_daily_events"
+STAGING = (
+    "+stg_apparel__purchases +stg_apparel__messages +stg_apparel__targets "
+    "+stg_apparel__campaign_daily_events +stg_apparel__campaign_channel_daily_events"
+)
 
 
 def _count(db: Path, table: str) -> int:
@@ -49,9 +51,15 @@ def test_real_samples_build_without_error(samples: Path, tmp_path: Path) -> None
 
 def test_full_real_target_file_stages(samples: Path, tmp_path: Path) -> None:
     db = tmp_path / "wh.duckdb"
-    res = run_dbt(["build", "--select", "+stg_apparel__targets"], db,
-                  {"raw_path": str(samples), "raw_suffix": "_sample",
-                   "raw_targets_identifier": "apparel-target_binary"})
+    res = run_dbt(
+        ["build", "--select", "+stg_apparel__targets"],
+        db,
+        {
+            "raw_path": str(samples),
+            "raw_suffix": "_sample",
+            "raw_targets_identifier": "apparel-target_binary",
+        },
+    )
     assert res.returncode == 0, res.stdout[-3000:]
     with duckdb.connect(str(db), read_only=True) as con:
         n, positives = con.execute(
@@ -98,8 +106,9 @@ BAD_INPUTS = {
 def test_bad_raw_input_fails_naming_file_column_value(case: str, raw_copy: Path, tmp_path: Path) -> None:
     breaker, expected = BAD_INPUTS[case]
     breaker(raw_copy)
-    res = run_dbt(["build", "--select", *STAGING.split()], tmp_path / "wh.duckdb",
-                  {"raw_path": str(raw_copy)})
+    res = run_dbt(
+        ["build", "--select", *STAGING.split()], tmp_path / "wh.duckdb", {"raw_path": str(raw_copy)}
+    )
     assert res.returncode != 0
     for fragment in expected:
         assert fragment in res.stdout, f"{case}: {fragment!r} not in:\n{res.stdout[-3000:]}"

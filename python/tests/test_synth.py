@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -29,9 +28,7 @@ def test_headers_match_the_real_files(synth_raw: Path, samples: Path) -> None:
 
 def test_values_have_the_real_quirks(synth_raw: Path) -> None:
     con = duckdb.connect()
-    p = con.execute(
-        f"select * from read_csv('{synth_raw}/{layout.PURCHASES}.csv', all_varchar=true)"
-    ).df()
+    p = con.execute(f"select * from read_csv('{synth_raw}/{layout.PURCHASES}.csv', all_varchar=true)").df()
     assert p["client_id"].str.fullmatch(r"\d{19}").all()
     assert {"[]", "[None]"} <= set(p["category_ids"])
     listed = p.loc[~p["category_ids"].isin(["[]", "[None]"]), "category_ids"]
@@ -43,9 +40,7 @@ def test_values_have_the_real_quirks(synth_raw: Path) -> None:
     assert parts[2].str.fullmatch(r"[0-9a-f]{13}").all()
     mismatch = (parts[0] != p["client_id"]).mean()
     assert 0.15 < mismatch < 0.4, mismatch  # real: 27.5% of rows
-    m = con.execute(
-        f"select * from read_csv('{synth_raw}/{layout.MESSAGES}.csv', all_varchar=true)"
-    ).df()
+    m = con.execute(f"select * from read_csv('{synth_raw}/{layout.MESSAGES}.csv', all_varchar=true)").df()
     assert m.duplicated().sum() > 0  # exact duplicate rows, as in the export
     assert set(m["channel"]) == {"email", "mobile_push"}
     shares = m["event"].value_counts(normalize=True)

@@ -1,0 +1,76 @@
+-- The BI-facing targeting list: every scored client of every run with the posterior
+-- purchase probability, key features, and the expected value of one contact:
+--   p_mean x expected order value x gross margin - cost of a message on the client's channel.
+with
+
+scores as (
+    select * from {{ ref('stg_ml__customer_scores') }}
+),
+
+runs as (
+    select * from {{ ref('stg_ml__model_runs') }}
+),
+
+features as (
+    select * from {{ ref('customer_features') }}
+),
+
+channels as (
+    select * from {{ ref('channels') }}
+),
+
+economics as (
+    select
+        max(value) filter (where parameter = 'gross_margin_rate') as gross_margin_rate,
+        max(value) filter (where parameter = 'default_order_value') as default_order_value
+    from {{ ref('targeting_economics') }}
+),
+
+joined as (
+    select
+        scores.run_id,
+        runs.spec_name,
+        runs.is_latest_run,
+        runs.diagnostics_ok,
+        scores.client_id,
+        scores.as_of_date,
+        scores.p_mean,
+        scores.p_sd,
+        scores.p_q05,
+        scores.p_q95,
+        scores.rank,
+        scores.decile,
+        scores.used_population_level,
+        features.days_since_last_order,
+        features.orders_all,
+        features.revenue_all,
+        features.avg_order_value_all,
+        features.open_rate_90d,
+        features.click_rate_90d,
+        features.favourite_channel,
+        features.has_unsubscribed,
+        features.has_hard_bounce,
+        case
+            when features.avg_order_value_all > 0 then features.avg_order_value_all
+            else economics.default_order_value
+        end as expected_order_value,
+        economics.gross_margin_rate,
+        coalesce(channels.cost_per_message, 0) as contact_cost
+    from scores
+    inner join runs on scores.run_id = runs.run_id
+    left join features
+        on scores.client_id = features.client_id and scores.as_of_date = features.as_of_date
+    left join channels on features.favourite_channel = channels.channel
+    cross join economics
+),
+
+final as (
+    select
+        *,
+        p_mean * expected_order_value * gross_margin_rate - contact_cost as expected_value,
+        p_q05 * expected_order_value * gross_margin_rate - contact_cost as expected_value_q05,
+        not has_unsubscribed and not has_hard_bounce as is_contactable
+    from joined
+)
+
+select * from final

@@ -1,0 +1,142 @@
+"""``targeting fit``: read the training rows of a spec, fit, diagnose, save the run."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from targeting import modeling, runs, warehouse
+from targeting.specs import ModelSpec
+
+
+@dataclass
+class FitResult:
+    """What a fit produced."""
+
+    run_id: str
+    folder: Path
+    diagnostics: modeling.Diagnostics
+    n_train: int
+    seconds: float
+    idata: Any
+
+
+def _say(msg: str, progress: bool) -> None:
+    if progress:
+        print(f"[fit] {msg}", file=sys.stderr, flush=True)
+
+
+def run_id_for(spec: ModelSpec, train: pd.DataFrame) -> str:
+    """Deterministic run id: the same spec text and training rows give the same id."""
+    h = hashlib.sha256(spec.text.encode())
+    h.update(pd.util.hash_pandas_object(train, index=False).values.tobytes())
+    return f"{spec.name}-{h.hexdigest()[:12]}"
+
+
+def read_training_rows(
+    spec: ModelSpec, db: Path
+) -> tuple[pd.DataFrame, modeling.FormulaColumns, str, str | None]:
+    """Resolve relations, check the formula's columns, and read checked training rows."""
+    relation = warehouse.resolve_relation(spec.relation)
+    labels = warehouse.resolve_relation(spec.labels) if spec.labels else None
+    needed = modeling.formula_columns(spec)
+    with warehouse.connect(db) as con:
+        available = warehouse.relation_columns(con, relation)
+        modeling.check_columns(spec, needed, available, relation)
+        label_cols = warehouse.relation_columns(con, labels) if labels else available
+        if spec.label not in label_cols:
+            raise modeling.SpecError(
+                f"{spec.path or spec.name}: label {spec.label!r} is not a column of {labels or relation}"
+            )
+        frame = warehouse.load_training_frame(con, spec, relation, labels, needed.predictors)
+    frame = modeling.check_training_frame(spec, frame, relation)
+    return frame, needed, relation, labels
+
+
+def fit_spec(
+    spec: ModelSpec,
+    db: Path,
+    progress: bool = True,
+    root: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> FitResult:
+    """Fit a spec on the warehouse and save the run.
+
+    Parameters
+    ----------
+    spec
+        The model spec (sampler overrides already applied).
+    db
+        Warehouse file (opened read-only).
+    progress
+        Print progress and the sampler's progress bar.
+    root
+        Runs folder (default ``runs/`` or ``$MM_RUNS_DIR``).
+    overrides
+        Sampler settings given on the command line (already applied to ``spec``), kept so
+        that the saved run can be rebuilt exactly.
+
+    """
+    frame, needed, relation, labels = read_training_rows(spec, db)
+    cols = [spec.id, spec.as_of, *needed.predictors, spec.label]
+    train = frame[cols]
+    n_missing = int(train[needed.predictors].isna().any(axis=1).sum())
+    _say(
+        f"{len(train):,} training rows ({int(train[spec.label].sum()):,} positive) from "
+        f"{relation}, cutoffs {train[spec.as_of].min()} .. {train[spec.as_of].max()}"
+        + (f"; {n_missing:,} rows with missing predictors are dropped" if n_missing else ""),
+        progress,
+    )
+    model = modeling.build_model(spec, train)
+    s = spec.sampler
+    _say(
+        f"fitting {spec.formula!r} with {s.method} ({s.chains} chains x {s.draws} draws, "
+        f"{s.tune} tune, seed {s.seed})",
+        progress,
+    )
+    idata, seconds = modeling.fit_model(model, spec, progress=progress)
+    diag = modeling.diagnose(idata, spec)
+    if not diag.ok:
+        modeling.warn(
+            f"run for spec {spec.name!r} failed its diagnostics: {diag.message}. "
+            f"The run is saved and marked; do not trust its scores before fixing it "
+            f"(more tune/draws, higher target_accept, or a simpler formula)."
+        )
+    run_id = run_id_for(spec, train)
+    levels = {f: sorted(map(str, pd.unique(train[f].dropna()))) for f in needed.group_factors}
+    meta = {
+        "run_id": run_id,
+        "spec_name": spec.name,
+        "spec_path": spec.path,
+        "formula": spec.formula,
+        "family": spec.family,
+        "relation": relation,
+        "labels": labels,
+        "predictors": needed.predictors,
+        "group_factors": needed.group_factors,
+        "group_levels": levels,
+        "column_types": {c: str(train[c].dtype) for c in needed.predictors},
+        "sampler": s.__dict__,
+        "sampler_overrides": {k: v for k, v in (overrides or {}).items() if v is not None},
+        "n_train_rows": len(train),
+        "n_train_positives": int(train[spec.label].sum()),
+        "n_dropped_missing": n_missing,
+        "train_as_of_min": str(train[spec.as_of].min()),
+        "train_as_of_max": str(train[spec.as_of].max()),
+        "diagnostics": diag.__dict__,
+        "fit_seconds": seconds,
+        "fitted_at": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+    }
+    folder = runs.save_run(run_id, spec, idata, train, meta, root)
+    _say(
+        f"{diag.message}: max r_hat {diag.max_r_hat}, min bulk ESS {diag.min_ess_bulk}, "
+        f"divergences {diag.divergences}; {seconds:.1f} s",
+        progress,
+    )
+    return FitResult(run_id, folder, diag, len(train), seconds, idata)

@@ -1,0 +1,203 @@
+"""``targeting score``: posterior purchase probabilities for the latest cutoff, in chunks."""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from targeting import modeling, runs, warehouse
+from targeting.runs import RunError, SavedRun
+
+#: DuckDB types a pandas dtype of the training frame may come back as.
+_COMPATIBLE = {
+    "int64": ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER"),
+    "Int64": ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER"),
+    "float64": ("DOUBLE", "FLOAT", "DECIMAL", "BIGINT", "INTEGER"),
+    "Float64": ("DOUBLE", "FLOAT", "DECIMAL", "BIGINT", "INTEGER"),
+    "bool": ("BOOLEAN",),
+    "boolean": ("BOOLEAN",),
+    "object": ("VARCHAR",),
+    "str": ("VARCHAR",),
+    "string": ("VARCHAR",),
+}
+
+
+@dataclass
+class ScoreResult:
+    """What scoring wrote."""
+
+    run_id: str
+    n_scored: int
+    n_unseen_group_rows: int
+    n_skipped_missing: int
+    as_of: Any
+    seconds: float
+
+
+def check_schema(saved: SavedRun, available: dict[str, str], relation: str) -> None:
+    """Fail, naming them, when the mart no longer has the run's columns with their types."""
+    problems = []
+    for col, dtype in saved.meta["column_types"].items():
+        if col not in available:
+            problems.append(f"column {col} is missing")
+            continue
+        ok = _COMPATIBLE.get(dtype)
+        if ok and not available[col].upper().startswith(ok):
+            problems.append(f"column {col} was {dtype} when fitted but is {available[col]} now")
+    if problems:
+        raise RunError(
+            f"run {saved.run_id} does not match {relation}: {'; '.join(problems)}. "
+            f"Refit the spec (`targeting fit --spec {saved.spec.path}`)."
+        )
+
+
+def summarise_draws(p: np.ndarray) -> dict[str, np.ndarray]:
+    """Posterior mean, sd and 5%/95% quantiles over draws (last axis = rows)."""
+    flat = p.reshape(-1, p.shape[-1])
+    n = flat.shape[0]
+    lo, hi = int(np.floor(0.05 * (n - 1))), int(np.ceil(0.95 * (n - 1)))
+    part = np.partition(flat, [lo, hi], axis=0)
+    return {
+        "p_mean": flat.mean(axis=0),
+        "p_sd": flat.std(axis=0, ddof=1) if n > 1 else np.zeros(flat.shape[1]),
+        "p_q05": part[lo],
+        "p_q95": part[hi],
+    }
+
+
+def _predict(model: Any, idata: Any, rows: pd.DataFrame, group_specific: bool) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = model.predict(
+            idata,
+            data=rows,
+            kind="response_params",
+            inplace=False,
+            include_group_specific=group_specific,
+        )
+    name = model.family.likelihood.parent
+    return out.posterior[name].transpose("chain", "draw", ...).values
+
+
+def score_run(
+    run: str, db: Path, chunk_rows: int = 5000, progress: bool = True, root: Path | None = None
+) -> ScoreResult:
+    """Score the latest cutoff with a saved run and write ``ml.*`` in one transaction.
+
+    Parameters
+    ----------
+    run
+        Run id or ``latest``.
+    db
+        Warehouse file: read, then written in one transaction.
+    chunk_rows
+        Rows predicted at once; memory is about chunk_rows x draws x chains x 8 bytes.
+    progress
+        Print progress.
+    root
+        Runs folder.
+
+    """
+    start = time.perf_counter()
+    saved = runs.load_run(run, root)
+    spec, meta = saved.spec, saved.meta
+    relation = meta["relation"]
+    predictors: list[str] = meta["predictors"]
+    factors: list[str] = meta["group_factors"]
+    levels = {f: set(v) for f, v in meta["group_levels"].items()}
+    model = modeling.build_model(spec, saved.train)
+    idata = saved.posterior()
+    pieces: list[pd.DataFrame] = []
+    n_unseen = n_skipped = 0
+    with warehouse.connect(db) as con:
+        check_schema(saved, warehouse.relation_columns(con, relation), relation)
+        total, as_of = warehouse.count_scoring_rows(con, spec, relation)
+        if total == 0:
+            raise RunError(f"no rows to score in {relation} at its latest cutoff with filter {spec.filter!r}")
+        done = 0
+        for chunk in warehouse.iter_scoring_frames(con, spec, relation, predictors, as_of, chunk_rows):
+            missing = chunk[predictors].isna().any(axis=1)
+            n_skipped += int(missing.sum())
+            chunk = chunk[~missing].reset_index(drop=True)
+            unseen = np.zeros(len(chunk), dtype=bool)
+            for f in factors:
+                unseen |= ~chunk[f].astype(str).isin(levels[f]).to_numpy()
+            n_unseen += int(unseen.sum())
+            summary = {k: np.empty(len(chunk)) for k in ("p_mean", "p_sd", "p_q05", "p_q95")}
+            for mask, group_specific in ((~unseen, True), (unseen, False)):
+                if mask.any():
+                    p = _predict(model, idata, chunk[mask], group_specific)
+                    for k, v in summarise_draws(p).items():
+                        summary[k][mask] = v
+            pieces.append(
+                pd.DataFrame(
+                    {
+                        "client_id": chunk[spec.id].to_numpy(),
+                        "as_of_date": chunk[spec.as_of].to_numpy(),
+                        **summary,
+                        "used_population_level": unseen,
+                    }
+                )
+            )
+            done += len(missing)
+            if progress:
+                print(f"[score] {done:,}/{total:,} rows", file=sys.stderr, flush=True)
+    scores = pd.concat(pieces, ignore_index=True)
+    order = np.lexsort((scores["client_id"].to_numpy(), -scores["p_mean"].to_numpy()))
+    rank = np.empty(len(scores), dtype=np.int64)
+    rank[order] = np.arange(1, len(scores) + 1)
+    scores.insert(0, "run_id", saved.run_id)
+    scores["rank"] = rank
+    scores["decile"] = (np.ceil(rank * 10 / len(scores))).astype(np.int32)
+    seconds = time.perf_counter() - start
+    diag = meta["diagnostics"]
+    run_row = {
+        "run_id": saved.run_id,
+        "spec_name": spec.name,
+        "spec_path": spec.path,
+        "spec_text": (saved.folder / "spec.yml").read_text(),
+        "formula": spec.formula,
+        "family": spec.family,
+        "inference_method": spec.sampler.method,
+        "sampler": str(meta["sampler"]),
+        "relation": relation,
+        "train_as_of_min": pd.Timestamp(meta["train_as_of_min"]).date(),
+        "train_as_of_max": pd.Timestamp(meta["train_as_of_max"]).date(),
+        "scored_as_of": pd.Timestamp(as_of).date(),
+        "n_train_rows": meta["n_train_rows"],
+        "n_train_positives": meta["n_train_positives"],
+        "n_scored": len(scores),
+        "n_unseen_group_rows": n_unseen,
+        "max_r_hat": diag["max_r_hat"],
+        "min_ess_bulk": diag["min_ess_bulk"],
+        "divergences": diag["divergences"],
+        "diagnostics_ok": diag["ok"],
+        "diagnostics_message": diag["message"],
+        "status": "scored" if diag["ok"] else "scored_with_failed_diagnostics",
+        "fit_seconds": meta["fit_seconds"],
+        "score_seconds": seconds,
+        "fitted_at": pd.Timestamp(meta["fitted_at"]).to_pydatetime(),
+        "scored_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+    }
+    warehouse.write_run(db, run_row, scores)
+    if progress:
+        extra = (
+            f"; {n_unseen:,} rows had an unseen group level and got the population-level score"
+            if n_unseen
+            else ""
+        )
+        skipped = f"; {n_skipped:,} rows with missing predictors were not scored" if n_skipped else ""
+        print(
+            f"[score] wrote {len(scores):,} scores for {as_of} as run {saved.run_id}{extra}{skipped}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return ScoreResult(saved.run_id, len(scores), n_unseen, n_skipped, as_of, seconds)

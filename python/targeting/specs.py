@@ -1,0 +1,206 @@
+"""Model specs: the YAML files an analyst edits (``python/specs/*.yml``)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+INFERENCE_METHODS = ("nutpie", "pymc", "numpyro", "blackjax", "vi", "laplace")
+FAMILIES = ("bernoulli",)
+LINKS = ("logit", "probit", "cloglog")
+
+
+class SpecError(ValueError):
+    """A spec file is missing a key or holds an invalid value."""
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """How to fit: inference method and its settings."""
+
+    method: str = "nutpie"
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    target_accept: float = 0.9
+    seed: int = 20240217
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A Bambi model an analyst can change by editing one YAML file.
+
+    Parameters
+    ----------
+    name
+        Short identifier; run ids start with it.
+    relation
+        A dbt model name (resolved through ``target/manifest.json``) or ``schema.table``.
+    id
+        Client key column.
+    label
+        0/1 label column (in ``labels`` when given, else in ``relation``).
+    formula
+        Bambi formula, e.g. ``purchased_next_90d ~ scale(log1p(orders_365d)) + (1|favourite_channel)``.
+    family
+        Bambi family; ``bernoulli``.
+    link
+        ``logit`` (default), ``probit`` or ``cloglog``.
+    as_of
+        Cutoff column; training uses labelled cutoffs before the latest, scoring the latest.
+    labels
+        Relation holding the label, joined on (id, as_of); omit if the label is in ``relation``.
+    filter
+        Optional SQL condition on ``relation``'s columns selecting the population.
+    train_cutoffs
+        Use only the latest N labelled training cutoffs (default: all).
+    max_train_rows
+        Deterministic hash sample of at most this many training rows (default: all).
+    priors
+        Bambi priors, ``{term: {dist: Normal, mu: 0, sigma: 1}}``.
+    sampler
+        Inference method and settings.
+
+    """
+
+    name: str
+    relation: str
+    id: str
+    label: str
+    formula: str
+    family: str = "bernoulli"
+    link: str = "logit"
+    as_of: str = "as_of_date"
+    labels: str | None = None
+    filter: str | None = None
+    train_cutoffs: int | None = None
+    max_train_rows: int | None = None
+    priors: dict[str, Any] = field(default_factory=dict)
+    sampler: Sampler = field(default_factory=Sampler)
+    text: str = ""
+    path: str = ""
+
+    @property
+    def digest(self) -> str:
+        """Short hash of the spec text."""
+        return hashlib.sha256(self.text.encode()).hexdigest()[:10]
+
+    def with_sampler(self, **overrides: Any) -> ModelSpec:
+        """Copy with some sampler settings replaced (``None`` values are ignored)."""
+        values = {**self.sampler.__dict__, **{k: v for k, v in overrides.items() if v is not None}}
+        extra = {k: v for k, v in overrides.items() if v is not None}
+        text = self.text + (f"\n# overrides: {extra}\n" if extra else "")
+        return ModelSpec(**{**self.__dict__, "sampler": _sampler(values, self.path), "text": text})
+
+
+_REQUIRED = ("name", "relation", "id", "label", "formula")
+_KNOWN = set(_REQUIRED) | {
+    "family",
+    "link",
+    "as_of",
+    "labels",
+    "filter",
+    "train_cutoffs",
+    "max_train_rows",
+    "priors",
+    "sampler",
+    "description",
+}
+
+
+def _sampler(raw: dict[str, Any], where: str) -> Sampler:
+    unknown = set(raw) - set(Sampler.__dataclass_fields__)
+    if unknown:
+        raise SpecError(
+            f"{where}: unknown sampler setting(s) {sorted(unknown)}; "
+            f"expected {sorted(Sampler.__dataclass_fields__)}"
+        )
+    s = Sampler(**raw)
+    if s.method not in INFERENCE_METHODS:
+        raise SpecError(f"{where}: sampler.method is {s.method!r}; expected one of {INFERENCE_METHODS}")
+    for key in ("draws", "chains"):
+        if not isinstance(getattr(s, key), int) or getattr(s, key) < 1:
+            raise SpecError(f"{where}: sampler.{key} must be a positive integer, got {getattr(s, key)!r}")
+    if not isinstance(s.tune, int) or s.tune < 0:
+        raise SpecError(f"{where}: sampler.tune must be a whole number >= 0, got {s.tune!r}")
+    if not 0.5 <= float(s.target_accept) < 1:
+        raise SpecError(f"{where}: sampler.target_accept must be in [0.5, 1), got {s.target_accept!r}")
+    return s
+
+
+def load_spec(path: str | Path) -> ModelSpec:
+    """Read and validate a spec file.
+
+    Parameters
+    ----------
+    path
+        Path to a YAML spec.
+
+    Returns
+    -------
+    ModelSpec
+        The validated spec, with its text kept for the run record.
+
+    Raises
+    ------
+    SpecError
+        When the file is missing, is not a mapping, lacks a required key, or has a bad value.
+
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SpecError(f"spec file {p} does not exist")
+    text = p.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{p}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"{p}: expected a mapping with keys {list(_REQUIRED)}")
+    missing = [k for k in _REQUIRED if not raw.get(k)]
+    if missing:
+        raise SpecError(f"{p}: missing required key(s) {missing}")
+    unknown = set(raw) - _KNOWN
+    if unknown:
+        raise SpecError(f"{p}: unknown key(s) {sorted(unknown)}; expected some of {sorted(_KNOWN)}")
+    family = raw.get("family", "bernoulli")
+    if family not in FAMILIES:
+        raise SpecError(f"{p}: family is {family!r}; expected one of {FAMILIES}")
+    link = raw.get("link", "logit")
+    if link not in LINKS:
+        raise SpecError(f"{p}: link is {link!r}; expected one of {LINKS}")
+    formula = str(raw["formula"])
+    if "~" not in formula:
+        raise SpecError(f"{p}: formula {formula!r} has no '~' (expected 'label ~ terms')")
+    lhs = formula.split("~", 1)[0].strip()
+    if lhs != raw["label"]:
+        raise SpecError(f"{p}: formula's left side {lhs!r} is not the label {raw['label']!r}")
+    for key in ("train_cutoffs", "max_train_rows"):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise SpecError(f"{p}: {key} must be a positive integer, got {value!r}")
+    priors = raw.get("priors") or {}
+    if not isinstance(priors, dict):
+        raise SpecError(f"{p}: priors must be a mapping of term to prior")
+    return ModelSpec(
+        name=str(raw["name"]),
+        relation=str(raw["relation"]),
+        id=str(raw["id"]),
+        label=str(raw["label"]),
+        formula=formula,
+        family=family,
+        link=link,
+        as_of=str(raw.get("as_of", "as_of_date")),
+        labels=raw.get("labels"),
+        filter=raw.get("filter"),
+        train_cutoffs=raw.get("train_cutoffs"),
+        max_train_rows=raw.get("max_train_rows"),
+        priors=priors,
+        sampler=_sampler(raw.get("sampler") or {}, str(p)),
+        text=text,
+        path=str(p),
+    )
