@@ -8,7 +8,9 @@ daily as (
 ),
 
 launched as (
-    select bulk_campaign_id, min(event_date) as launched_on
+    select
+        bulk_campaign_id,
+        min(event_date) as launched_on
     from daily
     where event = 'send'
     group by bulk_campaign_id

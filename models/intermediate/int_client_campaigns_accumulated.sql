@@ -11,7 +11,9 @@ campaign_rates as (
 ),
 
 received as (
-    select distinct client_id, bulk_campaign_id
+    select distinct
+        client_id,
+        bulk_campaign_id
     from messages
     where event = 'send'
 ),

@@ -15,11 +15,21 @@ cutoffs as (
 ),
 
 first_seen as (
-    select client_id, min(first_date) as first_seen_on
+    select
+        client_id,
+        min(first_date) as first_seen_on
     from (
-        select client_id, min(purchased_on) as first_date from purchases group by client_id
+        select
+            client_id,
+            min(purchased_on) as first_date
+        from purchases
+        group by client_id
         union all
-        select client_id, min(event_date) as first_date from messages group by client_id
+        select
+            client_id,
+            min(event_date) as first_date
+        from messages
+        group by client_id
     ) as firsts
     group by client_id
 ),

@@ -20,13 +20,14 @@ daily as (
         client_id,
         event_date,
         {% for name, event in counted -%}
-        {% for short, channel in channels -%}
-        count(*) filter (where event = '{{ event }}' and channel = '{{ channel }}') as {{ name }}_{{ short }},
-        {% endfor -%}
+            {% for short, channel in channels -%}
+                count(*) filter (where event = '{{ event }}' and channel = '{{ channel }}') as {{ name }}_{{ short }},
+            {% endfor -%}
         {% endfor -%}
         {% for name, event in flags -%}
-        count(*) filter (where event = '{{ event }}') as {{ name }}{{ ',' if not loop.last }}
-        {% endfor %}
+            count(*) filter (where event = '{{ event }}') as {{ name }},
+        {% endfor -%}
+        count(*) as events
     from messages
     group by client_id, event_date
 ),
@@ -36,13 +37,14 @@ final as (
         client_id,
         event_date,
         {% for name, _ in counted -%}
-        {% for short, _ in channels -%}
-        sum({{ name }}_{{ short }}) over running as cum_{{ name }}_{{ short }},
-        {% endfor -%}
+            {% for short, _ in channels -%}
+                sum({{ name }}_{{ short }}) over running as cum_{{ name }}_{{ short }},
+            {% endfor -%}
         {% endfor -%}
         {% for name, _ in flags -%}
-        sum({{ name }}) over running as cum_{{ name }},
+            sum({{ name }}) over running as cum_{{ name }},
         {% endfor -%}
+        sum(events) over running as cum_events,
         max(case when opens_email + opens_push > 0 then event_date end) over running as last_open_date,
         max(case when clicks_email + clicks_push > 0 then event_date end) over running as last_click_date
     from daily

@@ -11,10 +11,10 @@ with
 grid as (
     select
         client_id,
-        as_of_date,
         {% for days in windows -%}
-        cast(as_of_date - interval {{ days }} day as date) as edge_{{ days }}d{{ ',' if not loop.last }}
-        {% endfor %}
+            cast(as_of_date - interval {{ days }} day as date) as edge_{{ days }}d,
+        {% endfor -%}
+        as_of_date
     from {{ ref('int_client_cutoffs_joined') }}
 ),
 
@@ -29,15 +29,29 @@ campaigns_accumulated as (
 probes as (
     -- each (client, cutoff) is looked up at its cutoff and at each window's lower edge; one
     -- ASOF join over the stacked probes reads the running totals once
-    select client_id, as_of_date, 'cutoff' as edge, as_of_date as edge_date from grid
+    select
+        client_id,
+        as_of_date,
+        'cutoff' as edge,
+        as_of_date as edge_date
+    from grid
     {% for days in windows -%}
-    union all
-    select client_id, as_of_date, '{{ days }}d' as edge, edge_{{ days }}d as edge_date from grid
+        union all
+        select
+            client_id,
+            as_of_date,
+            '{{ days }}d' as edge,
+            edge_{{ days }}d as edge_date
+        from grid
     {% endfor %}
 ),
 
 looked_up as (
-    select probes.client_id, probes.as_of_date, probes.edge, accumulated.* exclude (client_id, event_date)
+    select
+        accumulated.* exclude (client_id, event_date),
+        probes.client_id,
+        probes.as_of_date,
+        probes.edge
     from probes
     asof left join accumulated
         on probes.client_id = accumulated.client_id and probes.edge_date > accumulated.event_date
@@ -48,15 +62,16 @@ edges as (
         client_id,
         as_of_date,
         {% for name in counted -%}
-        {% for channel in channels -%}
-        {% for edge in ['cutoff'] + windows -%}
-        {% set e = edge if edge == 'cutoff' else edge ~ 'd' -%}
-        max(cum_{{ name }}_{{ channel }}) filter (where edge = '{{ e }}') as {{ name }}_{{ channel }}_at_{{ e }},
-        {% endfor -%}
-        {% endfor -%}
+            {% for channel in channels -%}
+                {% for edge in ['cutoff'] + windows -%}
+                    {% set e = edge if edge == 'cutoff' else edge ~ 'd' -%}
+                    max(cum_{{ name }}_{{ channel }}) filter (where edge = '{{ e }}')
+                        as {{ name }}_{{ channel }}_at_{{ e }},
+                {% endfor -%}
+            {% endfor -%}
         {% endfor -%}
         {% for name in flags -%}
-        max(cum_{{ name }}) filter (where edge = 'cutoff') as {{ name }}_at_cutoff,
+            max(cum_{{ name }}) filter (where edge = 'cutoff') as {{ name }}_at_cutoff,
         {% endfor -%}
         max(last_open_date) filter (where edge = 'cutoff') as last_open_date,
         max(last_click_date) filter (where edge = 'cutoff') as last_click_date
@@ -65,19 +80,27 @@ edges as (
 ),
 
 campaigns_at_cutoff as (
-    select grid.client_id, grid.as_of_date, campaigns_accumulated.* exclude (client_id)
+    select
+        campaigns_accumulated.* exclude (client_id),
+        grid.client_id,
+        grid.as_of_date
     from grid
     asof left join campaigns_accumulated
-        on grid.client_id = campaigns_accumulated.client_id
-        and grid.as_of_date > campaigns_accumulated.known_on
+        on
+            grid.client_id = campaigns_accumulated.client_id
+            and grid.as_of_date > campaigns_accumulated.known_on
 ),
 
 campaigns_at_edge_90d as (
-    select grid.client_id, grid.as_of_date, campaigns_accumulated.* exclude (client_id)
+    select
+        campaigns_accumulated.* exclude (client_id),
+        grid.client_id,
+        grid.as_of_date
     from grid
     asof left join campaigns_accumulated
-        on grid.client_id = campaigns_accumulated.client_id
-        and grid.edge_90d > campaigns_accumulated.known_on
+        on
+            grid.client_id = campaigns_accumulated.client_id
+            and grid.edge_90d > campaigns_accumulated.known_on
 ),
 
 final as (
@@ -85,16 +108,17 @@ final as (
         grid.client_id,
         grid.as_of_date,
         {% for name in counted -%}
-        {% for channel in channels -%}
-        {% for days in windows -%}
-        coalesce(e.{{ name }}_{{ channel }}_at_cutoff, 0) - coalesce(e.{{ name }}_{{ channel }}_at_{{ days }}d, 0)
-            as {{ name }}_{{ channel }}_{{ days }}d,
-        {% endfor -%}
-        coalesce(e.{{ name }}_{{ channel }}_at_cutoff, 0) as {{ name }}_{{ channel }}_all,
-        {% endfor -%}
+            {% for channel in channels -%}
+                {% for days in windows -%}
+                    coalesce(e.{{ name }}_{{ channel }}_at_cutoff, 0)
+                    - coalesce(e.{{ name }}_{{ channel }}_at_{{ days }}d, 0)
+                        as {{ name }}_{{ channel }}_{{ days }}d,
+                {% endfor -%}
+                coalesce(e.{{ name }}_{{ channel }}_at_cutoff, 0) as {{ name }}_{{ channel }}_all,
+            {% endfor -%}
         {% endfor -%}
         {% for name in flags -%}
-        coalesce(e.{{ name }}_at_cutoff, 0) as {{ name }}_all,
+            coalesce(e.{{ name }}_at_cutoff, 0) as {{ name }}_all,
         {% endfor -%}
         e.last_open_date,
         e.last_click_date,

@@ -16,8 +16,8 @@ cutoffs as (
 
 orders_before as (
     select
-        cutoffs.as_of_date,
-        orders.*
+        orders.*,
+        cutoffs.as_of_date
     from orders
     inner join cutoffs on orders.purchased_on < cutoffs.as_of_date
 ),
@@ -29,8 +29,8 @@ order_features as (
         datediff('day', max(purchased_on), as_of_date) as days_since_last_order,
         datediff('day', min(purchased_on), as_of_date) as days_since_first_order,
         {% for days in [30, 90, 180, 365] -%}
-        {{ windowed_sum('1', 'purchased_on', days) }} as orders_{{ days }}d,
-        {{ windowed_sum('revenue', 'purchased_on', days) }} as revenue_{{ days }}d,
+            {{ windowed_sum('1', 'purchased_on', days) }} as orders_{{ days }}d,
+            {{ windowed_sum('revenue', 'purchased_on', days) }} as revenue_{{ days }}d,
         {% endfor -%}
         count(*) as orders_all,
         sum(revenue) as revenue_all,
@@ -59,7 +59,11 @@ lines_before as (
 ),
 
 root_counts as (
-    select client_id, as_of_date, root_category_id, count(*) as n_lines
+    select
+        client_id,
+        as_of_date,
+        root_category_id,
+        count(*) as n_lines
     from lines_before
     where root_category_id is not null
     group by client_id, as_of_date, root_category_id

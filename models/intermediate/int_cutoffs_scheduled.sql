@@ -25,14 +25,14 @@ training as (
     {% if var('cutoffs') | length > 0 %}
     select cast(unnest([{% for c in var('cutoffs') %}'{{ c }}'{% if not loop.last %}, {% endif %}{% endfor %}]) as date) as as_of_date
     {% else %}
-    select cast(generate_series as date) as as_of_date
-    from bounds,
-        generate_series(
+        select cast(months.month_start as date) as as_of_date
+        from bounds
+        cross join generate_series(
             date_trunc('month', bounds.first_date + interval {{ var('min_history_days') }} day)
             + interval 1 month,
             bounds.last_date,
             interval 1 month
-        )
+        ) as months (month_start)
     {% endif %}
 ),
 
@@ -43,7 +43,7 @@ scoring as (
 final as (
     select
         cutoffs.as_of_date,
-        cutoffs.as_of_date = scoring.as_of_date as is_scoring_cutoff,
+        cutoffs.as_of_date = scoring_cutoff.as_of_date as is_scoring_cutoff,
         cast(cutoffs.as_of_date + interval {{ var('label_window_days') }} day as date) as label_window_end,
         -- purchases are observed through last_purchase_date: the window must end by then
         cutoffs.as_of_date + interval {{ var('label_window_days') }} day
@@ -54,9 +54,9 @@ final as (
         union
         select as_of_date from scoring
     ) as cutoffs
-    cross join scoring
+    cross join scoring as scoring_cutoff
     cross join bounds
-    where cutoffs.as_of_date <= scoring.as_of_date
+    where cutoffs.as_of_date <= scoring_cutoff.as_of_date
 )
 
 select * from final

@@ -21,8 +21,8 @@ orders as (
 
 final as (
     select
-        md5(cast(client_id as varchar) || '|' || cast(purchased_on as varchar) || '|' || message_id) as order_id,
         *,
+        md5(cast(client_id as varchar) || '|' || cast(purchased_on as varchar) || '|' || message_id) as order_id,
         -- days since the client's previous order (null for the first); orders on the same
         -- day attributed to different messages have a gap of 0
         datediff(

@@ -15,10 +15,14 @@ pivoted as (
         event_date,
         bulk_campaign_id,
         channel,
-        {% for event in ['send', 'open', 'click', 'purchase', 'hard_bounce', 'soft_bounce', 'unsubscribe', 'complain', 'hbq_spam'] -%}
-        cast(coalesce(sum(event_count) filter (where event = '{{ event }}'), 0) as bigint) as {{ event }}s,
-        cast(coalesce(sum(client_count) filter (where event = '{{ event }}'), 0) as bigint) as {{ event }}_clients{{ ',' if not loop.last }}
-        {% endfor %}
+        {%- set events = [
+            'send', 'open', 'click', 'purchase', 'hard_bounce', 'soft_bounce', 'unsubscribe', 'complain', 'hbq_spam'
+        ] %}
+        {% for event in events -%}
+            cast(coalesce(sum(event_count) filter (where event = '{{ event }}'), 0) as bigint) as {{ event }}s,
+            cast(coalesce(sum(client_count) filter (where event = '{{ event }}'), 0) as bigint) as {{ event }}_clients,
+        {% endfor -%}
+        count(*) as counter_rows
     from daily
     group by event_date, bulk_campaign_id, channel
 ),

@@ -35,10 +35,10 @@ final as (
         cast(hard_bounces as bigint) as hard_bounces,
         cast(unsubscribes as bigint) as unsubscribes,
         cast(complaints as bigint) as complaints,
+        send_cost,
         opens / nullif(sends, 0) as open_rate,
         clicks / nullif(sends, 0) as click_rate,
         purchases / nullif(sends, 0) as purchases_per_send,
-        send_cost,
         send_cost / nullif(purchases, 0) as cost_per_purchase
     from monthly
 )

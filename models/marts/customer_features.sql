@@ -30,8 +30,8 @@ combined as (
         orders.days_since_last_order,
         orders.days_since_first_order,
         {% for days in [30, 90, 180, 365] -%}
-        cast(coalesce(orders.orders_{{ days }}d, 0) as bigint) as orders_{{ days }}d,
-        cast(coalesce(orders.revenue_{{ days }}d, 0) as double) as revenue_{{ days }}d,
+            cast(coalesce(orders.orders_{{ days }}d, 0) as bigint) as orders_{{ days }}d,
+            cast(coalesce(orders.revenue_{{ days }}d, 0) as double) as revenue_{{ days }}d,
         {% endfor -%}
         cast(coalesce(orders.orders_all, 0) as bigint) as orders_all,
         cast(coalesce(orders.revenue_all, 0) as double) as revenue_all,
@@ -60,10 +60,10 @@ totals as (
     select
         *,
         {% for days in windows + ['all'] -%}
-        {% set w = days ~ 'd' if days != 'all' else 'all' -%}
-        {% for name in ['sends', 'opens', 'clicks', 'purchases'] -%}
-        cast({{ name }}_email_{{ w }} + {{ name }}_push_{{ w }} as bigint) as {{ name }}_total_{{ w }},
-        {% endfor -%}
+            {% set w = days ~ 'd' if days != 'all' else 'all' -%}
+            {% for name in ['sends', 'opens', 'clicks', 'purchases'] -%}
+                cast({{ name }}_email_{{ w }} + {{ name }}_push_{{ w }} as bigint) as {{ name }}_total_{{ w }},
+            {% endfor -%}
         {% endfor -%}
         1 as _dummy
     from combined
@@ -75,8 +75,8 @@ population as (
     select
         as_of_date,
         {% for days in windows -%}
-        sum(opens_total_{{ days }}d) / nullif(sum(sends_total_{{ days }}d), 0) as pop_open_rate_{{ days }}d,
-        sum(clicks_total_{{ days }}d) / nullif(sum(sends_total_{{ days }}d), 0) as pop_click_rate_{{ days }}d,
+            sum(opens_total_{{ days }}d) / nullif(sum(sends_total_{{ days }}d), 0) as pop_open_rate_{{ days }}d,
+            sum(clicks_total_{{ days }}d) / nullif(sum(sends_total_{{ days }}d), 0) as pop_click_rate_{{ days }}d,
         {% endfor -%}
         sum(opens_email_90d) / nullif(sum(sends_email_90d), 0) as pop_open_rate_email_90d,
         sum(opens_push_90d) / nullif(sum(sends_push_90d), 0) as pop_open_rate_push_90d,
@@ -145,17 +145,25 @@ final as (
         t.purchases_total_90d as message_purchases_90d,
         t.purchases_total_all as message_purchases_all,
         {% for days in windows -%}
-        {{ beta_smoothed_rate('t.opens_total_' ~ days ~ 'd', 't.sends_total_' ~ days ~ 'd', 'coalesce(p.pop_open_rate_' ~ days ~ 'd, 0)') }}
-            as open_rate_{{ days }}d,
-        {{ beta_smoothed_rate('t.clicks_total_' ~ days ~ 'd', 't.sends_total_' ~ days ~ 'd', 'coalesce(p.pop_click_rate_' ~ days ~ 'd, 0)') }}
-            as click_rate_{{ days }}d,
+            {%- set w = days ~ 'd' -%}
+            {{ beta_smoothed_rate(
+                't.opens_total_' ~ w, 't.sends_total_' ~ w, 'coalesce(p.pop_open_rate_' ~ w ~ ', 0)'
+            ) }}
+                as open_rate_{{ w }},
+            {{ beta_smoothed_rate(
+                't.clicks_total_' ~ w, 't.sends_total_' ~ w, 'coalesce(p.pop_click_rate_' ~ w ~ ', 0)'
+            ) }}
+                as click_rate_{{ w }},
         {% endfor -%}
         {{ beta_smoothed_rate('t.opens_email_90d', 't.sends_email_90d', 'coalesce(p.pop_open_rate_email_90d, 0)') }}
             as open_rate_email_90d,
         {{ beta_smoothed_rate('t.opens_push_90d', 't.sends_push_90d', 'coalesce(p.pop_open_rate_push_90d, 0)') }}
             as open_rate_push_90d,
-        {{ beta_smoothed_rate('least(t.clicks_total_90d, t.opens_total_90d)', 't.opens_total_90d', 'coalesce(least(p.pop_click_to_open_rate_90d, 1), 0)') }}
-            as click_to_open_rate_90d,
+        {{ beta_smoothed_rate(
+            'least(t.clicks_total_90d, t.opens_total_90d)',
+            't.opens_total_90d',
+            'coalesce(least(p.pop_click_to_open_rate_90d, 1), 0)'
+        ) }} as click_to_open_rate_90d,
         t.last_open_date is not null as has_opened,
         t.last_click_date is not null as has_clicked,
         datediff('day', t.last_open_date, t.as_of_date) as days_since_last_open,

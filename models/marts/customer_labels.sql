@@ -30,9 +30,10 @@ from_purchases as (
     from grid
     inner join cutoffs on grid.as_of_date = cutoffs.as_of_date
     left join orders
-        on grid.client_id = orders.client_id
-        and orders.purchased_on >= grid.as_of_date
-        and orders.purchased_on < cutoffs.label_window_end
+        on
+            grid.client_id = orders.client_id
+            and grid.as_of_date <= orders.purchased_on
+            and cutoffs.label_window_end > orders.purchased_on
     where cutoffs.is_label_complete and not cutoffs.is_scoring_cutoff
     group by grid.client_id, grid.as_of_date, cutoffs.label_window_end
 ),

@@ -50,11 +50,11 @@ joined as (
         features.favourite_channel,
         features.has_unsubscribed,
         features.has_hard_bounce,
+        economics.gross_margin_rate,
         case
             when features.avg_order_value_all > 0 then features.avg_order_value_all
             else economics.default_order_value
         end as expected_order_value,
-        economics.gross_margin_rate,
         coalesce(channels.cost_per_message, 0) as contact_cost
     from scores
     inner join runs on scores.run_id = runs.run_id

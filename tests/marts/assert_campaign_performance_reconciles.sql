@@ -11,16 +11,41 @@ daily as (
 ),
 
 mart_totals as (
-    select 'send' as event, sum(sends) as total from performance
-    union all select 'open', sum(opens) from performance
-    union all select 'click', sum(clicks) from performance
-    union all select 'purchase', sum(purchases) from performance
-    union all select 'hard_bounce', sum(hard_bounces) from performance
-    union all select 'unsubscribe', sum(unsubscribes) from performance
+    select
+        'send' as event,
+        sum(sends) as total
+    from performance
+    union all
+    select
+        'open' as event,
+        sum(opens) as total
+    from performance
+    union all
+    select
+        'click' as event,
+        sum(clicks) as total
+    from performance
+    union all
+    select
+        'purchase' as event,
+        sum(purchases) as total
+    from performance
+    union all
+    select
+        'hard_bounce' as event,
+        sum(hard_bounces) as total
+    from performance
+    union all
+    select
+        'unsubscribe' as event,
+        sum(unsubscribes) as total
+    from performance
 ),
 
 daily_totals as (
-    select event, sum(event_count) as total
+    select
+        event,
+        sum(event_count) as total
     from daily
     group by event
 )

@@ -9,7 +9,11 @@ by_event as (
 ),
 
 by_channel as (
-    select event_date, bulk_campaign_id, event, sum(event_count) as event_count
+    select
+        event_date,
+        bulk_campaign_id,
+        event,
+        sum(event_count) as event_count
     from {{ ref('stg_apparel__campaign_channel_daily_events') }}
     group by event_date, bulk_campaign_id, event
 )

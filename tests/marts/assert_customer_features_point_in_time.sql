@@ -21,17 +21,17 @@ orders_truth as (
     select
         features.client_id,
         features.as_of_date,
-        count(distinct (lines.purchased_on, lines.message_id)) filter (
+        count(distinct cast(lines.purchased_on as varchar) || '|' || lines.message_id) filter (
             where lines.client_id is not null
         ) as orders_all,
         coalesce(sum(lines.line_revenue), 0) as revenue_all,
-        count(distinct (lines.purchased_on, lines.message_id)) filter (
+        count(distinct cast(lines.purchased_on as varchar) || '|' || lines.message_id) filter (
             where lines.client_id is not null and lines.purchased_on >= features.as_of_date - 90
         ) as orders_90d,
         datediff('day', max(lines.purchased_on), features.as_of_date) as days_since_last_order
     from features
     left join lines
-        on features.client_id = lines.client_id and lines.purchased_on < features.as_of_date
+        on features.client_id = lines.client_id and features.as_of_date > lines.purchased_on
     group by features.client_id, features.as_of_date
 ),
 
@@ -50,21 +50,29 @@ messages_truth as (
             as days_since_last_open
     from features
     left join messages
-        on features.client_id = messages.client_id and messages.event_date < features.as_of_date
+        on features.client_id = messages.client_id and features.as_of_date > messages.event_date
     group by features.client_id, features.as_of_date
 )
 
 select
     features.client_id,
     features.as_of_date,
-    features.orders_all, orders_truth.orders_all as expected_orders_all,
-    features.orders_90d, orders_truth.orders_90d as expected_orders_90d,
-    features.revenue_all, orders_truth.revenue_all as expected_revenue_all,
-    features.days_since_last_order, orders_truth.days_since_last_order as expected_days_since_last_order,
-    features.sends_all, messages_truth.sends_all as expected_sends_all,
-    features.opens_90d, messages_truth.opens_90d as expected_opens_90d,
-    features.clicks_30d, messages_truth.clicks_30d as expected_clicks_30d,
-    features.days_since_last_open, messages_truth.days_since_last_open as expected_days_since_last_open
+    features.orders_all,
+    orders_truth.orders_all as expected_orders_all,
+    features.orders_90d,
+    orders_truth.orders_90d as expected_orders_90d,
+    features.revenue_all,
+    orders_truth.revenue_all as expected_revenue_all,
+    features.days_since_last_order,
+    orders_truth.days_since_last_order as expected_days_since_last_order,
+    features.sends_all,
+    messages_truth.sends_all as expected_sends_all,
+    features.opens_90d,
+    messages_truth.opens_90d as expected_opens_90d,
+    features.clicks_30d,
+    messages_truth.clicks_30d as expected_clicks_30d,
+    features.days_since_last_open,
+    messages_truth.days_since_last_open as expected_days_since_last_open
 from features
 inner join orders_truth using (client_id, as_of_date)
 inner join messages_truth using (client_id, as_of_date)

@@ -9,7 +9,10 @@ features as (
     select * from {{ ref('customer_features') }}
 )
 
-select scores.run_id, scores.client_id, scores.as_of_date
+select
+    scores.run_id,
+    scores.client_id,
+    scores.as_of_date
 from scores
 left join features
     on scores.client_id = features.client_id and scores.as_of_date = features.as_of_date

@@ -34,6 +34,7 @@ split as (
 checked as (
     select
         split.*,
+        split.matched_channel as channel,
         case
             when split.matched_channel is null
                 then error(
@@ -47,8 +48,7 @@ checked as (
                     || ''' which is not in the event_taxonomy seed'
                 )
             else event_taxonomy.event
-        end as event,
-        split.matched_channel as channel
+        end as event
     from split
     left join event_taxonomy on split.event_name = event_taxonomy.event
 ),

@@ -18,15 +18,11 @@ unpivoted as (
 checked as (
     select
         unpivoted.*,
-        case
-            when event_taxonomy.event is null
-                then error(
-                    'raw file ' || unpivoted.source_file || ': column ' || unpivoted.metric_column
-                    || ' names event ''' || unpivoted.counter_name
-                    || ''' which is not in the event_taxonomy seed'
-                )
-            else event_taxonomy.event
-        end as event
+        coalesce(event_taxonomy.event, error(
+            'raw file ' || unpivoted.source_file || ': column ' || unpivoted.metric_column
+            || ' names event ''' || unpivoted.counter_name
+            || ''' which is not in the event_taxonomy seed'
+        )) as event
     from unpivoted
     left join event_taxonomy on unpivoted.counter_name = event_taxonomy.event
 ),

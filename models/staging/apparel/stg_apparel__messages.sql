@@ -44,24 +44,16 @@ typed as (
 checked as (
     select
         typed.*,
-        case
-            when event_taxonomy.event is null
-                then error(
-                    'raw file ' || typed.source_file || ': column event has value '''
-                    || coalesce(typed.event_raw, 'NULL')
-                    || ''' which is not in the event_taxonomy seed (add it there if it is a new event type)'
-                )
-            else event_taxonomy.event
-        end as event,
-        case
-            when channels.channel is null
-                then error(
-                    'raw file ' || typed.source_file || ': column channel has value '''
-                    || coalesce(typed.channel_raw, 'NULL')
-                    || ''' which is not in the channels seed (add it there if it is a new channel)'
-                )
-            else channels.channel
-        end as channel
+        coalesce(event_taxonomy.event, error(
+            'raw file ' || typed.source_file || ': column event has value '''
+            || coalesce(typed.event_raw, 'NULL')
+            || ''' which is not in the event_taxonomy seed (add it there if it is a new event type)'
+        )) as event,
+        coalesce(channels.channel, error(
+            'raw file ' || typed.source_file || ': column channel has value '''
+            || coalesce(typed.channel_raw, 'NULL')
+            || ''' which is not in the channels seed (add it there if it is a new channel)'
+        )) as channel
     from typed
     left join event_taxonomy on typed.event_raw = event_taxonomy.event
     left join channels on typed.channel_raw = channels.channel

@@ -30,9 +30,10 @@ typed as (
         {{ checked_date('date') }} as purchased_on,
         cast(message_id as varchar) as message_id,
         case
-            when regexp_full_match(
-                trim(cast(category_ids as varchar)), '\[(None|''\d+''(, ''\d+'')*)?\]'
-            )
+            when
+                regexp_full_match(
+                    trim(cast(category_ids as varchar)), '\[(None|''\d+''(, ''\d+'')*)?\]'
+                )
                 then trim(cast(category_ids as varchar))
             else error(
                 'raw file ' || filename || ': column category_ids has value '''
@@ -47,22 +48,22 @@ parsed as (
     select
         typed.*,
         list_transform(
-            regexp_extract_all(category_ids_raw, '''(\d+)''', 1), lambda x: cast(x as bigint)
+            regexp_extract_all(typed.category_ids_raw, '''(\d+)''', 1), lambda x: cast(x as bigint)  -- noqa: RF03
         ) as category_ids,
-        case category_ids_raw
+        case typed.category_ids_raw
             when '[]' then 'empty'
             when '[None]' then 'none'
             else 'listed'
         end as category_ids_status,
-        try_cast(split_part(message_id, '-', 1) as bigint) as message_client_id,
-        try_cast(split_part(message_id, '-', 2) as bigint) as message_bulk_campaign_id
+        try_cast(split_part(typed.message_id, '-', 1) as bigint) as message_client_id,
+        try_cast(split_part(typed.message_id, '-', 2) as bigint) as message_bulk_campaign_id
     from typed
 ),
 
 enriched as (
     select
         parsed.* exclude (category_ids_raw),
-        list_filter(parsed.category_ids, lambda x: not list_contains(marker_lists.marker_ids, x))
+        list_filter(parsed.category_ids, lambda x: not list_contains(marker_lists.marker_ids, x))  -- noqa: RF03
             as tree_category_ids,
         list_has_any(parsed.category_ids, marker_lists.sale_ids) as is_sale,
         case
@@ -78,30 +79,30 @@ final as (
         client_id,
         purchased_on,
         message_id,
-        row_number() over (
-            partition by client_id, purchased_on, message_id
-            order by price, quantity, category_ids_status, category_ids
-        ) as line_number,
         quantity,
         price,
-        quantity * price as line_revenue,
         category_ids,
         category_ids_status,
-        tree_category_ids[1] as root_category_id,
-        tree_category_ids[-1] as leaf_category_id,
-        len(tree_category_ids) as category_depth,
         is_sale,
         gender_marker,
         message_bulk_campaign_id,
         message_client_id,
+        source_file,
+        row_number() over (
+            partition by client_id, purchased_on, message_id
+            order by price, quantity, category_ids_status, category_ids
+        ) as line_number,
+        quantity * price as line_revenue,
+        tree_category_ids[1] as root_category_id,
+        tree_category_ids[-1] as leaf_category_id,
+        len(tree_category_ids) as category_depth,
         coalesce(message_client_id = client_id, false) as message_matches_client,
         row_number() over (
             partition by
                 client_id, purchased_on, message_id, price, quantity,
                 category_ids_status, category_ids
             order by source_file
-        ) > 1 as is_repeated_line,
-        source_file
+        ) > 1 as is_repeated_line
     from enriched
 )
 

@@ -13,10 +13,10 @@ final as (
         p_sd,
         p_q05,
         p_q95,
-        p_q95 - p_q05 as p_interval_width,
         rank,
         decile,
-        used_population_level
+        used_population_level,
+        p_q95 - p_q05 as p_interval_width
     from source
 )
 

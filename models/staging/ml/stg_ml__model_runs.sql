@@ -32,7 +32,7 @@ final as (
         score_seconds,
         fitted_at,
         scored_at,
-        row_number() over (order by scored_at desc, run_id) = 1 as is_latest_run
+        row_number() over (order by scored_at desc, run_id asc) = 1 as is_latest_run
     from source
 )
 
