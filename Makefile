@@ -16,10 +16,11 @@ DEMO_RAW ?= data/raw
 DEMO_DB ?= data/warehouse.duckdb
 DEMO_SPEC ?= python/specs/purchase_90d_hierarchical.yml
 export MM_RUNS_DIR ?= $(CURDIR)/runs
+export MM_REPORTS_DIR ?= $(CURDIR)/reports
 TEST_RAW ?= data/test_raw
 TEST_DB ?= data/test_warehouse.duckdb
 
-.PHONY: help install demo data build fit score test pytest dbt-test lint clean
+.PHONY: help install demo data build fit score evaluate marts test pytest dbt-test lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,14 +43,21 @@ build: $(STAMP)  ## dbt build (all models and tests) on the demo data
 fit: $(STAMP)  ## fit DEMO_SPEC on the demo warehouse
 	$(BIN)/targeting fit --spec $(DEMO_SPEC) --db $(DEMO_DB)
 
-score: $(STAMP)  ## score the latest cutoff with the latest run, then build the ml marts
+score: $(STAMP)  ## score the latest cutoff with the latest run
 	$(BIN)/targeting score --db $(DEMO_DB)
+
+evaluate: $(STAMP)  ## evaluate the latest run (out of time, held-out clients) and write its report
+	$(BIN)/targeting evaluate --db $(DEMO_DB)
+
+marts: $(STAMP)  ## rebuild the ml staging models and the marts that read them
 	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/dbt build --select staging.ml+ --vars '{raw_path: $(DEMO_RAW)}'
 
-demo: data build fit score  ## generate data, build, fit, score, and say where everything is
+demo: data build fit score evaluate marts  ## generate data, build, fit, score, evaluate, say where everything is
 	@echo
 	@echo "Warehouse:        $(DEMO_DB)   (schemas: staging, intermediate, marts, ml)"
 	@echo "Targeting list:   marts.targeting_list (scores, key features, expected value)"
+	@echo "Monitoring:       marts.model_monitoring (held-out metrics vs baselines)"
+	@echo "Report:           $(MM_REPORTS_DIR)/$$(cat $(MM_RUNS_DIR)/LATEST)/report.html"
 	@echo "Saved runs:       $(MM_RUNS_DIR)/   (latest: $$(cat $(MM_RUNS_DIR)/LATEST))"
 	@echo "Raw files:        $(DEMO_RAW)/   ground truth: $(DEMO_RAW)/ground_truth/effects.json"
 	@echo "Browse:           $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(DEMO_DB)', read_only=True).sql('from marts.targeting_list order by rank limit 10'))\""
@@ -70,4 +78,4 @@ lint: $(STAMP)  ## ruff on Python, sqlfluff (dbt templater) on SQL
 	MM_DUCKDB_PATH=$(TEST_DB) $(BIN)/sqlfluff lint models macros tests
 
 clean:  ## remove generated data, dbt artifacts and the venv
-	rm -rf data target logs $(VENV)
+	rm -rf data target logs runs reports $(VENV)

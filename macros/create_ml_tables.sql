@@ -31,6 +31,21 @@
         fitted_at timestamp,
         scored_at timestamp
     );
+    create table if not exists ml.model_evaluations (
+        run_id varchar not null,
+        split varchar not null,
+        model varchar not null,
+        metric varchar not null,
+        value double,
+        lower double,
+        upper double,
+        n_rows bigint not null,
+        n_positives bigint not null,
+        n_train_rows bigint not null,
+        test_as_of date,
+        note varchar,
+        evaluated_at timestamp not null
+    );
     create table if not exists ml.customer_scores (
         run_id varchar not null,
         client_id bigint not null,

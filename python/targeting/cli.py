@@ -57,6 +57,61 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from targeting.evaluate import evaluate_run, summary_table
+
+    result = evaluate_run(
+        args.run,
+        Path(args.db),
+        holdout_share=args.holdout_share,
+        n_boot=args.bootstrap,
+        progress=not args.quiet,
+    )
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(summary_table(result.table).to_string(index=False))
+    if not args.no_report:
+        from targeting.report import report_for_run
+
+        path = report_for_run(result)
+        print(f"report: {path.resolve()}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from targeting.compare import compare_specs
+    from targeting.specs import load_spec
+
+    overrides = {"method": args.method, "draws": args.draws, "tune": args.tune, "chains": args.chains}
+    specs = [load_spec(p).with_sampler(**overrides) for p in args.specs]
+    result = compare_specs(specs, Path(args.db), progress=not args.quiet)
+    cols = [
+        c
+        for c in (
+            "rank",
+            "spec",
+            "elpd_loo",
+            "se",
+            "elpd_diff",
+            "weight",
+            "oot_roc_auc",
+            "oot_roc_auc_90ci",
+            "oot_log_loss",
+            "oot_brier",
+            "oot_ece",
+            "diagnostics",
+        )
+        if c in result.table.columns
+    ]
+    with pd.option_context("display.width", 220, "display.max_columns", 20, "display.precision", 4):
+        print(result.table[cols].to_string(index=False))
+    print(f"table: {result.csv.resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -140,6 +195,43 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--chunk-rows", type=int, default=5000, help="rows predicted at once (default 5000)")
     score.add_argument("--quiet", action="store_true", help="no progress output")
     score.set_defaults(func=_cmd_score)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="out-of-time and held-out-client metrics against baselines, plus an HTML report",
+        description=(
+            "Evaluate a saved run out of time (test = the latest labelled cutoff) and on "
+            "held-out clients (a seeded hash share, refitted without them), next to a "
+            "recency/frequency rule, logistic regression and gradient boosting trained on the "
+            "same rows. Metrics with 90%% bootstrap intervals go to ml.model_evaluations; the "
+            "report to reports/<run_id>/report.html ($MM_REPORTS_DIR)."
+        ),
+    )
+    evaluate.add_argument("--run", default="latest", help="run id, or latest (default)")
+    evaluate.add_argument("--db", default=str(default_db()), help="warehouse file")
+    evaluate.add_argument("--holdout-share", type=float, default=0.2, help="share of clients held out (0.2)")
+    evaluate.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples (200)")
+    evaluate.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress output")
+    evaluate.set_defaults(func=_cmd_evaluate)
+
+    compare = sub.add_parser(
+        "compare",
+        help="fit several specs and compare them by PSIS-LOO and out-of-time metrics",
+        description=(
+            "Fit each spec (saving a run each), compute PSIS-LOO with ArviZ (comparable only "
+            "when the specs train on the same rows) and the out-of-time metrics of each, and "
+            "print one table ranked by LOO (else by out-of-time log loss)."
+        ),
+    )
+    compare.add_argument("specs", nargs="+", help="spec files")
+    compare.add_argument("--db", default=str(default_db()), help="warehouse file")
+    compare.add_argument("--method", choices=["nutpie", "pymc", "numpyro", "blackjax", "vi", "laplace"])
+    compare.add_argument("--draws", type=int)
+    compare.add_argument("--tune", type=int)
+    compare.add_argument("--chains", type=int)
+    compare.add_argument("--quiet", action="store_true")
+    compare.set_defaults(func=_cmd_compare)
     return parser
 
 

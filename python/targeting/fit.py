@@ -110,6 +110,14 @@ def fit_spec(
         )
     run_id = run_id_for(spec, train)
     levels = {f: sorted(map(str, pd.unique(train[f].dropna()))) for f in needed.group_factors}
+    # text predictors outside group terms are fixed effects: a level unseen here cannot be scored
+    fixed_levels = {
+        c: sorted(map(str, pd.unique(train[c].dropna())))
+        for c in needed.predictors
+        if c not in needed.group_factors
+        and not pd.api.types.is_numeric_dtype(train[c])
+        and not pd.api.types.is_bool_dtype(train[c])
+    }
     meta = {
         "run_id": run_id,
         "spec_name": spec.name,
@@ -121,6 +129,7 @@ def fit_spec(
         "predictors": needed.predictors,
         "group_factors": needed.group_factors,
         "group_levels": levels,
+        "fixed_levels": fixed_levels,
         "column_types": {c: str(train[c].dtype) for c in needed.predictors},
         "sampler": s.__dict__,
         "sampler_overrides": {k: v for k, v in (overrides or {}).items() if v is not None},

@@ -87,6 +87,32 @@ def _predict(model: Any, idata: Any, rows: pd.DataFrame, group_specific: bool) -
     return out.posterior[name].transpose("chain", "draw", ...).values
 
 
+def predict_summary(
+    model: Any, idata: Any, rows: pd.DataFrame, factors: list[str], levels: dict[str, set[str]]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Posterior summary of P(label = 1) for ``rows`` (no missing predictors).
+
+    Rows whose level of any grouping factor was not seen in training are predicted at the
+    population level (group effects left out).
+
+    Returns
+    -------
+    tuple
+        ``{p_mean, p_sd, p_q05, p_q95}`` arrays and the boolean "unseen level" mask.
+
+    """
+    unseen = np.zeros(len(rows), dtype=bool)
+    for f in factors:
+        unseen |= ~rows[f].astype(str).isin(levels[f]).to_numpy()
+    summary = {k: np.empty(len(rows)) for k in ("p_mean", "p_sd", "p_q05", "p_q95")}
+    for mask, group_specific in ((~unseen, True), (unseen, False)):
+        if mask.any():
+            p = _predict(model, idata, rows[mask], group_specific)
+            for k, v in summarise_draws(p).items():
+                summary[k][mask] = v
+    return summary, unseen
+
+
 def score_run(
     run: str, db: Path, chunk_rows: int = 5000, progress: bool = True, root: Path | None = None
 ) -> ScoreResult:
@@ -113,6 +139,7 @@ def score_run(
     predictors: list[str] = meta["predictors"]
     factors: list[str] = meta["group_factors"]
     levels = {f: set(v) for f, v in meta["group_levels"].items()}
+    fixed_levels = {c: set(v) for c, v in meta.get("fixed_levels", {}).items()}
     model = modeling.build_model(spec, saved.train)
     idata = saved.posterior()
     pieces: list[pd.DataFrame] = []
@@ -125,18 +152,12 @@ def score_run(
         done = 0
         for chunk in warehouse.iter_scoring_frames(con, spec, relation, predictors, as_of, chunk_rows):
             missing = chunk[predictors].isna().any(axis=1)
+            for col, known in fixed_levels.items():
+                missing |= ~chunk[col].astype(str).isin(known)
             n_skipped += int(missing.sum())
             chunk = chunk[~missing].reset_index(drop=True)
-            unseen = np.zeros(len(chunk), dtype=bool)
-            for f in factors:
-                unseen |= ~chunk[f].astype(str).isin(levels[f]).to_numpy()
+            summary, unseen = predict_summary(model, idata, chunk, factors, levels)
             n_unseen += int(unseen.sum())
-            summary = {k: np.empty(len(chunk)) for k in ("p_mean", "p_sd", "p_q05", "p_q95")}
-            for mask, group_specific in ((~unseen, True), (unseen, False)):
-                if mask.any():
-                    p = _predict(model, idata, chunk[mask], group_specific)
-                    for k, v in summarise_draws(p).items():
-                        summary[k][mask] = v
             pieces.append(
                 pd.DataFrame(
                     {
@@ -194,7 +215,12 @@ def score_run(
             if n_unseen
             else ""
         )
-        skipped = f"; {n_skipped:,} rows with missing predictors were not scored" if n_skipped else ""
+        skipped = (
+            f"; {n_skipped:,} rows with missing predictors or a fixed-effect level unseen in "
+            f"training were not scored"
+            if n_skipped
+            else ""
+        )
         print(
             f"[score] wrote {len(scores):,} scores for {as_of} as run {saved.run_id}{extra}{skipped}",
             file=sys.stderr,

@@ -48,6 +48,21 @@ ML_TABLES: dict[str, str] = {
         fitted_at timestamp,
         scored_at timestamp
     """,
+    "model_evaluations": """
+        run_id varchar not null,
+        split varchar not null,
+        model varchar not null,
+        metric varchar not null,
+        value double,
+        lower double,
+        upper double,
+        n_rows bigint not null,
+        n_positives bigint not null,
+        n_train_rows bigint not null,
+        test_as_of date,
+        note varchar,
+        evaluated_at timestamp not null
+    """,
     "customer_scores": """
         run_id varchar not null,
         client_id bigint not null,
@@ -176,6 +191,20 @@ def load_training_frame(
     return frame.sort_values([spec.as_of, spec.id], kind="stable").reset_index(drop=True)
 
 
+def load_labelled_at(
+    con: duckdb.DuckDBPyConnection,
+    spec: ModelSpec,
+    relation: str,
+    labels: str | None,
+    columns: list[str],
+    as_of: object,
+) -> pd.DataFrame:
+    """Labelled rows of one cutoff (e.g. the latest, labelled by the target file)."""
+    base = _base_query(spec, relation, labels, columns)
+    sql = f"with base as ({base}) select * from base where {spec.label} is not null and {spec.as_of} = ?"
+    return con.execute(sql, [as_of]).df().sort_values(spec.id, kind="stable").reset_index(drop=True)
+
+
 def count_scoring_rows(con: duckdb.DuckDBPyConnection, spec: ModelSpec, relation: str) -> tuple[int, object]:
     """Count the rows at the latest cutoff (after the spec's filter); return (count, cutoff)."""
     where = f"and ({spec.filter})" if spec.filter else ""
@@ -232,6 +261,24 @@ def write_run(db: Path, run_row: dict[str, object], scores: pd.DataFrame) -> Non
             con.execute(f"insert into {ML_SCHEMA}.model_runs ({run_cols}) select {run_cols} from new_run")
             con.execute(
                 f"insert into {ML_SCHEMA}.customer_scores ({score_cols}) select {score_cols} from new_scores"
+            )
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+
+
+def write_evaluations(db: Path, run_id: str, table: pd.DataFrame) -> None:
+    """Replace one run's rows in ``ml.model_evaluations`` in one transaction."""
+    with connect(db, read_only=False) as con:
+        ensure_ml_tables(con)
+        con.register("new_evaluations", table)
+        cols = ", ".join(table.columns)
+        con.execute("begin transaction")
+        try:
+            con.execute(f"delete from {ML_SCHEMA}.model_evaluations where run_id = ?", [run_id])
+            con.execute(
+                f"insert into {ML_SCHEMA}.model_evaluations ({cols}) select {cols} from new_evaluations"
             )
             con.execute("commit")
         except Exception:

@@ -1,0 +1,108 @@
+"""``targeting compare``: fit several specs and rank them by PSIS-LOO and held-out metrics."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from targeting import modeling, runs
+from targeting.evaluate import BAYES, evaluate_run
+from targeting.fit import fit_spec
+from targeting.specs import ModelSpec
+
+#: Above this many (rows x draws) log-likelihood values, LOO uses a thinned posterior.
+MAX_LOGLIK_VALUES = 40_000_000
+
+
+@dataclass
+class Comparison:
+    """The comparison table and where it was written."""
+
+    table: pd.DataFrame
+    csv: Path
+
+
+def _loo_input(spec: ModelSpec, run_id: str, root: Path | None) -> object:
+    import arviz as az
+
+    saved = runs.load_run(run_id, root)
+    model = modeling.build_model(spec, saved.train)
+    idata = saved.posterior()
+    post = idata.posterior
+    n_rows = len(saved.train)
+    draws = post.sizes["chain"] * post.sizes["draw"]
+    if n_rows * draws > MAX_LOGLIK_VALUES:
+        step = int(np.ceil(n_rows * draws / MAX_LOGLIK_VALUES))
+        idata = az.InferenceData(posterior=post.isel(draw=slice(0, None, step)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.compute_log_likelihood(idata)
+    return idata
+
+
+def compare_specs(
+    specs: list[ModelSpec], db: Path, progress: bool = True, out: Path | None = None, root: Path | None = None
+) -> Comparison:
+    """Fit each spec, then compare by PSIS-LOO (ArviZ) and out-of-time metrics.
+
+    LOO is only comparable between models fitted to the same rows; when the specs' training
+    rows differ (other filters or cutoffs), the LOO columns are left empty and the table
+    says so, and the ranking falls back to the out-of-time log loss.
+    """
+    import arviz as az
+
+    rows = []
+    loo_inputs = {}
+    n_train = {}
+    for spec in specs:
+        if progress:
+            print(f"[compare] fitting {spec.name} ({spec.path})", file=sys.stderr, flush=True)
+        fitted = fit_spec(spec, db, progress=False, root=root)
+        n_train[spec.name] = fitted.n_train
+        loo_inputs[spec.name] = _loo_input(spec, fitted.run_id, root)
+        ev = evaluate_run(fitted.run_id, db, n_boot=100, progress=False, root=root, held_out_clients=False)
+        m = ev.table[(ev.table["split"] == "out_of_time") & (ev.table["model"] == BAYES)].set_index("metric")
+        rows.append(
+            {
+                "spec": spec.name,
+                "run_id": fitted.run_id,
+                "formula": spec.formula,
+                "diagnostics": fitted.diagnostics.message,
+                "oot_roc_auc": m.loc["roc_auc", "value"],
+                "oot_roc_auc_90ci": f"[{m.loc['roc_auc', 'lower']:.3f}, {m.loc['roc_auc', 'upper']:.3f}]",
+                "oot_log_loss": m.loc["log_loss", "value"],
+                "oot_brier": m.loc["brier", "value"],
+                "oot_ece": m.loc["ece", "value"],
+                "oot_lift_at_10pct": m.loc["lift_at_10pct", "value"],
+            }
+        )
+    table = pd.DataFrame(rows).set_index("spec")
+    same_rows = len(set(n_train.values())) == 1
+    if same_rows and len(specs) > 1:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cmp = az.compare(loo_inputs, ic="loo")
+        table = table.join(cmp[["rank", "elpd_loo", "se", "elpd_diff", "dse", "p_loo", "weight", "warning"]])
+        table = table.sort_values("rank")
+    else:
+        if len(specs) > 1:
+            print(
+                "[compare] the specs were fitted on different rows: LOO is not comparable; "
+                "ranking by out-of-time log loss",
+                file=sys.stderr,
+            )
+        table = table.sort_values("oot_log_loss")
+        table["rank"] = np.arange(len(table))
+    table = table.reset_index()
+    from targeting.report import reports_dir
+
+    folder = out or reports_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    csv = folder / f"compare-{'-'.join(s.name for s in specs)}.csv"
+    table.to_csv(csv, index=False)
+    return Comparison(table, csv)

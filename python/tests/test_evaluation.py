@@ -1,0 +1,165 @@
+"""Evaluation, comparison and the report, on generated data with a known oracle."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from targeting import cli
+from targeting.metrics import expected_calibration_error, metrics_with_intervals, top_share_stats
+from targeting.synth import SynthConfig, generate
+
+from .conftest import REPO, run_dbt
+
+SPECS = REPO / "python" / "specs"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Scale-0.1 data, built, fitted with the plain spec and evaluated (both splits)."""
+    root = tmp_path_factory.mktemp("evaluated")
+    raw, db = root / "raw", root / "wh.duckdb"
+    generate(SynthConfig(scale=0.1, seed=11, out=raw), progress=False)
+    res = run_dbt(["build", "--exclude", "test_type:data"], db, {"raw_path": str(raw)})
+    assert res.returncode == 0, res.stdout[-3000:]
+    env = {"MM_RUNS_DIR": str(root / "runs"), "MM_REPORTS_DIR": str(root / "reports")}
+    mp = pytest.MonkeyPatch()
+    for k, v in env.items():
+        mp.setenv(k, v)
+    fast = ["--draws", "400", "--tune", "400", "--chains", "2", "--quiet"]
+    assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(db), *fast]) == 0
+    assert cli.main(["evaluate", "--db", str(db), "--bootstrap", "60", "--quiet"]) == 0
+    yield {"db": db, "raw": raw, "root": root}
+    mp.undo()
+
+
+def _metric(db: Path, split: str, model: str, metric: str) -> tuple[float, float, float]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "select value, lower, upper from ml.model_evaluations "
+            "where split = ? and model = ? and metric = ?",
+            [split, model, metric],
+        ).fetchone()
+
+
+def test_bayesian_model_is_near_the_oracle_and_calibrated(evaluated: dict[str, Path]) -> None:
+    db = evaluated["db"]
+    oracle = json.loads((evaluated["raw"] / "ground_truth" / "effects.json").read_text())["oracle_auc"]
+    auc, lo, hi = _metric(db, "out_of_time", "bayesian", "roc_auc")
+    logistic = _metric(db, "out_of_time", "logistic_regression", "roc_auc")[0]
+    ece = _metric(db, "out_of_time", "bayesian", "ece")[0]
+    print(
+        f"bayesian AUC {auc:.3f} [{lo:.3f}, {hi:.3f}], logistic {logistic:.3f}, "
+        f"oracle {oracle:.3f}, ECE {ece:.4f}"
+    )
+    assert lo <= auc <= hi
+    assert auc > oracle - 0.08
+    assert auc >= logistic - 0.02
+    assert ece < 0.02
+
+
+def test_every_split_model_and_metric_is_written(evaluated: dict[str, Path]) -> None:
+    with duckdb.connect(str(evaluated["db"]), read_only=True) as con:
+        combos = con.execute(
+            "select split, count(distinct model), count(distinct metric) from ml.model_evaluations group by 1"
+        ).fetchall()
+        overlap = con.execute(
+            "select count(*) from ml.model_evaluations where split = 'held_out_clients' and n_rows = 0"
+        ).fetchone()[0]
+    assert sorted(combos) == [("held_out_clients", 4, 15), ("out_of_time", 4, 15)]
+    assert overlap == 0
+    res = run_dbt(["build", "--select", "staging.ml+"], evaluated["db"])
+    assert res.returncode == 0, res.stdout[-3000:]
+    with duckdb.connect(str(evaluated["db"]), read_only=True) as con:
+        assert con.execute("select count(*) from marts.model_monitoring").fetchone()[0] == 8
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)",
+)
+def test_report_renders_every_figure_in_chromium(evaluated: dict[str, Path]) -> None:
+    reports = list((evaluated["root"] / "reports").glob("*/report.html"))
+    assert len(reports) == 1
+    pngs = sorted(p.stem for p in reports[0].parent.glob("*.png"))
+    assert pngs == sorted(["reliability", "gains", "lift", "forest", "ppc", "scores", "rank"])
+    profile = tempfile.mkdtemp()
+    out = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            reports[0].as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    shutil.rmtree(profile, ignore_errors=True)
+    assert 'data-figures-expected="7"' in out
+    assert 'data-figures-loaded="7"' in out, out[-2000:]
+
+
+def test_compare_ranks_the_signal_above_noise(evaluated: dict[str, Path], tmp_path: Path) -> None:
+    noise = tmp_path / "noise.yml"
+    noise.write_text(
+        (SPECS / "purchase_90d.yml")
+        .read_text()
+        .replace("name: purchase_90d", "name: noise_only")
+        .split("formula:")[0]
+        + "formula: purchased_next_90d ~ scale(push_share_365d) + scale(sale_line_share)\n"
+        + "family: bernoulli\nsampler: {method: nutpie, seed: 3}\n"
+    )
+    code = cli.main(
+        [
+            "compare",
+            str(SPECS / "purchase_90d.yml"),
+            str(noise),
+            "--db",
+            str(evaluated["db"]),
+            "--draws",
+            "300",
+            "--tune",
+            "300",
+            "--chains",
+            "2",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    table = pd.read_csv(evaluated["root"] / "reports" / "compare-purchase_90d-noise_only.csv")
+    print(table[["rank", "spec", "elpd_loo", "elpd_diff", "oot_roc_auc"]])
+    assert list(table["spec"]) == ["purchase_90d", "noise_only"]  # sorted by LOO rank
+    assert table.loc[0, "elpd_loo"] > table.loc[1, "elpd_loo"]
+    assert table.loc[0, "oot_roc_auc"] > table.loc[1, "oot_roc_auc"]
+
+
+def test_metric_helpers() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.beta(1, 30, size=20_000)
+    y = (rng.random(p.size) < p).astype(int)
+    assert expected_calibration_error(y, p) < 0.01
+    assert expected_calibration_error(y, np.clip(p * 3, 0, 1)) > 0.03
+    lift, capture = top_share_stats(np.array([1, 0, 0, 0, 1, 0, 0, 0, 0, 0]), np.linspace(1, 0, 10), 0.1)
+    assert (lift, capture) == (5.0, 0.5)
+    m = metrics_with_intervals(y, p, n_boot=30)
+    assert m["roc_auc"].lower <= m["roc_auc"].value <= m["roc_auc"].upper
