@@ -34,8 +34,9 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)  ## create .venv and install the pinned dependency set
 
-data: $(STAMP)  ## generate the demo's raw files (DEMO_SCALE, SEED)
+data: $(STAMP)  ## generate the demo's raw files (DEMO_SCALE, SEED) and validate them
 	$(BIN)/targeting synth --scale $(DEMO_SCALE) --seed $(SEED) --out $(DEMO_RAW)
+	$(BIN)/targeting validate raw --raw $(DEMO_RAW)
 
 build: $(STAMP)  ## dbt build (all models and tests) on the demo data
 	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/dbt build --vars '{raw_path: $(DEMO_RAW)}'
@@ -43,14 +44,16 @@ build: $(STAMP)  ## dbt build (all models and tests) on the demo data
 fit: $(STAMP)  ## fit DEMO_SPEC on the demo warehouse
 	$(BIN)/targeting fit --spec $(DEMO_SPEC) --db $(DEMO_DB)
 
-score: $(STAMP)  ## score the latest cutoff with the latest run
+score: $(STAMP)  ## score the latest cutoff with the latest run, then validate the scores
 	$(BIN)/targeting score --db $(DEMO_DB)
+	$(BIN)/targeting validate scores --db $(DEMO_DB)
 
 evaluate: $(STAMP)  ## evaluate the latest run (out of time, held-out clients) and write its report
 	$(BIN)/targeting evaluate --db $(DEMO_DB)
 
-marts: $(STAMP)  ## rebuild the ml staging models and the marts that read them
+marts: $(STAMP)  ## rebuild the ml staging models and marts, then export the BI marts to Parquet
 	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/dbt build --select staging.ml+ --vars '{raw_path: $(DEMO_RAW)}'
+	$(BIN)/targeting export --db $(DEMO_DB)
 
 demo: data build fit score evaluate marts  ## generate data, build, fit, score, evaluate, say where everything is
 	@echo
@@ -58,6 +61,8 @@ demo: data build fit score evaluate marts  ## generate data, build, fit, score, 
 	@echo "Targeting list:   marts.targeting_list (scores, key features, expected value)"
 	@echo "Monitoring:       marts.model_monitoring (held-out metrics vs baselines)"
 	@echo "Report:           $(MM_REPORTS_DIR)/$$(cat $(MM_RUNS_DIR)/LATEST)/report.html"
+	@echo "Data Docs:        gx/uncommitted/data_docs/local_site/index.html"
+	@echo "Parquet for BI:   data/exports/*.parquet"
 	@echo "Saved runs:       $(MM_RUNS_DIR)/   (latest: $$(cat $(MM_RUNS_DIR)/LATEST))"
 	@echo "Raw files:        $(DEMO_RAW)/   ground truth: $(DEMO_RAW)/ground_truth/effects.json"
 	@echo "Browse:           $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(DEMO_DB)', read_only=True).sql('from marts.targeting_list order by rank limit 10'))\""

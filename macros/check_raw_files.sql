@@ -19,6 +19,18 @@
         {%- set found = described.columns[0].values() | list -%}
         {%- set missing = [] -%}
         {%- for column in required if column not in found -%}{%- do missing.append(column) -%}{%- endfor -%}
+        {%- set has_rows = run_query('select count(*) from (select 1 from ' ~ relation ~ ' limit 1)').columns[0].values()[0] -%}
+        {%- if has_rows == 0 -%}
+            {{ exceptions.raise_compiler_error('raw file ' ~ path ~ ' has no data rows (an empty file or a header only)') }}
+        {%- endif -%}
+        {%- set expected = meta.get('expected_columns', []) -%}
+        {%- set extra = [] -%}
+        {%- for column in found if expected and column not in expected and column != 'filename' -%}
+            {%- do extra.append(column) -%}
+        {%- endfor -%}
+        {%- if extra -%}
+            {%- do exceptions.warn('raw file ' ~ path ~ ' has column(s) ' ~ extra | join(', ') ~ ' that the project does not read; they are ignored') -%}
+        {%- endif -%}
         {%- if missing -%}
             {{ exceptions.raise_compiler_error(
                 'raw file ' ~ path ~ ' is missing column(s) ' ~ missing | join(', ')

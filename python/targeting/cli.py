@@ -112,6 +112,24 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from targeting import validate
+
+    if args.what == "raw":
+        outcomes, docs = validate.validate_raw(Path(args.raw), args.format, args.suffix)
+    else:
+        outcomes, docs = validate.validate_scores(Path(args.db), args.run)
+    return 0 if validate.print_summary(outcomes, docs) else 1
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from targeting.export import export_marts
+
+    for path, rows in export_marts(Path(args.db), Path(args.out) if args.out else None).items():
+        print(f"{path}: {rows:,} rows")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -232,6 +250,38 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--chains", type=int)
     compare.add_argument("--quiet", action="store_true")
     compare.set_defaults(func=_cmd_compare)
+
+    val = sub.add_parser(
+        "validate",
+        help="Great Expectations checkpoints on the raw files (before dbt) or the scores (after scoring)",
+        description=(
+            "raw: schema, non-null keys, id/date/number formats, event and channel value sets, "
+            "ranges of price, quantity and dates, row counts of the five raw files. scores: "
+            "probabilities in [0, 1], one row per client, q05 <= mean <= q95. Prints a summary, "
+            "writes Data Docs (gx/uncommitted/data_docs/local_site/index.html, $MM_GX_DIR) and "
+            "exits 1 when an expectation fails."
+        ),
+    )
+    val.add_argument("what", choices=["raw", "scores"])
+    val.add_argument("--raw", default="data/raw", help="raw folder (raw)")
+    val.add_argument("--format", choices=["csv", "parquet"], default="csv", help="raw file format (raw)")
+    val.add_argument("--suffix", default="", help="file name suffix, e.g. _sample (raw)")
+    val.add_argument("--db", default=str(default_db()), help="warehouse file (scores)")
+    val.add_argument("--run", default="latest", help="run id (scores; default the latest scored)")
+    val.set_defaults(func=_cmd_validate)
+
+    export = sub.add_parser(
+        "export",
+        help="write the BI-facing marts to Parquet (atomic replace) for BI tools",
+        description=(
+            "Copy targeting_list, customer_features, campaign_performance, channel_performance "
+            "and model_monitoring to <out>/<table>.parquet. Each file is replaced atomically, "
+            "so BI tools can read the exports at any time, even while dbt or targeting writes."
+        ),
+    )
+    export.add_argument("--db", default=str(default_db()), help="warehouse file")
+    export.add_argument("--out", help="folder (default $MM_EXPORTS_DIR or data/exports)")
+    export.set_defaults(func=_cmd_export)
     return parser
 
 

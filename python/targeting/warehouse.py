@@ -241,6 +241,22 @@ def ensure_ml_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create table if not exists {ML_SCHEMA}.{name} ({columns})")
 
 
+def _fault_pause() -> None:
+    """Fault injection for the kill-mid-write test: pause inside an open transaction.
+
+    With ``MM_FAULT_PAUSE_BEFORE_COMMIT=<seconds>`` set, a write says so on standard error
+    and sleeps just before its commit, so a test can kill the process with the new rows
+    written but not committed. Unset (always, outside that test), it does nothing.
+    """
+    seconds = os.environ.get("MM_FAULT_PAUSE_BEFORE_COMMIT")
+    if seconds:
+        import sys
+        import time
+
+        print("[write] paused before commit", file=sys.stderr, flush=True)
+        time.sleep(float(seconds))
+
+
 def write_run(db: Path, run_row: dict[str, object], scores: pd.DataFrame) -> None:
     """Replace one run's rows in ``ml.model_runs`` and ``ml.customer_scores`` atomically.
 
@@ -262,6 +278,7 @@ def write_run(db: Path, run_row: dict[str, object], scores: pd.DataFrame) -> Non
             con.execute(
                 f"insert into {ML_SCHEMA}.customer_scores ({score_cols}) select {score_cols} from new_scores"
             )
+            _fault_pause()
             con.execute("commit")
         except Exception:
             con.execute("rollback")

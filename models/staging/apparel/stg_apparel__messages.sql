@@ -66,7 +66,7 @@ final as (
         message_id,
         event,
         channel,
-        event_date,
+        {{ checked_value('event_date', 'event_date <= current_date', 'date', 'a date up to today') }} as event_date,
         created_at,
         source_file
     from checked

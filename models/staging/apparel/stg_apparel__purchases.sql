@@ -44,6 +44,19 @@ typed as (
     from source
 ),
 
+in_range as (
+    select
+        source_file,
+        client_id,
+        {{ checked_value('quantity', 'quantity >= 1', 'quantity', 'a positive number of units') }} as quantity,
+        {{ checked_value('price', 'price >= 0', 'price', 'a price of 0 or more') }} as price,
+        {{ checked_value('purchased_on', 'purchased_on <= current_date', 'date', 'a date up to today') }}
+            as purchased_on,
+        message_id,
+        category_ids_raw
+    from typed
+),
+
 parsed as (
     select
         typed.*,
@@ -57,7 +70,7 @@ parsed as (
         end as category_ids_status,
         try_cast(split_part(typed.message_id, '-', 1) as bigint) as message_client_id,
         try_cast(split_part(typed.message_id, '-', 2) as bigint) as message_bulk_campaign_id
-    from typed
+    from in_range as typed
 ),
 
 enriched as (

@@ -1,11 +1,12 @@
 -- One row per client: did the client buy in the 90 days after the raw data ends?
+-- A client listed twice fails the build, naming the client.
 with
 
 source as (
     select * from {{ source('apparel', 'targets') }}
 ),
 
-final as (
+typed as (
     select
         {{ checked_cast('client_id', 'bigint', 'a client id that fits a 64-bit integer') }} as client_id,
         case
@@ -17,6 +18,22 @@ final as (
         end as target,
         filename as source_file
     from source
+),
+
+counted as (
+    select
+        *,
+        count(*) over (partition by client_id) as n_rows
+    from typed
+),
+
+final as (
+    select
+        {{ checked_value('client_id', 'n_rows = 1', 'client_id', 'unique (the client is listed more than once)') }}
+            as client_id,
+        target,
+        source_file
+    from counted
 )
 
 select * from final
