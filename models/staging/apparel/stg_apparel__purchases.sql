@@ -52,7 +52,10 @@ in_range as (
         {{ checked_value('price', 'price >= 0', 'price', 'a price of 0 or more') }} as price,
         {{ checked_value('purchased_on', 'purchased_on <= current_date', 'date', 'a date up to today') }}
             as purchased_on,
-        message_id,
+        {{ checked_value(
+            'message_id', "regexp_full_match(message_id, '\\d+-\\d+-[0-9a-f]+')",
+            'message_id', 'a message id like <client_id>-<campaign_id>-<hex>'
+        ) }} as message_id,
         category_ids_raw
     from typed
 ),
@@ -87,11 +90,22 @@ enriched as (
     cross join marker_lists
 ),
 
+numbered as (
+    select
+        *,
+        row_number() over (
+            partition by client_id, purchased_on, message_id
+            order by price, quantity, category_ids_status, category_ids
+        ) as line_number
+    from enriched
+),
+
 final as (
     select
         client_id,
         purchased_on,
         message_id,
+        line_number,
         quantity,
         price,
         category_ids,
@@ -101,22 +115,19 @@ final as (
         message_bulk_campaign_id,
         message_client_id,
         source_file,
-        row_number() over (
-            partition by client_id, purchased_on, message_id
-            order by price, quantity, category_ids_status, category_ids
-        ) as line_number,
         quantity * price as line_revenue,
         tree_category_ids[1] as root_category_id,
         tree_category_ids[-1] as leaf_category_id,
         len(tree_category_ids) as category_depth,
         coalesce(message_client_id = client_id, false) as message_matches_client,
-        row_number() over (
+        -- identical lines get consecutive line numbers; every one after the first is a repeat
+        -- (derived from line_number so the same input always flags the same rows)
+        line_number > min(line_number) over (
             partition by
                 client_id, purchased_on, message_id, price, quantity,
                 category_ids_status, category_ids
-            order by source_file
-        ) > 1 as is_repeated_line
-    from enriched
+        ) as is_repeated_line
+    from numbered
 )
 
 select * from final

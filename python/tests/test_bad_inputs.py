@@ -1,0 +1,208 @@
+"""The bad-input catalogue: each broken input fails with a message naming the file, column
+and value, exits non-zero, and leaves the warehouse's earlier tables as they were."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from targeting import cli, layout
+
+from .conftest import REPO, run_dbt
+
+P, M, T = layout.PURCHASES, layout.MESSAGES, layout.TARGETS
+KEPT_TABLES = ("staging.stg_apparel__purchases", "staging.stg_apparel__messages", "marts.customer_features")
+
+
+def _replace(name: str, old: str, new: str, count: int = 1) -> Callable[[Path], None]:
+    def breaker(raw: Path) -> None:
+        path = raw / f"{name}.csv"
+        text = path.read_text()
+        assert old in text, (name, old)
+        path.write_text(text.replace(old, new, count))
+
+    return breaker
+
+
+def _header(name: str, header: str) -> Callable[[Path], None]:
+    def breaker(raw: Path) -> None:
+        path = raw / f"{name}.csv"
+        lines = path.read_text().split("\n")
+        path.write_text("\n".join([header, *lines[1:]]))
+
+    return breaker
+
+
+def _rewrite(name: str, change: Callable[[list[str]], list[str]]) -> Callable[[Path], None]:
+    def breaker(raw: Path) -> None:
+        path = raw / f"{name}.csv"
+        lines = path.read_text().rstrip("\n").split("\n")
+        path.write_text("\n".join(change(lines)) + "\n")
+
+    return breaker
+
+
+def _set_field(line: str, index: int, value: str) -> str:
+    fields = line.split(",")
+    fields[index] = value
+    return ",".join(fields)
+
+
+def _drop_column(lines: list[str], index: int) -> list[str]:
+    return [",".join(c for i, c in enumerate(line.split(",")) if i != index) for line in lines]
+
+
+# case: (breaker, fragments the output must contain, whether dbt must fail)
+CATALOGUE: dict[str, tuple[Callable[[Path], None], list[str], bool]] = {
+    "missing file": (lambda raw: (raw / f"{P}.csv").unlink(), [f"{P}.csv", "No files found"], True),
+    "empty file": (lambda raw: (raw / f"{T}.csv").write_text(""), [f"{T}.csv", "has no data rows"], True),
+    "header only": (
+        lambda raw: (raw / f"{T}.csv").write_text("client_id,target\n"),
+        [f"{T}.csv", "has no data rows"],
+        True,
+    ),
+    "renamed column": (
+        _header(M, "bulk_campaign_id,client_id,message_id,event,chanel,date,created_at"),
+        [f"{M}.csv", "missing column(s) channel", "chanel"],
+        True,
+    ),
+    "missing column": (
+        _rewrite(P, lambda lines: _drop_column(lines, 2)),
+        [f"{P}.csv", "missing column(s) price"],
+        True,
+    ),
+    "wrong delimiter": (
+        _rewrite(T, lambda lines: [line.replace(",", ";") for line in lines]),
+        [f"{T}.csv", "missing column(s) client_id, target", "Check the delimiter"],
+        True,
+    ),
+    "truncated last line": (
+        lambda raw: (raw / f"{P}.csv").write_bytes((raw / f"{P}.csv").read_bytes()[:-60]),
+        [f"{P}.csv", "CSV Error on Line", "unterminated quote"],
+        True,
+    ),
+    "non-numeric price": (_replace(P, ".0,", "x,"), [f"{P}.csv", "column price", "x'", "not a number"], True),
+    "negative quantity": (
+        _rewrite(P, lambda lines: [lines[0], lines[1].replace(",1,", ",-3,", 1), *lines[2:]]),
+        [f"{P}.csv", "column quantity has value '-3'", "positive number"],
+        True,
+    ),
+    "unparsable date": (_replace(P, ",2022-05-", ",2022/05-"), [f"{P}.csv", "column date", "2022/05-"], True),
+    "future date": (
+        _rewrite(M, lambda lines: [lines[0], _set_field(lines[1], 5, "2099-05-19"), *lines[2:]]),
+        [f"{M}.csv", "column date has value '2099-05-19'", "up to today"],
+        True,
+    ),
+    "unknown event": (
+        _replace(M, ",send,", ",teleport,"),
+        [f"{M}.csv", "column event", "'teleport'", "event_taxonomy"],
+        True,
+    ),
+    "unknown channel": (
+        _replace(M, ",email,", ",carrier_pigeon,"),
+        [f"{M}.csv", "column channel", "'carrier_pigeon'", "channels seed"],
+        True,
+    ),
+    "malformed category_ids": (
+        _replace(P, "\"['", "\"[['"),
+        [f"{P}.csv", "column category_ids", "[['", "Python list"],
+        True,
+    ),
+    "client_id beyond 64-bit": (
+        _rewrite(T, lambda lines: [lines[0], "99999999999999999999,0", *lines[2:]]),
+        [f"{T}.csv", "column client_id", "99999999999999999999", "64-bit"],
+        True,
+    ),
+    "duplicate target rows": (
+        _rewrite(T, lambda lines: [*lines, lines[1]]),
+        [f"{T}.csv", "column client_id", "listed more than once"],
+        True,
+    ),
+    "extra column (accepted, with a warning)": (
+        _rewrite(T, lambda lines: [lines[0] + ",segment", *[line + ",x" for line in lines[1:]]]),
+        [f"{T}.csv", "column(s) segment that the project does not read"],
+        False,
+    ),
+}
+
+
+def _fingerprint(db: Path) -> dict[str, tuple]:
+    """Row count and an order-independent hash of every value (the raw path aside)."""
+    out = {}
+    with duckdb.connect(str(db), read_only=True) as con:
+        for table in KEPT_TABLES:
+            cols = [r[0] for r in con.execute(f"describe {table}").fetchall() if r[0] != "source_file"]
+            out[table] = con.execute(f"select count(*), sum(hash({', '.join(cols)})) from {table}").fetchone()
+    return out
+
+
+@pytest.mark.parametrize("case", list(CATALOGUE))
+def test_bad_raw_input(case: str, warehouse: Path, raw_copy: Path, tmp_path: Path) -> None:
+    breaker, fragments, must_fail = CATALOGUE[case]
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(warehouse, db)
+    before = _fingerprint(db)
+    breaker(raw_copy)
+    res = run_dbt(["build", "--fail-fast"], db, {"raw_path": str(raw_copy)})
+    out = res.stdout + res.stderr
+    for fragment in fragments:
+        assert fragment in out, f"{case}: {fragment!r} not in:\n{out[-3000:]}"
+    if must_fail:
+        assert res.returncode != 0, case
+        assert _fingerprint(db) == before, f"{case}: earlier tables changed"
+    else:
+        assert res.returncode == 0, out[-3000:]
+
+
+def test_great_expectations_flags_bad_raw_values(raw_copy: Path, capsys: pytest.CaptureFixture) -> None:
+    _replace(M, ",send,", ",teleport,")(raw_copy)
+    _replace(P, ".0,", "x,")(raw_copy)
+    assert cli.main(["validate", "raw", "--raw", str(raw_copy)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL raw_messages_values" in out and "column event" in out and "teleport" in out, out
+    assert "FAIL raw_purchases" in out and "column price" in out, out
+
+
+def test_all_zero_label_is_refused(
+    warehouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(warehouse, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("update marts.customer_labels set purchased_next_90d = false")
+    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
+    code = cli.main(
+        ["fit", "--spec", str(REPO / "python" / "specs" / "purchase_90d.yml"), "--db", str(db), "--quiet"]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "label 'purchased_next_90d'" in err and "is 0 on all" in err, err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_dbt_build_on_a_locked_warehouse_names_the_file(warehouse: Path, tmp_path: Path) -> None:
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(warehouse, db)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        res = run_dbt(["build", "--select", "customer_features"], db)
+        assert res.returncode != 0
+        assert "lock" in res.stdout.lower() and str(db) in res.stdout, res.stdout[-2000:]
+    finally:
+        holder.kill()
+        holder.wait()
