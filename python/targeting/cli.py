@@ -68,6 +68,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         holdout_share=args.holdout_share,
         n_boot=args.bootstrap,
         progress=not args.quiet,
+        held_out_clients=not args.no_held_out,
     )
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summary_table(result.table).to_string(index=False))
@@ -230,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--holdout-share", type=float, default=0.2, help="share of clients held out (0.2)")
     evaluate.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples (200)")
     evaluate.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    evaluate.add_argument(
+        "--no-held-out", action="store_true", help="skip the held-out-clients split (it refits the model)"
+    )
     evaluate.add_argument("--quiet", action="store_true", help="no progress output")
     evaluate.set_defaults(func=_cmd_evaluate)
 
