@@ -20,7 +20,7 @@ export MM_REPORTS_DIR ?= $(CURDIR)/reports
 TEST_RAW ?= data/test_raw
 TEST_DB ?= data/test_warehouse.duckdb
 
-.PHONY: help install demo data build fit score evaluate marts test pytest dbt-test lint clean
+.PHONY: help install demo data build fit score evaluate marts test pytest dbt-test bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ pytest: $(STAMP)  ## the Python test suite
 	$(BIN)/python -m pytest -q
 
 test: dbt-test pytest  ## the whole test suite: dbt build with all tests, then pytest
+
+bench: $(STAMP)  ## benchmarks (not tests): mart build, fits, scoring vs baselines; BENCH_SCALE, BENCH_SECTIONS
+	$(BIN)/python benchmarks/bench.py
 
 lint: $(STAMP)  ## ruff on Python, sqlfluff (dbt templater) on SQL
 	$(BIN)/ruff check python benchmarks

@@ -49,11 +49,9 @@ def _write_spec(tmp_path: Path, **changes: object) -> Path:
 def test_shipped_specs_load() -> None:
     plain = load_spec(SPECS / "purchase_90d.yml")
     hier = load_spec(SPECS / "purchase_90d_hierarchical.yml")
-    assert "|" not in plain.formula and "(1|favourite_channel)" in hier.formula
-    assert modeling.formula_columns(hier).group_factors == [
-        "favourite_channel",
-        "favourite_root_category",
-    ]
+    assert "|" not in plain.formula and "(1|favourite_root_category)" in hier.formula
+    assert modeling.formula_columns(hier).group_factors == ["favourite_root_category"]
+    assert "C(favourite_channel)" in hier.formula
 
 
 def test_posterior_recovers_the_generators_true_effects(tmp_path: Path) -> None:

@@ -1,0 +1,211 @@
+"""``make bench``: our time and peak memory next to a baseline measured in the same run.
+
+Sections (``BENCH_SECTIONS``, default ``mart,fit,score``):
+
+* mart: ``dbt run`` of seeds, staging, intermediate and marts on generated data at
+  ``BENCH_SCALE`` (default 1: 12.7M message rows), against (a) a bare DuckDB scan and
+  group-by of the messages file, the floor, and (b) the same core features in pandas
+  (benchmarks/pandas_features.py), the way public notebooks compute them.
+* fit: the hierarchical spec on ``BENCH_FIT_ROWS`` (default 50,000) training rows, 4 chains x
+  1000 draws, for each installed inference method, against PyMC's default NUTS.
+* score: clients per second and peak memory with 1000-draw intervals at ``BENCH_SCORE_SIZES``
+  (default 1M and 5M rows), against Bambi's own unchunked ``predict`` at 100k rows.
+
+Every command runs in its own child process; peak memory is that child's max RSS (``wait4``).
+Results go to ``benchmarks/results.json`` and a table on standard output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DATA = REPO / "data" / "bench"
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+SECTIONS = os.environ.get("BENCH_SECTIONS", "mart,fit,score").split(",")
+FIT_ROWS = int(os.environ.get("BENCH_FIT_ROWS", "50000"))
+SCORE_SIZES = [int(x) for x in os.environ.get("BENCH_SCORE_SIZES", "1000000,5000000").split(",")]
+
+
+def measure(label: str, cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run ``cmd`` in a child process; return wall seconds and the child's peak RSS in MB."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        print(out[-3000:], file=sys.stderr)
+        raise SystemExit(f"bench: {label} failed with exit {code}")
+    result = {"seconds": round(seconds, 2), "peak_mb": round(usage.ru_maxrss / 1024, 1)}
+    print(f"  {label:<48} {result['seconds']:>9.1f} s {result['peak_mb']:>9.0f} MB", flush=True)
+    result["output_tail"] = out[-400:]
+    return result
+
+
+def py(code: str) -> list[str]:
+    """A command running ``code`` in this interpreter."""
+    return [sys.executable, "-c", code]
+
+
+def ensure_raw() -> Path:
+    """Generated raw files at BENCH_SCALE (made once, then reused)."""
+    raw = DATA / f"raw_scale{SCALE:g}"
+    if not (raw / "apparel-messages.csv").exists():
+        measure(
+            f"generate scale {SCALE:g} (setup)",
+            [
+                str(BIN / "targeting"),
+                "synth",
+                "--scale",
+                str(SCALE),
+                "--seed",
+                "1",
+                "--out",
+                str(raw),
+                "--quiet",
+            ],
+        )
+    return raw
+
+
+def bench_mart(raw: Path) -> dict[str, object]:
+    """dbt run vs a bare scan and vs pandas."""
+    db = DATA / f"mart_scale{SCALE:g}.duckdb"
+    db.unlink(missing_ok=True)
+    env = {"MM_DUCKDB_PATH": str(db), "DBT_PROFILES_DIR": str(REPO), "DO_NOT_TRACK": "1"}
+    vars_ = "{raw_path: '" + str(raw) + "'}"
+    seed = measure("dbt seed (setup)", [str(BIN / "dbt"), "seed", "--vars", vars_], env)
+    ours = measure("dbt run: staging -> marts", [str(BIN / "dbt"), "run", "--vars", vars_], env)
+    floor = measure(
+        "floor: duckdb scan + group by of messages",
+        py(
+            'import duckdb; duckdb.sql("select client_id, event, channel, count(*) from '
+            f"read_csv('{raw}/apparel-messages.csv') group by all\").fetchall()"
+        ),
+    )
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        cutoffs = [
+            str(r[0])
+            for r in con.execute(
+                "select as_of_date from intermediate.int_cutoffs_scheduled order by 1"
+            ).fetchall()
+        ]
+    pandas = measure(
+        "baseline: pandas features (same cutoffs)",
+        py(
+            f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import pandas as pd; "
+            "from pandas_features import pandas_features; "
+            "from pathlib import Path; "
+            f"pandas_features(Path({str(raw)!r}), [pd.Timestamp(c) for c in {cutoffs!r}])"
+        ),
+    )
+    return {
+        "scale": SCALE,
+        "dbt_seed": seed,
+        "dbt_run": ours,
+        "floor_scan": floor,
+        "pandas": pandas,
+        "ratio_vs_floor": round(ours["seconds"] / floor["seconds"], 2),
+        "ratio_vs_pandas": round(ours["seconds"] / pandas["seconds"], 3),
+        "warehouse": str(db),
+    }
+
+
+def bench_fit(db: Path) -> dict[str, object]:
+    """Hierarchical spec on FIT_ROWS rows for each inference method vs PyMC's default NUTS."""
+    import yaml
+
+    spec = yaml.safe_load((REPO / "python" / "specs" / "purchase_90d_hierarchical.yml").read_text())
+    spec["max_train_rows"] = FIT_ROWS
+    spec["name"] = "bench_hierarchical"
+    path = DATA / "bench_hierarchical.yml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    results: dict[str, object] = {}
+    methods = ["pymc", "nutpie"]
+    for extra in ("numpyro", "blackjax"):
+        try:
+            __import__(extra)
+            methods.append(extra)
+        except ImportError:
+            results[extra] = "not installed"
+    for method in methods:
+        runs_dir = DATA / f"runs_{method}"
+        r = measure(
+            f"fit {method} ({FIT_ROWS:,} rows, 4x1000)",
+            [
+                str(BIN / "targeting"),
+                "fit",
+                "--spec",
+                str(path),
+                "--db",
+                str(db),
+                "--method",
+                method,
+                "--quiet",
+            ],
+            {"MM_RUNS_DIR": str(runs_dir)},
+        )
+        meta = json.loads((runs_dir / (runs_dir / "LATEST").read_text().strip() / "schema.json").read_text())
+        d = meta["diagnostics"]
+        r.update(
+            {
+                "fit_seconds": round(meta["fit_seconds"], 1),
+                "max_r_hat": d["max_r_hat"],
+                "min_ess_bulk": d["min_ess_bulk"],
+                "divergences": d["divergences"],
+                "ess_per_second": round(d["min_ess_bulk"] / meta["fit_seconds"], 1),
+            }
+        )
+        results[method] = r
+    base = results["pymc"]
+    for method in methods:
+        results[method]["speedup_vs_pymc"] = round(base["fit_seconds"] / results[method]["fit_seconds"], 2)  # type: ignore[index]
+    return results
+
+
+def main() -> None:
+    """Run the selected sections and write benchmarks/results.json."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    results: dict[str, object] = {"machine": {"cores": os.cpu_count()}, "scale": SCALE}
+    raw = ensure_raw()
+    mart = None
+    if "mart" in SECTIONS or "fit" in SECTIONS or "score" in SECTIONS:
+        print("mart build", flush=True)
+        mart = bench_mart(raw)
+        results["mart"] = mart
+    if "fit" in SECTIONS and mart is not None:
+        print("fit", flush=True)
+        results["fit"] = bench_fit(Path(str(mart["warehouse"])))
+    if "score" in SECTIONS:
+        print("score: not measured yet (see the README's benchmark section)", flush=True)
+        results["score"] = "not measured yet"
+    out = REPO / "benchmarks" / "results.json"
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(
+        f"\nmart: dbt run {mart['dbt_run']['seconds']} s = {mart['ratio_vs_floor']}x the bare scan, "
+        f"{mart['ratio_vs_pandas']}x the pandas baseline"
+        if mart
+        else ""
+    )
+    print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    main()
