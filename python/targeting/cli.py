@@ -28,14 +28,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from targeting.fit import fit_spec
     from targeting.specs import load_spec
 
-    overrides = {
-        "method": args.method,
-        "draws": args.draws,
-        "tune": args.tune,
-        "chains": args.chains,
-        "seed": args.seed,
-    }
-    overrides = {k: v for k, v in overrides.items() if v is not None}
+    overrides = _overrides(args)
     spec = load_spec(args.spec).with_sampler(**overrides)
     result = fit_spec(spec, Path(args.db), progress=not args.quiet, overrides=overrides)
     print(f"run {result.run_id} saved in {result.folder}")
@@ -86,8 +79,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from targeting.compare import compare_specs
     from targeting.specs import load_spec
 
-    overrides = {"method": args.method, "draws": args.draws, "tune": args.tune, "chains": args.chains}
-    specs = [load_spec(p).with_sampler(**overrides) for p in args.specs]
+    specs = [load_spec(p).with_sampler(**_overrides(args)) for p in args.specs]
     result = compare_specs(specs, Path(args.db), progress=not args.quiet)
     cols = [
         c
@@ -129,6 +121,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
     for path, rows in export_marts(Path(args.db), Path(args.out) if args.out else None).items():
         print(f"{path}: {rows:,} rows")
     return 0
+
+
+def _add_sampler_overrides(parser: argparse.ArgumentParser) -> None:
+    """Add the options that override a spec's sampler settings."""
+    from targeting.specs import INFERENCE_METHODS
+
+    parser.add_argument("--method", choices=INFERENCE_METHODS, help="override the spec's inference method")
+    parser.add_argument("--draws", type=int, help="override sampler.draws")
+    parser.add_argument("--tune", type=int, help="override sampler.tune")
+    parser.add_argument("--chains", type=int, help="override sampler.chains")
+    parser.add_argument("--seed", type=int, help="override sampler.seed")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    keys = ("method", "draws", "tune", "chains", "seed")
+    return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,15 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(default_db()),
         help="warehouse file (default $MM_DUCKDB_PATH or data/warehouse.duckdb)",
     )
-    fit.add_argument(
-        "--method",
-        choices=["nutpie", "pymc", "numpyro", "blackjax", "vi", "laplace"],
-        help="override the spec's inference method",
-    )
-    fit.add_argument("--draws", type=int, help="override sampler.draws")
-    fit.add_argument("--tune", type=int, help="override sampler.tune")
-    fit.add_argument("--chains", type=int, help="override sampler.chains")
-    fit.add_argument("--seed", type=int, help="override sampler.seed")
+    _add_sampler_overrides(fit)
     fit.add_argument("--strict", action="store_true", help="exit 3 when diagnostics fail")
     fit.add_argument("--quiet", action="store_true", help="no progress output")
     fit.set_defaults(func=_cmd_fit)
@@ -248,10 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("specs", nargs="+", help="spec files")
     compare.add_argument("--db", default=str(default_db()), help="warehouse file")
-    compare.add_argument("--method", choices=["nutpie", "pymc", "numpyro", "blackjax", "vi", "laplace"])
-    compare.add_argument("--draws", type=int)
-    compare.add_argument("--tune", type=int)
-    compare.add_argument("--chains", type=int)
+    _add_sampler_overrides(compare)
     compare.add_argument("--quiet", action="store_true")
     compare.set_defaults(func=_cmd_compare)
 

@@ -324,29 +324,18 @@ def run_checks(
         except (KeyError, ValueError):
             batch = asset.add_batch_definition_whole_dataframe("whole")
         suite_name = f"{suite_prefix}__{check.name}"
-        try:
-            context.suites.delete(suite_name)
-        except Exception:  # noqa: BLE001 - absent on the first run
-            pass
-        suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
-        for expectation in check.expectations:
-            suite.add_expectation(expectation)
-        vd_name = f"{suite_name}__validation"
-        try:
-            context.validation_definitions.delete(vd_name)
-        except Exception:  # noqa: BLE001
-            pass
-        vd = context.validation_definitions.add(
-            gx.ValidationDefinition(name=vd_name, data=batch, suite=suite)
+        # suites are defined in code: replace the stored ones on every run
+        suite = context.suites.add_or_update(
+            gx.ExpectationSuite(name=suite_name, expectations=check.expectations)
         )
-        cp_name = f"{suite_name}__checkpoint"
-        try:
-            context.checkpoints.delete(cp_name)
-        except Exception:  # noqa: BLE001
-            pass
-        checkpoint = context.checkpoints.add(
+        vd = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"{suite_name}__validation", data=batch, suite=suite)
+        )
+        checkpoint = context.checkpoints.add_or_update(
             gx.Checkpoint(
-                name=cp_name, validation_definitions=[vd], actions=[UpdateDataDocsAction(name="docs")]
+                name=f"{suite_name}__checkpoint",
+                validation_definitions=[vd],
+                actions=[UpdateDataDocsAction(name="docs")],
             )
         )
         result = checkpoint.run(batch_parameters={"dataframe": check.frame})

@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,23 @@ def warehouse(synth_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     res = run_dbt(["build"], db, {"raw_path": str(synth_raw)})
     assert res.returncode == 0, res.stdout[-4000:]
     return db
+
+
+@contextmanager
+def write_lock_held(db: Path) -> Iterator[None]:
+    """Hold the DuckDB file's write lock from another process while the block runs."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()

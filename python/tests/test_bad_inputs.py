@@ -4,8 +4,6 @@ and value, exits non-zero, and leaves the warehouse's earlier tables as they wer
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 
 from targeting import cli, layout
 
-from .conftest import REPO, run_dbt
+from .conftest import REPO, run_dbt, write_lock_held
 
 P, M, T = layout.PURCHASES, layout.MESSAGES, layout.TARGETS
 KEPT_TABLES = ("staging.stg_apparel__purchases", "staging.stg_apparel__messages", "marts.customer_features")
@@ -189,20 +187,7 @@ def test_all_zero_label_is_refused(
 def test_dbt_build_on_a_locked_warehouse_names_the_file(warehouse: Path, tmp_path: Path) -> None:
     db = tmp_path / "wh.duckdb"
     shutil.copy(warehouse, db)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ok"
+    with write_lock_held(db):
         res = run_dbt(["build", "--select", "customer_features"], db)
-        assert res.returncode != 0
-        assert "lock" in res.stdout.lower() and str(db) in res.stdout, res.stdout[-2000:]
-    finally:
-        holder.kill()
-        holder.wait()
+    assert res.returncode != 0
+    assert "lock" in res.stdout.lower() and str(db) in res.stdout, res.stdout[-2000:]

@@ -16,7 +16,7 @@ from targeting.specs import ModelSpec, Sampler, SpecError, load_spec
 from targeting.synth import LABEL_WINDOW_DAYS, SynthConfig, _interest_integral, generate
 from targeting.warehouse import ML_TABLES, connect, ensure_ml_tables
 
-from .conftest import REPO, run_dbt
+from .conftest import REPO, run_dbt, write_lock_held
 
 SPECS = REPO / "python" / "specs"
 FAST = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
@@ -220,26 +220,9 @@ def test_run_whose_features_no_longer_match_the_mart(env: Path, capsys: pytest.C
 
 
 def test_locked_warehouse_is_reported(env: Path) -> None:
-    import subprocess
-    import sys
-
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,time; c=duckdb.connect({str(env)!r}); print('ok', flush=True); time.sleep(30)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ok"
-        with pytest.raises(Exception, match="locked by another process"):
-            with connect(env, read_only=True):
-                pass
-    finally:
-        holder.kill()
-        holder.wait()
+    with write_lock_held(env), pytest.raises(Exception, match="locked by another process"):
+        with connect(env, read_only=True):
+            pass
 
 
 def test_spec_validation_names_the_problem(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 from targeting import cli
 from targeting.export import export_marts
 
-from .conftest import REPO, run_dbt
+from .conftest import REPO, run_dbt, write_lock_held
 
 SPECS = REPO / "python" / "specs"
 FAST = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
@@ -103,17 +103,7 @@ def test_bi_reads_targeting_list_read_only_and_parquet_while_a_writer_holds_the_
     assert n > 0
     written = export_marts(scored, tmp_path / "exports")
     assert written[str(tmp_path / "exports" / "targeting_list.parquet")] == n
-    writer = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,time; c=duckdb.connect({str(scored)!r}); print('ok', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert writer.stdout.readline().strip() == "ok"
+    with write_lock_held(scored):
         # the warehouse is locked for readers now, the export is not
         with pytest.raises(duckdb.IOException):
             duckdb.connect(str(scored), read_only=True)
@@ -121,7 +111,4 @@ def test_bi_reads_targeting_list_read_only_and_parquet_while_a_writer_holds_the_
             f"select count(*) from '{tmp_path / 'exports' / 'targeting_list.parquet'}'"
         ).fetchall()
         assert rows[0][0] == n
-    finally:
-        writer.kill()
-        writer.wait()
     assert not list((tmp_path / "exports").glob(".*.tmp"))  # atomic replace left no temp files
