@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,9 +42,7 @@ class SplitResult:
     name: str
     test_as_of: Any
     y: np.ndarray
-    client_id: np.ndarray
     predictions: dict[str, np.ndarray]
-    bayes_interval: tuple[np.ndarray, np.ndarray]
     n_train: int
     note: str = ""
 
@@ -57,8 +55,6 @@ class EvaluationResult:
     splits: list[SplitResult]
     table: pd.DataFrame
     seconds: float
-    report: Path | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def _say(msg: str, progress: bool) -> None:
@@ -97,7 +93,7 @@ def predict_baselines(models: dict[str, Any], test: pd.DataFrame) -> dict[str, n
     return out
 
 
-def _bayes_on(spec: ModelSpec, train: pd.DataFrame, meta: dict[str, Any], progress: bool) -> tuple[Any, Any]:
+def _bayes_on(spec: ModelSpec, train: pd.DataFrame, meta: dict[str, Any]) -> tuple[Any, Any]:
     cols = [spec.id, spec.as_of, *meta["predictors"], spec.label]
     model = modeling.build_model(spec, train[cols].dropna(subset=meta["predictors"]))
     idata, _ = modeling.fit_model(model, spec, progress=False)
@@ -169,7 +165,7 @@ def evaluate_run(
         train = train_all[train_all[spec.as_of] < cut]
         test = complete(train_all[train_all[spec.as_of] == cut])
         _say(f"latest cutoff has no labels: refitting on cutoffs before {cut} and testing on {cut}", progress)
-        model, idata = _bayes_on(spec, train, meta, progress)
+        model, idata = _bayes_on(spec, train, meta)
         levels = _levels(train, factors)
         note = f"test cutoff = {cut} (the latest labelled one); refitted on the earlier cutoffs"
     _say(f"out_of_time: {len(train):,} training rows, {len(test):,} test rows", progress)
@@ -182,15 +178,13 @@ def evaluate_run(
     held = (hashed.to_numpy() % 1000) < holdout_share * 1000
     train = train_all[~held]
     test = complete(train_all[held])
-    if not held_out_clients:
-        pass
-    elif test[label].nunique() == 2 and train[label].nunique() == 2:
+    if held_out_clients and test[label].nunique() == 2 and train[label].nunique() == 2:
         _say(
             f"held_out_clients: refitting on {len(train):,} rows of {train[spec.id].nunique():,} clients; "
             f"testing {len(test):,} rows of {test[spec.id].nunique():,} other clients",
             progress,
         )
-        model, idata = _bayes_on(spec, train, meta, progress)
+        model, idata = _bayes_on(spec, train, meta)
         note = f"{holdout_share:.0%} of clients held out (seeded hash), tested at every training cutoff"
         splits.append(
             _score_split(
@@ -206,7 +200,7 @@ def evaluate_run(
                 note,
             )
         )
-    else:
+    elif held_out_clients:
         _say("held_out_clients: skipped (the held-out clients have one class only)", progress)
 
     rows = []
@@ -257,9 +251,7 @@ def _score_split(
         name=name,
         test_as_of=test[spec.as_of].max(),
         y=test[spec.label].astype(int).to_numpy(),
-        client_id=test[spec.id].to_numpy(),
         predictions=predictions,
-        bayes_interval=(summary["p_q05"], summary["p_q95"]),
         n_train=len(train),
         note=note,
     )

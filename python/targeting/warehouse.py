@@ -257,27 +257,22 @@ def _fault_pause() -> None:
         time.sleep(float(seconds))
 
 
-def write_run(db: Path, run_row: dict[str, object], scores: pd.DataFrame) -> None:
-    """Replace one run's rows in ``ml.model_runs`` and ``ml.customer_scores`` atomically.
+def replace_run_rows(db: Path, run_id: str, frames: dict[str, pd.DataFrame]) -> None:
+    """Replace one run's rows in several ``ml`` tables atomically.
 
-    Readers see the previous state or the new one, never a half-written run; on any error
+    Deletes the run's rows from each table and inserts the new frames in one transaction:
+    readers see the previous state or the new one, never a half-written run; on any error
     the transaction is rolled back and the earlier rows stay as they were.
     """
     with connect(db, read_only=False) as con:
         ensure_ml_tables(con)
-        run_frame = pd.DataFrame([run_row])
-        con.register("new_run", run_frame)
-        con.register("new_scores", scores)
-        run_cols = ", ".join(run_frame.columns)
-        score_cols = ", ".join(scores.columns)
         con.execute("begin transaction")
         try:
-            con.execute(f"delete from {ML_SCHEMA}.customer_scores where run_id = ?", [run_row["run_id"]])
-            con.execute(f"delete from {ML_SCHEMA}.model_runs where run_id = ?", [run_row["run_id"]])
-            con.execute(f"insert into {ML_SCHEMA}.model_runs ({run_cols}) select {run_cols} from new_run")
-            con.execute(
-                f"insert into {ML_SCHEMA}.customer_scores ({score_cols}) select {score_cols} from new_scores"
-            )
+            for table, frame in frames.items():
+                con.register(f"new_{table}", frame)
+                cols = ", ".join(frame.columns)
+                con.execute(f"delete from {ML_SCHEMA}.{table} where run_id = ?", [run_id])
+                con.execute(f"insert into {ML_SCHEMA}.{table} ({cols}) select {cols} from new_{table}")
             _fault_pause()
             con.execute("commit")
         except Exception:
@@ -285,19 +280,13 @@ def write_run(db: Path, run_row: dict[str, object], scores: pd.DataFrame) -> Non
             raise
 
 
+def write_run(db: Path, run_row: dict[str, object], scores: pd.DataFrame) -> None:
+    """Replace one run's rows in ``ml.model_runs`` and ``ml.customer_scores`` atomically."""
+    replace_run_rows(
+        db, str(run_row["run_id"]), {"model_runs": pd.DataFrame([run_row]), "customer_scores": scores}
+    )
+
+
 def write_evaluations(db: Path, run_id: str, table: pd.DataFrame) -> None:
-    """Replace one run's rows in ``ml.model_evaluations`` in one transaction."""
-    with connect(db, read_only=False) as con:
-        ensure_ml_tables(con)
-        con.register("new_evaluations", table)
-        cols = ", ".join(table.columns)
-        con.execute("begin transaction")
-        try:
-            con.execute(f"delete from {ML_SCHEMA}.model_evaluations where run_id = ?", [run_id])
-            con.execute(
-                f"insert into {ML_SCHEMA}.model_evaluations ({cols}) select {cols} from new_evaluations"
-            )
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
+    """Replace one run's rows in ``ml.model_evaluations`` atomically."""
+    replace_run_rows(db, run_id, {"model_evaluations": table})
