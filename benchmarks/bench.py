@@ -128,8 +128,8 @@ def bench_mart(raw: Path) -> dict[str, object]:
     }
 
 
-def bench_fit(db: Path) -> dict[str, object]:
-    """Hierarchical spec on FIT_ROWS rows for each inference method vs PyMC's default NUTS."""
+def _bench_spec() -> Path:
+    """The shipped hierarchical spec, limited to FIT_ROWS training rows."""
     import yaml
 
     spec = yaml.safe_load((REPO / "python" / "specs" / "purchase_90d_hierarchical.yml").read_text())
@@ -137,6 +137,12 @@ def bench_fit(db: Path) -> dict[str, object]:
     spec["name"] = "bench_hierarchical"
     path = DATA / "bench_hierarchical.yml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def bench_fit(db: Path) -> dict[str, object]:
+    """Hierarchical spec on FIT_ROWS rows for each inference method vs PyMC's default NUTS."""
+    path = _bench_spec()
     results: dict[str, object] = {}
     methods = ["pymc", "nutpie"]
     for extra in ("numpyro", "blackjax"):
@@ -180,6 +186,70 @@ def bench_fit(db: Path) -> dict[str, object]:
     return results
 
 
+def _latest_run(runs_dir: Path) -> str | None:
+    latest = runs_dir / "LATEST"
+    return latest.read_text().strip() if latest.exists() else None
+
+
+def make_score_warehouse(mart_db: Path, rows: int) -> Path:
+    """A warehouse whose latest cutoff holds ``rows`` clients: the generated scale-1 scoring
+    population (past buyers) repeated under new client ids, every feature unchanged.
+
+    Built in a child process so that this process stays small: a child inherits its
+    parent's resident-set high-water mark, which would inflate the children's peak memory.
+    """
+    out = DATA / f"score_{rows}.duckdb"
+    if out.exists():
+        return out
+    tmp = out.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    sql = (
+        "set enable_progress_bar = false; "
+        f"attach '{mart_db}' as src (read_only); "
+        "create schema marts; "
+        "create table marts.customer_features as "
+        "with base as (select *, row_number() over (order by client_id) as n "
+        "from src.marts.customer_features where is_scoring_cutoff and has_purchase_history) "
+        "select * exclude (n) replace (k * 10000000 + n as client_id) "
+        f"from base, range({rows} // (select count(*) from base) + 1) r(k) order by k, n limit {rows};"
+    )
+    code = f"import duckdb; duckdb.connect({str(tmp)!r}).execute({sql!r})"
+    measure(f"make {rows:,}-client warehouse (setup)", py(code))
+    tmp.rename(out)
+    return out
+
+
+def bench_score(mart_db: Path) -> dict[str, object]:
+    """Clients per second with 1000-draw intervals at SCORE_SIZES, and Bambi's predict at 100k."""
+    runs_dir = DATA / "runs_nutpie"
+    run = _latest_run(runs_dir)
+    if run is None:
+        measure(
+            "fit nutpie for scoring (setup)",
+            [str(BIN / "targeting"), "fit", "--spec", str(_bench_spec()), "--db", str(mart_db), "--quiet"],
+            {"MM_RUNS_DIR": str(runs_dir)},
+        )
+        run = _latest_run(runs_dir)
+    results: dict[str, object] = {"run": run, "draws": 1000}
+    env = {"MM_RUNS_DIR": str(runs_dir)}
+    for label, rows, engine in [
+        *[(f"fast engine {n:,} clients", n, "fast") for n in SCORE_SIZES],
+        ("baseline: Bambi predict, 100,000 clients", 100_000, "bambi"),
+    ]:
+        db = make_score_warehouse(mart_db, rows)
+        cmd = [str(BIN / "targeting"), "score", "--run", str(run), "--db", str(db), "--engine", engine]
+        r = measure(label, [*cmd, "--draws", "1000", "--quiet"], env)
+        r["clients"] = rows
+        r["clients_per_second"] = round(rows / r["seconds"])
+        r["clients_per_minute"] = round(60 * rows / r["seconds"])
+        results[f"{engine}_{rows}"] = r
+    base = results["bambi_100000"]["clients_per_second"]  # type: ignore[index]
+    for r in results.values():
+        if isinstance(r, dict):
+            r["speedup_vs_bambi"] = round(r["clients_per_second"] / base, 2)
+    return results
+
+
 def main() -> None:
     """Run the selected sections and write benchmarks/results.json."""
     DATA.mkdir(parents=True, exist_ok=True)
@@ -193,9 +263,9 @@ def main() -> None:
     if "fit" in SECTIONS and mart is not None:
         print("fit", flush=True)
         results["fit"] = bench_fit(Path(str(mart["warehouse"])))
-    if "score" in SECTIONS:
-        print("score: not measured yet (see the README's benchmark section)", flush=True)
-        results["score"] = "not measured yet"
+    if "score" in SECTIONS and mart is not None:
+        print("score", flush=True)
+        results["score"] = bench_score(Path(str(mart["warehouse"])))
     out = REPO / "benchmarks" / "results.json"
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(

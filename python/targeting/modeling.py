@@ -127,6 +127,7 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
             family=spec.family,
             link=spec.link,
             priors=_priors(spec),
+            noncentered=spec.noncentered,
             extra_namespace=FORMULA_NAMESPACE,
             dropna=True,
         )
@@ -190,6 +191,12 @@ def fit_model(model: Any, spec: ModelSpec, progress: bool = True) -> tuple[Any, 
             kwargs: dict[str, Any] = {}
             if s.method in ("pymc", "nutpie", "numpyro", "blackjax"):
                 kwargs["target_accept"] = s.target_accept
+            if s.method == "nutpie":
+                kwargs["nuts_sampler_kwargs"] = {
+                    "backend": s.backend,
+                    "gradient_backend": "jax" if s.backend == "jax" else "pytensor",
+                    "low_rank_modified_mass_matrix": s.mass_matrix == "low_rank",
+                }
             try:
                 idata = model.fit(
                     inference_method=s.method,

@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 
 from targeting import modeling, runs, warehouse
+from targeting.linpred import DEFAULT_SCORE_DRAWS, LinearPredictor, UnsupportedModel, thin_posterior
 from targeting.runs import RunError, SavedRun
+
+#: Scoring engines: ``fast`` (X @ B per chunk, linpred.py) and ``bambi`` (Model.predict).
+ENGINES = ("fast", "bambi")
+#: Default rows per chunk for each engine (memory is about rows x draws x 8 bytes x 3).
+DEFAULT_CHUNK_ROWS = {"fast": 20000, "bambi": 5000}
 
 #: DuckDB types a pandas dtype of the training frame may come back as.
 _COMPATIBLE = {
@@ -87,6 +93,14 @@ def _predict(model: Any, idata: Any, rows: pd.DataFrame, group_specific: bool) -
     return out.posterior[name].transpose("chain", "draw", ...).values
 
 
+def unseen_levels(rows: pd.DataFrame, factors: list[str], levels: dict[str, set[str]]) -> np.ndarray:
+    """Rows whose level of any grouping factor was not seen in training."""
+    unseen = np.zeros(len(rows), dtype=bool)
+    for f in factors:
+        unseen |= ~rows[f].astype(str).isin(levels[f]).to_numpy()
+    return unseen
+
+
 def predict_summary(
     model: Any, idata: Any, rows: pd.DataFrame, factors: list[str], levels: dict[str, set[str]]
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -101,9 +115,7 @@ def predict_summary(
         ``{p_mean, p_sd, p_q05, p_q95}`` arrays and the boolean "unseen level" mask.
 
     """
-    unseen = np.zeros(len(rows), dtype=bool)
-    for f in factors:
-        unseen |= ~rows[f].astype(str).isin(levels[f]).to_numpy()
+    unseen = unseen_levels(rows, factors, levels)
     summary = {k: np.empty(len(rows)) for k in ("p_mean", "p_sd", "p_q05", "p_q95")}
     for mask, group_specific in ((~unseen, True), (unseen, False)):
         if mask.any():
@@ -114,7 +126,13 @@ def predict_summary(
 
 
 def score_run(
-    run: str, db: Path, chunk_rows: int = 5000, progress: bool = True, root: Path | None = None
+    run: str,
+    db: Path,
+    chunk_rows: int | None = None,
+    progress: bool = True,
+    root: Path | None = None,
+    draws: int | None = DEFAULT_SCORE_DRAWS,
+    engine: str = "fast",
 ) -> ScoreResult:
     """Score the latest cutoff with a saved run and write ``ml.*`` in one transaction.
 
@@ -125,13 +143,25 @@ def score_run(
     db
         Warehouse file: read, then written in one transaction.
     chunk_rows
-        Rows predicted at once; memory is about chunk_rows x draws x chains x 8 bytes.
+        Rows predicted at once (default per engine, ``DEFAULT_CHUNK_ROWS``); memory is about
+        chunk_rows x draws x 8 bytes x 3.
     progress
         Print progress.
     root
         Runs folder.
+    draws
+        Posterior draws behind each client's mean and interval, evenly thinned from all
+        chains (``None`` or 0: every draw).
+    engine
+        ``fast`` (matrix product, the default) or ``bambi`` (``Model.predict``; slower, kept
+        as the reference the fast path is tested against).
 
     """
+    if engine not in ENGINES:
+        raise ValueError(f"scoring engine {engine!r} is not one of {ENGINES}")
+    if draws is not None and draws < 0:
+        raise ValueError(f"draws must be >= 0 (0 = all), got {draws}")
+    chunk_rows = chunk_rows or DEFAULT_CHUNK_ROWS[engine]
     start = time.perf_counter()
     saved = runs.load_run(run, root)
     spec, meta = saved.spec, saved.meta
@@ -142,40 +172,47 @@ def score_run(
     fixed_levels = {c: set(v) for c, v in meta.get("fixed_levels", {}).items()}
     model = modeling.build_model(spec, saved.train)
     idata = saved.posterior()
-    pieces: list[pd.DataFrame] = []
+    idata.posterior = thin_posterior(idata.posterior, draws)
+    fast = None
+    if engine == "fast":
+        try:
+            fast = LinearPredictor(model, idata.posterior)
+        except UnsupportedModel as exc:
+            modeling.warn(f"fast scoring does not handle this model ({exc}); using Bambi's predict")
+    # per-column lists of chunk arrays: one copy of the scores in memory until the write
+    pieces: dict[str, list[np.ndarray]] = {}
     n_unseen = n_skipped = 0
     with warehouse.connect(db) as con:
         check_schema(saved, warehouse.relation_columns(con, relation), relation)
         total, as_of = warehouse.count_scoring_rows(con, spec, relation)
         if total == 0:
             raise RunError(f"no rows to score in {relation} at its latest cutoff with filter {spec.filter!r}")
-        done = 0
+        done = reported = 0
         for chunk in warehouse.iter_scoring_frames(con, spec, relation, predictors, as_of, chunk_rows):
             missing = chunk[predictors].isna().any(axis=1)
             for col, known in fixed_levels.items():
                 missing |= ~chunk[col].astype(str).isin(known)
             n_skipped += int(missing.sum())
             chunk = chunk[~missing].reset_index(drop=True)
-            summary, unseen = predict_summary(model, idata, chunk, factors, levels)
+            if fast is not None:
+                summary, unseen = fast.summary(chunk), unseen_levels(chunk, factors, levels)
+            else:
+                summary, unseen = predict_summary(model, idata, chunk, factors, levels)
             n_unseen += int(unseen.sum())
-            pieces.append(
-                pd.DataFrame(
-                    {
-                        "client_id": chunk[spec.id].to_numpy(),
-                        "as_of_date": chunk[spec.as_of].to_numpy(),
-                        **summary,
-                        "used_population_level": unseen,
-                    }
-                )
-            )
+            columns = {"client_id": chunk[spec.id].to_numpy(), **summary, "used_population_level": unseen}
+            for name, values in columns.items():
+                pieces.setdefault(name, []).append(values)
             done += len(missing)
-            if progress:
+            if progress and (done - reported >= total / 20 or done == total):
+                reported = done
                 print(f"[score] {done:,}/{total:,} rows", file=sys.stderr, flush=True)
-    scores = pd.concat(pieces, ignore_index=True)
+    scores = pd.DataFrame({name: np.concatenate(parts) for name, parts in pieces.items()})
+    del pieces
     order = np.lexsort((scores["client_id"].to_numpy(), -scores["p_mean"].to_numpy()))
     rank = np.empty(len(scores), dtype=np.int64)
     rank[order] = np.arange(1, len(scores) + 1)
-    scores.insert(0, "run_id", saved.run_id)
+    del order
+    scores.insert(1, "as_of_date", pd.Timestamp(as_of))
     scores["rank"] = rank
     scores["decile"] = (np.ceil(rank * 10 / len(scores))).astype(np.int32)
     seconds = time.perf_counter() - start

@@ -10,6 +10,8 @@ from typing import Any
 import yaml
 
 INFERENCE_METHODS = ("nutpie", "pymc", "numpyro", "blackjax", "vi", "laplace")
+NUTPIE_BACKENDS = ("numba", "jax")
+MASS_MATRICES = ("diag", "low_rank")
 FAMILIES = ("bernoulli",)
 LINKS = ("logit", "probit", "cloglog")
 
@@ -20,7 +22,13 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class Sampler:
-    """How to fit: inference method and its settings."""
+    """How to fit: inference method and its settings.
+
+    ``backend`` (``numba`` or ``jax``) and ``mass_matrix`` (``diag`` or ``low_rank``) apply to
+    nutpie only: ``jax`` compiles the model with XLA (fast to compile, fused element-wise
+    work) and ``low_rank`` adapts a mass matrix that also follows the few directions in which
+    coefficients are correlated, so each draw needs fewer gradient evaluations.
+    """
 
     method: str = "nutpie"
     draws: int = 1000
@@ -28,6 +36,8 @@ class Sampler:
     chains: int = 4
     target_accept: float = 0.9
     seed: int = 20240217
+    backend: str = "numba"
+    mass_matrix: str = "diag"
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,9 @@ class ModelSpec:
         Deterministic hash sample of at most this many training rows (default: all).
     priors
         Bambi priors, ``{term: {dist: Normal, mu: 0, sigma: 1}}``.
+    noncentered
+        Non-centred group terms (Bambi's default, best when groups are small); ``false``
+        samples them centred, which suits groups with thousands of rows each.
     sampler
         Inference method and settings.
 
@@ -80,6 +93,7 @@ class ModelSpec:
     train_cutoffs: int | None = None
     max_train_rows: int | None = None
     priors: dict[str, Any] = field(default_factory=dict)
+    noncentered: bool = True
     sampler: Sampler = field(default_factory=Sampler)
     text: str = ""
     path: str = ""
@@ -107,6 +121,7 @@ _KNOWN = set(_REQUIRED) | {
     "train_cutoffs",
     "max_train_rows",
     "priors",
+    "noncentered",
     "sampler",
     "description",
 }
@@ -127,6 +142,10 @@ def _sampler(raw: dict[str, Any], where: str) -> Sampler:
             raise SpecError(f"{where}: sampler.{key} must be a positive integer, got {getattr(s, key)!r}")
     if not isinstance(s.tune, int) or s.tune < 0:
         raise SpecError(f"{where}: sampler.tune must be a whole number >= 0, got {s.tune!r}")
+    if s.backend not in NUTPIE_BACKENDS:
+        raise SpecError(f"{where}: sampler.backend is {s.backend!r}; expected one of {NUTPIE_BACKENDS}")
+    if s.mass_matrix not in MASS_MATRICES:
+        raise SpecError(f"{where}: sampler.mass_matrix is {s.mass_matrix!r}; expected one of {MASS_MATRICES}")
     if not 0.5 <= float(s.target_accept) < 1:
         raise SpecError(f"{where}: sampler.target_accept must be in [0.5, 1), got {s.target_accept!r}")
     return s
@@ -186,6 +205,9 @@ def load_spec(path: str | Path) -> ModelSpec:
     priors = raw.get("priors") or {}
     if not isinstance(priors, dict):
         raise SpecError(f"{p}: priors must be a mapping of term to prior")
+    noncentered = raw.get("noncentered", True)
+    if not isinstance(noncentered, bool):
+        raise SpecError(f"{p}: noncentered must be true or false, got {noncentered!r}")
     return ModelSpec(
         name=str(raw["name"]),
         relation=str(raw["relation"]),
@@ -200,6 +222,7 @@ def load_spec(path: str | Path) -> ModelSpec:
         train_cutoffs=raw.get("train_cutoffs"),
         max_train_rows=raw.get("max_train_rows"),
         priors=priors,
+        noncentered=noncentered,
         sampler=_sampler(raw.get("sampler") or {}, str(p)),
         text=text,
         path=str(p),

@@ -221,12 +221,14 @@ def iter_scoring_frames(
     as_of: object,
     chunk_rows: int,
 ) -> Iterator[pd.DataFrame]:
-    """Rows of the latest cutoff in chunks of ``chunk_rows``, ordered by id."""
+    """Rows of the latest cutoff in chunks of ``chunk_rows``, streamed in storage order.
+
+    No ``order by``: sorting millions of rows would hold them all in memory, and every score
+    depends on its own row only (ranks are computed after all chunks).
+    """
     cols = ", ".join(dict.fromkeys([spec.id, spec.as_of, *columns]))
     where = f"and ({spec.filter})" if spec.filter else ""
-    result = con.execute(
-        f"select {cols} from {relation} where {spec.as_of} = ? {where} order by {spec.id}", [as_of]
-    )
+    result = con.execute(f"select {cols} from {relation} where {spec.as_of} = ? {where}", [as_of])
     while True:
         chunk = result.fetch_df_chunk(max(1, chunk_rows // 2048))
         if chunk is None or len(chunk) == 0:
@@ -262,7 +264,8 @@ def replace_run_rows(db: Path, run_id: str, frames: dict[str, pd.DataFrame]) -> 
 
     Deletes the run's rows from each table and inserts the new frames in one transaction:
     readers see the previous state or the new one, never a half-written run; on any error
-    the transaction is rolled back and the earlier rows stay as they were.
+    the transaction is rolled back and the earlier rows stay as they were. A frame without a
+    ``run_id`` column gets ``run_id`` as a constant (saves a string per row in memory).
     """
     with connect(db, read_only=False) as con:
         ensure_ml_tables(con)
@@ -272,7 +275,13 @@ def replace_run_rows(db: Path, run_id: str, frames: dict[str, pd.DataFrame]) -> 
                 con.register(f"new_{table}", frame)
                 cols = ", ".join(frame.columns)
                 con.execute(f"delete from {ML_SCHEMA}.{table} where run_id = ?", [run_id])
-                con.execute(f"insert into {ML_SCHEMA}.{table} ({cols}) select {cols} from new_{table}")
+                if "run_id" in frame.columns:
+                    con.execute(f"insert into {ML_SCHEMA}.{table} ({cols}) select {cols} from new_{table}")
+                else:
+                    con.execute(
+                        f"insert into {ML_SCHEMA}.{table} (run_id, {cols}) select ?, {cols} from new_{table}",
+                        [run_id],
+                    )
             _fault_pause()
             con.execute("commit")
         except Exception:

@@ -12,6 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from targeting.cli import SINGLE_THREADED
+
+# as the CLI does, before numpy, PyTensor or JAX load: one thread per numerical call
+for _key, _value in SINGLE_THREADED.items():
+    os.environ.setdefault(_key, _value)
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO.parent / "shared" / "data" / "apparel_real_sample"
 BIN = Path(sys.executable).parent

@@ -129,8 +129,16 @@ def test_unseen_group_level_gets_population_score(env: Path) -> None:
             "and has_purchase_history"
         ).fetchone()[0]
     assert changed > 0
-    assert cli.main(["score", "--db", str(env), "--quiet"]) == 0
+    # the fast engine (X @ draws) and Bambi's own predict give the same scores, seen and
+    # unseen levels alike, on every draw
+    assert cli.main(["score", "--db", str(env), "--draws", "0", "--engine", "bambi", "--quiet"]) == 0
+    reference = _scores(env)
+    assert cli.main(["score", "--db", str(env), "--draws", "0", "--chunk-rows", "700", "--quiet"]) == 0
     scores = _scores(env)
+    cols = ["p_mean", "p_sd", "p_q05", "p_q95"]
+    np.testing.assert_allclose(scores[cols].to_numpy(), reference[cols].to_numpy(), rtol=1e-9, atol=1e-12)
+    pd.testing.assert_series_equal(scores["used_population_level"], reference["used_population_level"])
+    pd.testing.assert_series_equal(scores["rank"], reference["rank"])
     with duckdb.connect(str(env), read_only=True) as con:
         reported = con.execute("select n_unseen_group_rows from ml.model_runs").fetchone()[0]
         new_level = set(
@@ -143,6 +151,20 @@ def test_unseen_group_level_gets_population_score(env: Path) -> None:
     assert new_level <= flagged  # every client of the new level got the population score
     assert reported == len(flagged) >= changed
     assert scores["p_mean"].notna().all()
+
+
+def test_thinning_keeps_evenly_spaced_draws() -> None:
+    import xarray as xr
+
+    from targeting.linpred import thin_posterior
+
+    post = xr.Dataset({"b": (("chain", "draw"), np.arange(4 * 250, dtype=float).reshape(4, 250))})
+    thin = thin_posterior(post, 100)
+    assert thin.sizes == {"chain": 1, "draw": 100}
+    values = thin["b"].values.ravel()
+    assert values[0] == 0 and values[-1] == 999 and (np.diff(values) > 0).all()
+    assert thin_posterior(post, 0).sizes["draw"] == 1000
+    xr.testing.assert_identical(thin, thin_posterior(post, 100))
 
 
 def test_same_spec_and_seed_give_the_same_posterior_and_scores(env: Path, tmp_path: Path) -> None:
@@ -228,6 +250,12 @@ def test_locked_warehouse_is_reported(env: Path) -> None:
 def test_spec_validation_names_the_problem(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="sampler.method"):
         load_spec(_write_spec(tmp_path, sampler={"method": "magic"}))
+    with pytest.raises(SpecError, match="sampler.backend is 'cuda'"):
+        load_spec(_write_spec(tmp_path, sampler={"backend": "cuda"}))
+    with pytest.raises(SpecError, match="sampler.mass_matrix is 'full'"):
+        load_spec(_write_spec(tmp_path, sampler={"mass_matrix": "full"}))
+    with pytest.raises(SpecError, match="noncentered must be true or false"):
+        load_spec(_write_spec(tmp_path, noncentered="yes"))
     with pytest.raises(SpecError, match="missing required key"):
         load_spec(_write_spec(tmp_path, formula=""))
     with pytest.raises(SpecError, match="left side"):

@@ -1,0 +1,116 @@
+"""Fast posterior scoring: the linear predictor as one matrix product per chunk.
+
+Bambi's ``Model.predict`` builds xarray objects over (chain, draw, row) and materialises the
+whole response; for millions of clients that is slow and memory-hungry. A Bernoulli GLM's
+linear predictor is ``X @ beta + u[level]``: this module evaluates the design matrix of new rows
+with the fitted model's own formulae objects (so ``scale()`` and categorical codings use the
+training statistics), multiplies them by the stacked posterior draws, and summarises each row
+over draws without keeping more than one chunk in memory.
+
+Rows whose group level was not seen in training get a zero group effect (the population-level
+prediction), as ``predict(include_group_specific=False)`` would give them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Posterior draws used for each client's interval unless told otherwise.
+DEFAULT_SCORE_DRAWS = 1000
+
+
+class UnsupportedModel(ValueError):
+    """The model has terms the fast path does not handle (offsets, HSGP, several parameters)."""
+
+
+def thin_posterior(posterior: Any, draws: int | None) -> Any:
+    """Keep ``draws`` evenly spaced samples of (chain, draw) as one chain (``None``/0: all).
+
+    Deterministic: the same posterior and ``draws`` always give the same samples.
+    """
+    stacked = posterior.stack(__sample__=("chain", "draw"))
+    total = stacked.sizes["__sample__"]
+    if draws and draws < total:
+        keep = np.unique(np.linspace(0, total - 1, draws).round().astype(np.int64))
+        stacked = stacked.isel(__sample__=keep)
+    n = stacked.sizes["__sample__"]
+    stacked = stacked.drop_vars(["chain", "draw", "__sample__"]).assign_coords(__sample__=np.arange(n))
+    return stacked.expand_dims(chain=[0]).rename({"__sample__": "draw"}).transpose("chain", "draw", ...)
+
+
+class LinearPredictor:
+    """Posterior draws of a fitted Bambi Bernoulli model, ready for ``X @ B``.
+
+    Parameters
+    ----------
+    model
+        The built Bambi model (rebuilt from the saved training rows).
+    posterior
+        Its posterior (``idata.posterior``), possibly thinned.
+
+    """
+
+    def __init__(self, model: Any, posterior: Any) -> None:
+        from bambi.utils import get_aliased_name
+
+        parent = model.family.likelihood.parent
+        self.component = model.components[parent]
+        c = self.component
+        if c.offset_terms or c.hsgp_terms or len(model.distributional_components) > 1:
+            raise UnsupportedModel("offset, HSGP or distributional terms: use --engine bambi")
+        self.linkinv = model.family.link[parent].linkinv
+        names = [get_aliased_name(t) for t in c.common_terms.values()]
+        if c.intercept_term:
+            names.insert(0, get_aliased_name(c.intercept_term))
+        self.n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
+        if names:
+            b = posterior[names].to_stacked_array("__variables__", ("chain", "draw"))
+            self.beta = np.ascontiguousarray(b.transpose("__variables__", "chain", "draw").values)
+            self.beta = self.beta.reshape(self.beta.shape[0], -1)
+        else:
+            self.beta = None
+        # varying intercepts (1|factor): one column of draws per training level
+        self.groups: list[tuple[str, pd.Index, np.ndarray]] = []
+        for term in c.group_specific_terms.values():
+            expr, factor = term.name.split("|", 1)
+            if expr.strip() != "1" or ":" in factor:
+                raise UnsupportedModel(f"group term {term.name!r} is not a plain (1|factor) intercept")
+            draws = posterior[get_aliased_name(term)].transpose("chain", "draw", ...)
+            levels = pd.Index([str(v) for v in draws[draws.dims[-1]].values])
+            u = draws.values.reshape(self.n_draws, -1).T  # (levels, draws)
+            # row len(levels) is the zero effect of an unseen level (index -1 wraps to it)
+            u = np.vstack([u, np.zeros((1, self.n_draws))])
+            self.groups.append((factor.strip(), levels, np.ascontiguousarray(u)))
+
+    def eta(self, rows: pd.DataFrame) -> np.ndarray:
+        """Linear predictor draws, shape (rows, draws)."""
+        c = self.component
+        out = np.zeros((len(rows), self.n_draws))
+        if self.beta is not None:
+            x = np.asarray(c.design.common.evaluate_new_data(rows).design_matrix, dtype=np.float64)
+            np.matmul(x, self.beta, out=out)
+        for factor, levels, u in self.groups:
+            codes = levels.get_indexer(rows[factor].astype(str))  # -1: unseen level
+            out += u[codes]
+        return out
+
+    def summary(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Posterior mean, sd and 5%/95% quantiles of P(label = 1) for each row.
+
+        The quantiles are taken on the linear predictor and mapped through the inverse link,
+        which is monotone, so they equal the quantiles of the probabilities.
+        """
+        eta = self.eta(rows)
+        s = eta.shape[1]
+        lo, hi = int(np.floor(0.05 * (s - 1))), int(np.ceil(0.95 * (s - 1)))
+        q = np.partition(eta, [lo, hi], axis=1)
+        q05, q95 = self.linkinv(q[:, lo]), self.linkinv(q[:, hi])
+        del q
+        p = self.linkinv(eta)
+        del eta
+        mean = p.mean(axis=1)
+        sd = p.std(axis=1, ddof=1) if s > 1 else np.zeros(len(p))
+        return {"p_mean": mean, "p_sd": sd, "p_q05": np.asarray(q05), "p_q95": np.asarray(q95)}
