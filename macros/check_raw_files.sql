@@ -13,7 +13,7 @@
     {%- for src in graph.sources.values() if src.source_name == 'apparel' -%}
         {%- set relation = source('apparel', src.name) -%}
         {%- set meta = src.config.meta -%}
-        {%- set path = meta.raw_path ~ '/' ~ src.identifier ~ meta.raw_suffix ~ '.' ~ meta.raw_ext -%}
+        {%- set path = meta.raw_path ~ '/' ~ src.identifier ~ meta.raw_suffix ~ meta.get('raw_glob', '') ~ '.' ~ meta.raw_ext -%}
         {%- set required = meta.get('required_columns', []) -%}
         {%- set described = run_query('describe select * from ' ~ relation ~ ' limit 0') -%}
         {%- set found = described.columns[0].values() | list -%}

@@ -1,5 +1,7 @@
 -- Per client and day on which a received campaign's 7-day rates became known: how many
--- such campaigns, the sum of their rates, and the running totals of both.
+-- such campaigns, the sum of their rates, and the running totals of both. Rates are summed
+-- as decimals: exact, so the totals do not depend on the order rows arrive in (a double sum
+-- differs in the last bits between a full and an incremental build).
 with
 
 messages as (
@@ -23,8 +25,8 @@ daily as (
         received.client_id,
         campaign_rates.known_on,
         count(*) as campaigns,
-        sum(campaign_rates.open_rate_7d) as sum_open_rate,
-        sum(campaign_rates.click_rate_7d) as sum_click_rate
+        sum(cast(campaign_rates.open_rate_7d as decimal(18, 12))) as sum_open_rate,
+        sum(cast(campaign_rates.click_rate_7d as decimal(18, 12))) as sum_click_rate
     from received
     inner join campaign_rates on received.bulk_campaign_id = campaign_rates.bulk_campaign_id
     group by received.client_id, campaign_rates.known_on

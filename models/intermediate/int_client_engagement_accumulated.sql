@@ -1,6 +1,11 @@
 -- Per client and event day: the day's message events by channel and their running totals
 -- since the client's first message. A window's count at a cutoff is then the difference of
 -- two running totals found by ASOF joins, which keeps the 12.7M-row history to one pass.
+--
+-- Incremental by client: a client whose staged message count differs from the running
+-- total already stored (new daily rows, late events included) has its rows recomputed and
+-- replaced; every other client's rows are left alone.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='client_id') }}
 {%- set counted = [
     ('sends', 'send'), ('opens', 'open'), ('clicks', 'click'), ('purchases', 'purchase')
 ] %}
@@ -13,6 +18,40 @@ with
 
 messages as (
     select * from {{ ref('stg_apparel__messages') }}
+),
+{% if is_incremental() %}
+staged_counts as (
+    select
+        client_id,
+        count(*) as events
+    from messages
+    group by client_id
+),
+
+stored_counts as (
+    select
+        client_id,
+        max(cum_events) as events
+    from {{ this }}
+    group by client_id
+),
+
+changed_clients as (
+    select staged_counts.client_id
+    from staged_counts
+    left join stored_counts
+        on
+            staged_counts.client_id = stored_counts.client_id
+            and staged_counts.events = stored_counts.events
+    where stored_counts.client_id is null
+),
+{% endif %}
+scoped as (
+    select *
+    from messages
+    {%- if is_incremental() %}
+        where client_id in (select changed_clients.client_id from changed_clients)
+    {%- endif %}
 ),
 
 daily as (
@@ -28,7 +67,7 @@ daily as (
             count(*) filter (where event = '{{ event }}') as {{ name }},
         {% endfor -%}
         count(*) as events
-    from messages
+    from scoped
     group by client_id, event_date
 ),
 

@@ -18,7 +18,8 @@ monthly as (
         sum(hard_bounces) as hard_bounces,
         sum(unsubscribes) as unsubscribes,
         sum(complaints) as complaints,
-        sum(send_cost) as send_cost
+        -- summed as decimals: exact, whatever order the campaigns arrive in
+        cast(sum(cast(send_cost as decimal(18, 6))) as double) as send_cost
     from campaign_days
     group by channel, date_trunc('month', event_date)
 ),

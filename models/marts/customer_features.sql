@@ -182,10 +182,12 @@ final as (
         end as favourite_channel,
         -- campaigns
         cast(t.rated_campaigns_90d as bigint) as rated_campaigns_90d,
-        coalesce(t.sum_campaign_open_rate_90d / nullif(t.rated_campaigns_90d, 0), p.pop_campaign_open_rate_90d, 0)
-            as mean_campaign_open_rate_90d,
-        coalesce(t.sum_campaign_click_rate_90d / nullif(t.rated_campaigns_90d, 0), p.pop_campaign_click_rate_90d, 0)
-            as mean_campaign_click_rate_90d
+        cast(coalesce(
+            t.sum_campaign_open_rate_90d / nullif(t.rated_campaigns_90d, 0), p.pop_campaign_open_rate_90d, 0
+        ) as double) as mean_campaign_open_rate_90d,
+        cast(coalesce(
+            t.sum_campaign_click_rate_90d / nullif(t.rated_campaigns_90d, 0), p.pop_campaign_click_rate_90d, 0
+        ) as double) as mean_campaign_click_rate_90d
     from totals as t
     inner join population as p on t.as_of_date = p.as_of_date
 )

@@ -14,8 +14,20 @@ import pandas as pd
 from targeting._compat import patch_formulae_lazycall_eq
 from targeting.specs import ModelSpec, SpecError
 
+
+def decay(days: Any, half_days: float) -> Any:
+    """``exp(-days / half_days)``: 1 today, fading with age (missing days give 0).
+
+    Use for effects that fade with time, e.g. ``scale(decay(days_since_first_order, 30))``:
+    clients in their first month buy far more often than later.
+    """
+    x = np.asarray(days, dtype=float)
+    return np.where(np.isnan(x), 0.0, np.exp(-np.nan_to_num(x, nan=0.0) / float(half_days)))
+
+
 #: Functions a formula may call besides Bambi's own (scale, center, C, ...).
 FORMULA_NAMESPACE: dict[str, Any] = {
+    "decay": decay,
     "log1p": np.log1p,
     "log": np.log,
     "exp": np.exp,
@@ -57,7 +69,8 @@ def formula_columns(spec: ModelSpec) -> FormulaColumns:
         desc = formulae.model_description(spec.formula)
     except Exception as exc:  # formulae raises several parser exception types
         raise SpecError(f"{spec.path or spec.name}: formula {spec.formula!r} does not parse: {exc}") from exc
-    names = sorted(set(desc.var_names) - {spec.label} - set(FORMULA_NAMESPACE))
+    # formulae lists numeric literals (the 30 of decay(x, 30)) as an empty name
+    names = sorted({v for v in desc.var_names if v.isidentifier()} - {spec.label} - set(FORMULA_NAMESPACE))
     factors = sorted({v for t in desc.group_terms for v in t.factor.var_names})
     return FormulaColumns(predictors=names, group_factors=factors)
 

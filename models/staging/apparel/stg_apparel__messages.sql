@@ -1,10 +1,37 @@
--- One row per distinct message event. Exact duplicate rows in the export (the same
--- event of the same message at the same second) are removed; events and channels are
--- lower-cased and must be listed in the event_taxonomy and channels seeds.
+-- One row per distinct message event. Exact duplicate rows in a file (the same event of
+-- the same message at the same second) are removed; events and channels are lower-cased
+-- and must be listed in the event_taxonomy and channels seeds.
+--
+-- Incremental by file: the source reads apparel-messages<suffix>*.<ext>, so a daily file
+-- (e.g. apparel-messages-2024-02-18.csv) dropped next to the history is parsed, checked and
+-- appended on the next build while rows already staged are left alone. A file is loaded
+-- once, by file name; to reload a changed file, build with --full-refresh.
+{{ config(materialized='incremental', on_schema_change='fail') }}
+
+{%- set loaded_paths = [] %}
+{%- set loaded_names = [] %}
+{%- if execute and is_incremental() %}
+    {%- set loaded = run_query(
+        'select distinct source_file, parse_filename(source_file) from ' ~ this ~ ' order by 1'
+    ) %}
+    {%- for row in loaded.rows %}
+        {%- do loaded_paths.append(row[0]) %}
+        {%- do loaded_names.append(row[1]) %}
+    {%- endfor %}
+{%- endif %}
+
 with
 
 source as (
     select * from {{ source('apparel', 'messages') }}
+    {%- if loaded_paths %}
+        -- constant path list: DuckDB skips those files without reading them
+        where
+            filename not in ({% for p in loaded_paths %}'{{ p }}'{{ ', ' if not loop.last }}{% endfor %})
+            and parse_filename(filename) not in (
+                {% for n in loaded_names %}'{{ n }}'{{ ', ' if not loop.last }}{% endfor %}
+            )
+    {%- endif %}
 ),
 
 event_taxonomy as (
