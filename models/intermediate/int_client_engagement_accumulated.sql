@@ -2,10 +2,17 @@
 -- since the client's first message. A window's count at a cutoff is then the difference of
 -- two running totals found by ASOF joins, which keeps the 12.7M-row history to one pass.
 --
--- Incremental by client: a client whose staged message count differs from the running
--- total already stored (new daily rows, late events included) has its rows recomputed and
--- replaced; every other client's rows are left alone.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='client_id') }}
+-- Incremental by client: a client whose staged messages differ from what the stored
+-- running totals were built from (message count or an order-free checksum of the rows:
+-- new daily rows, late events, a re-staged file) has its rows recomputed and replaced;
+-- every other client's rows are left alone. Clients with no staged message left are deleted.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='client_id',
+    post_hook="delete from {{ this }} where client_id not in
+        (select distinct client_id from {{ ref('stg_apparel__messages') }})"
+) }}
 {%- set counted = [
     ('sends', 'send'), ('opens', 'open'), ('clicks', 'click'), ('purchases', 'purchase')
 ] %}
@@ -23,7 +30,8 @@ messages as (
 staged_counts as (
     select
         client_id,
-        count(*) as events
+        count(*) as events,
+        sum({{ message_checksum() }}) as checksum
     from messages
     group by client_id
 ),
@@ -31,7 +39,8 @@ staged_counts as (
 stored_counts as (
     select
         client_id,
-        max(cum_events) as events
+        max(cum_events) as events,
+        max_by(cum_checksum, event_date) as checksum
     from {{ this }}
     group by client_id
 ),
@@ -43,6 +52,7 @@ changed_clients as (
         on
             staged_counts.client_id = stored_counts.client_id
             and staged_counts.events = stored_counts.events
+            and staged_counts.checksum = stored_counts.checksum
     where stored_counts.client_id is null
 ),
 {% endif %}
@@ -66,7 +76,8 @@ daily as (
         {% for name, event in flags -%}
             count(*) filter (where event = '{{ event }}') as {{ name }},
         {% endfor -%}
-        count(*) as events
+        count(*) as events,
+        sum({{ message_checksum() }}) as checksum
     from scoped
     group by client_id, event_date
 ),
@@ -84,6 +95,7 @@ final as (
             sum({{ name }}) over running as cum_{{ name }},
         {% endfor -%}
         sum(events) over running as cum_events,
+        sum(checksum) over running as cum_checksum,
         max(case when opens_email + opens_push > 0 then event_date end) over running as last_open_date,
         max(case when clicks_email + clicks_push > 0 then event_date end) over running as last_click_date
     from daily

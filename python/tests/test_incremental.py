@@ -40,14 +40,16 @@ def _split_off_days(raw: Path, pending: Path, n_days: int) -> list[Path]:
     return daily
 
 
-def _differences(a: Path, b: Path, table: str) -> tuple[int, int, int, int]:
+def _differences(a: Path, b: Path, table: str, ignore: str = "") -> tuple[int, int, int, int]:
+    cols = f"* exclude ({ignore})" if ignore else "*"
     with duckdb.connect() as con:
         con.execute(f"attach '{a}' as a (read_only)")
         con.execute(f"attach '{b}' as b (read_only)")
         n_a = con.execute(f"select count(*) from a.{table}").fetchone()[0]
         n_b = con.execute(f"select count(*) from b.{table}").fetchone()[0]
-        only_a = con.execute(f"select count(*) from (from a.{table} except all from b.{table})").fetchone()[0]
-        only_b = con.execute(f"select count(*) from (from b.{table} except all from a.{table})").fetchone()[0]
+        a_rows, b_rows = f"select {cols} from a.{table}", f"select {cols} from b.{table}"
+        only_a = con.execute(f"select count(*) from ({a_rows} except all {b_rows})").fetchone()[0]
+        only_b = con.execute(f"select count(*) from ({b_rows} except all {a_rows})").fetchone()[0]
     return n_a, n_b, only_a, only_b
 
 
@@ -83,14 +85,31 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
         n_a, n_b, only_a, only_b = _differences(incremental, full, table)
         assert n_a == n_b > 0 and only_a == only_b == 0, (table, n_a, n_b, only_a, only_b)
 
-    # history is not re-read: a value that would fail staging, written into the already
-    # loaded history file, does not stop the next incremental build or change any table
+    # a changed file is re-read: a bad value written into the loaded history fails the next
+    # incremental build with the usual message, and every table stays as it was
     history = raw_copy / "apparel-messages.csv"
-    lines = history.read_text().splitlines()
+    original = history.read_text()
+    lines = original.splitlines()
     row = next(i for i, line in enumerate(lines) if ",send," in line)
     lines[row] = lines[row].replace(",send,", ",teleport,", 1)
     history.write_text("\n".join(lines) + "\n")
     res = run_dbt(["run"], incremental, vars_)
-    assert res.returncode == 0, res.stdout[-3000:]
+    assert res.returncode != 0 and "column event has value 'teleport'" in res.stdout, res.stdout[-3000:]
     for table in TABLES:
         assert _differences(incremental, full, table)[2:] == (0, 0), table
+
+    # a corrected file is re-read and replaces its rows: back to the full build's tables
+    # (but for the file's new modification time)
+    history.write_text(original)
+    res = run_dbt(["run"], incremental, vars_)
+    assert res.returncode == 0, res.stdout[-3000:]
+    for table in TABLES:
+        ignore = "source_fingerprint" if table == TABLES[0] else ""
+        assert _differences(incremental, full, table, ignore)[2:] == (0, 0), table
+
+    # a loaded file that disappears cannot be unloaded incrementally: a clear error
+    gone = raw_copy / daily[-1].name
+    gone.rename(tmp_path / "elsewhere.csv")
+    res = run_dbt(["run"], incremental, vars_)
+    assert res.returncode != 0, res.stdout[-3000:]
+    assert "no longer match" in res.stdout and gone.name in res.stdout and "--full-refresh" in res.stdout

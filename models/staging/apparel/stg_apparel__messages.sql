@@ -4,34 +4,31 @@
 --
 -- Incremental by file: the source reads apparel-messages<suffix>*.<ext>, so a daily file
 -- (e.g. apparel-messages-2024-02-18.csv) dropped next to the history is parsed, checked and
--- appended on the next build while rows already staged are left alone. A file is loaded
--- once, by file name; to reload a changed file, build with --full-refresh.
-{{ config(materialized='incremental', on_schema_change='fail') }}
-
-{%- set loaded_paths = [] %}
-{%- set loaded_names = [] %}
-{%- if execute and is_incremental() %}
-    {%- set loaded = run_query(
-        'select distinct source_file, parse_filename(source_file) from ' ~ this ~ ' order by 1'
-    ) %}
-    {%- for row in loaded.rows %}
-        {%- do loaded_paths.append(row[0]) %}
-        {%- do loaded_names.append(row[1]) %}
-    {%- endfor %}
-{%- endif %}
+-- appended on the next build; files already staged are not opened again. A file whose size
+-- or modification time changed is re-read and its rows replaced (delete+insert by file).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='source_file',
+    on_schema_change='fail'
+) }}
+{%- set batch = raw_file_batch('apparel', 'messages') %}
 
 with
 
 source as (
+    -- constant path list: DuckDB skips the other files without reading them
     select * from {{ source('apparel', 'messages') }}
-    {%- if loaded_paths %}
-        -- constant path list: DuckDB skips those files without reading them
-        where
-            filename not in ({% for p in loaded_paths %}'{{ p }}'{{ ', ' if not loop.last }}{% endfor %})
-            and parse_filename(filename) not in (
-                {% for n in loaded_names %}'{{ n }}'{{ ', ' if not loop.last }}{% endfor %}
-            )
-    {%- endif %}
+    where filename in ({% for p in batch.pending %}'{{ p }}'{{ ', ' if not loop.last }}{% endfor %}{{ "null" if not batch.pending }})
+),
+
+fingerprints as (
+    select * from (
+        values
+        {% for path, fingerprint in batch.files -%}
+            ('{{ path }}', '{{ fingerprint }}'){{ ',' if not loop.last }}
+        {% endfor -%}
+    ) as files (fingerprinted_file, source_fingerprint)
 ),
 
 event_taxonomy as (
@@ -95,8 +92,10 @@ final as (
         channel,
         {{ checked_value('event_date', 'event_date <= current_date', 'date', 'a date up to today') }} as event_date,
         created_at,
-        source_file
+        source_file,
+        source_fingerprint
     from checked
+    left join fingerprints on checked.source_file = fingerprints.fingerprinted_file
 )
 
 select * from final
