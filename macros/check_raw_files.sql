@@ -14,6 +14,11 @@
         {%- set relation = source('apparel', src.name) -%}
         {%- set meta = src.config.meta -%}
         {%- set path = meta.raw_path ~ '/' ~ src.identifier ~ meta.raw_suffix ~ meta.get('raw_glob', '') ~ '.' ~ meta.raw_ext -%}
+        {%- if meta.get('raw_glob', '') -%}
+            {#- name the files a glob matches (the history and any daily files) -#}
+            {%- set matched = run_query("select filename from read_blob('" ~ path ~ "') order by 1").columns[0].values() | list -%}
+            {%- if matched -%}{%- set path = matched | join(', ') -%}{%- endif -%}
+        {%- endif -%}
         {%- set required = meta.get('required_columns', []) -%}
         {%- set described = run_query('describe select * from ' ~ relation ~ ' limit 0') -%}
         {%- set found = described.columns[0].values() | list -%}

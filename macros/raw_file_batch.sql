@@ -3,8 +3,8 @@
         a fingerprint (size and modification time), compare them with the files already in
         {{ this }} (column source_file, source_fingerprint), and return
         {'files': [(path, fingerprint), ...], 'pending': [paths to (re)load]}.
-        Full builds load every file. A loaded file that is gone fails the build with a clear
-        message (its rows cannot be removed by an incremental run). -#}
+        Full builds load every file. Rows of loaded files that no longer match (moved,
+        renamed, deleted) are removed by delete_unmatched_raw_files, the model's pre-hook. -#}
     {%- set files = [] -%}
     {%- set pending = [] -%}
     {%- if not execute -%}
@@ -27,14 +27,6 @@
         {%- endfor -%}
         {%- set current = {} -%}
         {%- for path, fingerprint in files -%}{%- do current.update({path: fingerprint}) -%}{%- endfor -%}
-        {%- set gone = [] -%}
-        {%- for path in loaded if path not in current -%}{%- do gone.append(path) -%}{%- endfor -%}
-        {%- if gone -%}
-            {{ exceptions.raise_compiler_error(
-                'raw file(s) ' ~ gone | join(', ') ~ ' were loaded into ' ~ this ~ ' but no longer match '
-                ~ pattern ~ ' (moved, renamed or deleted). Put them back, or rebuild from the files '
-                ~ 'present with `dbt build --full-refresh`.') }}
-        {%- endif -%}
         {%- for path, fingerprint in files if loaded.get(path) != fingerprint -%}
             {%- do pending.append(path) -%}
         {%- endfor -%}
@@ -42,4 +34,15 @@
         {%- for path, fingerprint in files -%}{%- do pending.append(path) -%}{%- endfor -%}
     {%- endif -%}
     {{ return({'files': files, 'pending': pending}) }}
+{% endmacro %}
+
+
+{% macro delete_unmatched_raw_files(source_name, table_name) %}
+    {#- pre-hook of a model incremental by raw file: delete the rows of files that no longer
+        match the source's glob, inside the model's transaction (a failing build undoes it). -#}
+    {%- if not execute or not is_incremental() -%}{{ return('select 1') }}{%- endif -%}
+    {%- set batch = raw_file_batch(source_name, table_name) -%}
+    delete from {{ this }} where source_file not in (
+        {%- for path, fingerprint in batch.files %}'{{ path }}'{{ ', ' if not loop.last }}{% endfor -%}
+    )
 {% endmacro %}

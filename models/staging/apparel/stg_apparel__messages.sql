@@ -5,12 +5,14 @@
 -- Incremental by file: the source reads apparel-messages<suffix>*.<ext>, so a daily file
 -- (e.g. apparel-messages-2024-02-18.csv) dropped next to the history is parsed, checked and
 -- appended on the next build; files already staged are not opened again. A file whose size
--- or modification time changed is re-read and its rows replaced (delete+insert by file).
+-- or modification time changed is re-read and its rows replaced (delete+insert by file);
+-- rows of a file that no longer matches (moved, renamed, deleted) are removed first.
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='source_file',
-    on_schema_change='fail'
+    on_schema_change='fail',
+    pre_hook="{{ delete_unmatched_raw_files('apparel', 'messages') }}"
 ) }}
 {%- set batch = raw_file_batch('apparel', 'messages') %}
 
