@@ -232,12 +232,12 @@ def test_run_whose_features_no_longer_match_the_mart(env: Path, capsys: pytest.C
     assert cli.main(["score", "--db", str(env), "--quiet"]) == 0
     before = _scores(env)
     with duckdb.connect(str(env)) as con:
-        con.execute("alter table marts.customer_features drop column click_rate_90d")
+        con.execute("alter table marts.customer_features drop column click_rate_365d")
         con.execute("alter table marts.customer_features alter orders_90d type varchar")
     capsys.readouterr()
     assert cli.main(["score", "--db", str(env), "--quiet"]) != 0
     err = capsys.readouterr().err
-    assert "column click_rate_90d is missing" in err and "column orders_90d was int64" in err, err
+    assert "column click_rate_365d is missing" in err and "column orders_90d was int64" in err, err
     pd.testing.assert_frame_equal(_scores(env), before)
 
 
