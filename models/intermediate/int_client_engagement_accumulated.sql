@@ -27,34 +27,34 @@ messages as (
     select * from {{ ref('stg_apparel__messages') }}
 ),
 {% if is_incremental() %}
-staged_counts as (
-    select
-        client_id,
-        count(*) as events,
-        sum({{ message_checksum() }}) as checksum
-    from messages
-    group by client_id
-),
+    staged_counts as (
+        select
+            client_id,
+            count(*) as events,
+            sum({{ message_checksum() }}) as rows_checksum
+        from messages
+        group by client_id
+    ),
 
-stored_counts as (
-    select
-        client_id,
-        max(cum_events) as events,
-        max_by(cum_checksum, event_date) as checksum
-    from {{ this }}
-    group by client_id
-),
+    stored_counts as (
+        select
+            client_id,
+            max(cum_events) as events,
+            max_by(cum_checksum, event_date) as rows_checksum
+        from {{ this }}
+        group by client_id
+    ),
 
-changed_clients as (
-    select staged_counts.client_id
-    from staged_counts
-    left join stored_counts
-        on
-            staged_counts.client_id = stored_counts.client_id
-            and staged_counts.events = stored_counts.events
-            and staged_counts.checksum = stored_counts.checksum
-    where stored_counts.client_id is null
-),
+    changed_clients as (
+        select staged_counts.client_id
+        from staged_counts
+        left join stored_counts
+            on
+                staged_counts.client_id = stored_counts.client_id
+                and staged_counts.events = stored_counts.events
+                and staged_counts.rows_checksum = stored_counts.rows_checksum
+        where stored_counts.client_id is null
+    ),
 {% endif %}
 scoped as (
     select *
@@ -77,7 +77,7 @@ daily as (
             count(*) filter (where event = '{{ event }}') as {{ name }},
         {% endfor -%}
         count(*) as events,
-        sum({{ message_checksum() }}) as checksum
+        sum({{ message_checksum() }}) as rows_checksum
     from scoped
     group by client_id, event_date
 ),
@@ -95,7 +95,7 @@ final as (
             sum({{ name }}) over running as cum_{{ name }},
         {% endfor -%}
         sum(events) over running as cum_events,
-        sum(checksum) over running as cum_checksum,
+        sum(rows_checksum) over running as cum_checksum,
         max(case when opens_email + opens_push > 0 then event_date end) over running as last_open_date,
         max(case when clicks_email + clicks_push > 0 then event_date end) over running as last_click_date
     from daily

@@ -10,6 +10,8 @@ monthly as (
     select
         channel,
         cast(date_trunc('month', event_date) as date) as month,
+        -- summed as decimals: exact, whatever order the campaigns arrive in
+        cast(sum(cast(send_cost as decimal(18, 6))) as double) as send_cost,
         count(distinct bulk_campaign_id) as campaigns,
         sum(sends) as sends,
         sum(opens) as opens,
@@ -17,9 +19,7 @@ monthly as (
         sum(purchases) as purchases,
         sum(hard_bounces) as hard_bounces,
         sum(unsubscribes) as unsubscribes,
-        sum(complaints) as complaints,
-        -- summed as decimals: exact, whatever order the campaigns arrive in
-        cast(sum(cast(send_cost as decimal(18, 6))) as double) as send_cost
+        sum(complaints) as complaints
     from campaign_days
     group by channel, date_trunc('month', event_date)
 ),

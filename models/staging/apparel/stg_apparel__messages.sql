@@ -21,16 +21,22 @@ with
 source as (
     -- constant path list: DuckDB skips the other files without reading them
     select * from {{ source('apparel', 'messages') }}
-    where filename in ({% for p in batch.pending %}'{{ p }}'{{ ', ' if not loop.last }}{% endfor %}{{ "null" if not batch.pending }})
+    where filename in (
+        {%- for p in batch.pending %}'{{ p }}'{{ ', ' if not loop.last }}{% endfor -%}
+        {{- "null" if not batch.pending -}}
+    )
 ),
 
 fingerprints as (
-    select * from (
+    select
+        col0 as fingerprinted_file,
+        col1 as source_fingerprint
+    from (
         values
         {% for path, fingerprint in batch.files -%}
             ('{{ path }}', '{{ fingerprint }}'){{ ',' if not loop.last }}
         {% endfor -%}
-    ) as files (fingerprinted_file, source_fingerprint)
+    )
 ),
 
 event_taxonomy as (
