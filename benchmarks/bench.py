@@ -199,7 +199,7 @@ def bench_fit(db: Path) -> dict[str, object]:
             ],
             {"MM_RUNS_DIR": str(runs_dir)},
         )
-        meta = json.loads((runs_dir / (runs_dir / "LATEST").read_text().strip() / "schema.json").read_text())
+        meta = json.loads((runs_dir / str(_latest_run(runs_dir)) / "schema.json").read_text())
         d = meta["diagnostics"]
         r.update(
             {

@@ -13,10 +13,10 @@
     {%- for src in graph.sources.values() if src.source_name == 'apparel' -%}
         {%- set relation = source('apparel', src.name) -%}
         {%- set meta = src.config.meta -%}
-        {%- set path = meta.raw_path ~ '/' ~ src.identifier ~ meta.raw_suffix ~ meta.get('raw_glob', '') ~ '.' ~ meta.raw_ext -%}
+        {%- set path = raw_file_pattern(src.source_name, src.name) -%}
         {%- if meta.get('raw_glob', '') -%}
             {#- name the files a glob matches (the history and any daily files) -#}
-            {%- set matched = run_query("select filename from read_blob('" ~ path ~ "') order by 1").columns[0].values() | list -%}
+            {%- set matched = raw_files(src.source_name, src.name) | map('first') | list -%}
             {%- if matched -%}{%- set path = matched | join(', ') -%}{%- endif -%}
         {%- endif -%}
         {%- set required = meta.get('required_columns', []) -%}

@@ -10,13 +10,8 @@
     {%- if not execute -%}
         {{ return({'files': [('none', 'none')], 'pending': ['none']}) }}
     {%- endif -%}
-    {%- set src = graph.sources['source.' ~ project_name ~ '.' ~ source_name ~ '.' ~ table_name] -%}
-    {%- set meta = src.config.meta -%}
-    {%- set pattern = meta.raw_path ~ '/' ~ src.identifier ~ meta.raw_suffix ~ meta.get('raw_glob', '') ~ '.' ~ meta.raw_ext -%}
-    {%- set found = run_query(
-        "select filename, size || '@' || epoch_ms(last_modified) from read_blob('" ~ pattern ~ "') order by 1"
-    ) -%}
-    {%- for row in found.rows -%}{%- do files.append((row[0], row[1])) -%}{%- endfor -%}
+    {%- set pattern = raw_file_pattern(source_name, table_name) -%}
+    {%- do files.extend(raw_files(source_name, table_name)) -%}
     {%- if files | length == 0 -%}
         {{ exceptions.raise_compiler_error('no raw file matches ' ~ pattern) }}
     {%- endif -%}
@@ -25,8 +20,6 @@
         {%- for row in run_query('select distinct source_file, source_fingerprint from ' ~ this).rows -%}
             {%- do loaded.update({row[0]: row[1]}) -%}
         {%- endfor -%}
-        {%- set current = {} -%}
-        {%- for path, fingerprint in files -%}{%- do current.update({path: fingerprint}) -%}{%- endfor -%}
         {%- for path, fingerprint in files if loaded.get(path) != fingerprint -%}
             {%- do pending.append(path) -%}
         {%- endfor -%}
@@ -41,8 +34,28 @@
     {#- pre-hook of a model incremental by raw file: delete the rows of files that no longer
         match the source's glob, inside the model's transaction (a failing build undoes it). -#}
     {%- if not execute or not is_incremental() -%}{{ return('select 1') }}{%- endif -%}
-    {%- set batch = raw_file_batch(source_name, table_name) -%}
     delete from {{ this }} where source_file not in (
-        {%- for path, fingerprint in batch.files %}'{{ path }}'{{ ', ' if not loop.last }}{% endfor -%}
+        {%- for path, fingerprint in raw_files(source_name, table_name) %}'{{ path }}'{{ ', ' if not loop.last }}{% endfor -%}
     )
+{% endmacro %}
+
+
+{% macro raw_file_pattern(source_name, table_name) %}
+    {#- The path (a glob when the table's meta sets raw_glob) a raw source table reads. -#}
+    {%- set src = graph.sources['source.' ~ project_name ~ '.' ~ source_name ~ '.' ~ table_name] -%}
+    {%- set meta = src.config.meta -%}
+    {{ return(meta.raw_path ~ '/' ~ src.identifier ~ meta.raw_suffix ~ meta.get('raw_glob', '') ~ '.' ~ meta.raw_ext) }}
+{% endmacro %}
+
+
+{% macro raw_files(source_name, table_name) %}
+    {#- The files a raw source table's pattern matches now, sorted, as (path, fingerprint)
+        with fingerprint '<size>@<modification time in ms>'; empty when none match. -#}
+    {%- set pattern = raw_file_pattern(source_name, table_name) -%}
+    {%- set found = run_query(
+        "select filename, size || '@' || epoch_ms(last_modified) from read_blob('" ~ pattern ~ "') order by 1"
+    ) -%}
+    {%- set files = [] -%}
+    {%- for row in found.rows -%}{%- do files.append((row[0], row[1])) -%}{%- endfor -%}
+    {{ return(files) }}
 {% endmacro %}

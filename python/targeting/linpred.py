@@ -22,6 +22,11 @@ import pandas as pd
 DEFAULT_SCORE_DRAWS = 1000
 
 
+def interval_positions(n_draws: int) -> tuple[int, int]:
+    """Sorted-draw positions of the 5% and 95% quantiles among ``n_draws`` draws."""
+    return int(np.floor(0.05 * (n_draws - 1))), int(np.ceil(0.95 * (n_draws - 1)))
+
+
 class UnsupportedModel(ValueError):
     """The model has terms the fast path does not handle (offsets, HSGP, several parameters)."""
 
@@ -105,7 +110,7 @@ class LinearPredictor:
         """
         eta = self.eta(rows)
         s = eta.shape[1]
-        lo, hi = int(np.floor(0.05 * (s - 1))), int(np.ceil(0.95 * (s - 1)))
+        lo, hi = interval_positions(s)
         q = np.partition(eta, [lo, hi], axis=1)
         q05, q95 = self.linkinv(q[:, lo]), self.linkinv(q[:, hi])
         del q

@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 
 from targeting import modeling, runs, warehouse
-from targeting.linpred import DEFAULT_SCORE_DRAWS, LinearPredictor, UnsupportedModel, thin_posterior
+from targeting.linpred import (
+    DEFAULT_SCORE_DRAWS,
+    LinearPredictor,
+    UnsupportedModel,
+    interval_positions,
+    thin_posterior,
+)
 from targeting.runs import RunError, SavedRun
 
 #: Scoring engines: ``fast`` (X @ B per chunk, linpred.py) and ``bambi`` (Model.predict).
@@ -69,7 +75,7 @@ def summarise_draws(p: np.ndarray) -> dict[str, np.ndarray]:
     """Posterior mean, sd and 5%/95% quantiles over draws (last axis = rows)."""
     flat = p.reshape(-1, p.shape[-1])
     n = flat.shape[0]
-    lo, hi = int(np.floor(0.05 * (n - 1))), int(np.ceil(0.95 * (n - 1)))
+    lo, hi = interval_positions(n)
     part = np.partition(flat, [lo, hi], axis=0)
     return {
         "p_mean": flat.mean(axis=0),
