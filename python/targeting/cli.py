@@ -150,7 +150,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _add_sampler_overrides(parser: argparse.ArgumentParser) -> None:
     """Add the options that override a spec's sampler settings."""
-    from targeting.specs import INFERENCE_METHODS, MASS_MATRICES, NUTPIE_BACKENDS
+    from targeting.specs import INFERENCE_METHODS, MASS_MATRICES, NUTPIE_BACKENDS, PRECISIONS
 
     parser.add_argument("--method", choices=INFERENCE_METHODS, help="override the spec's inference method")
     parser.add_argument("--draws", type=int, help="override sampler.draws")
@@ -160,10 +160,14 @@ def _add_sampler_overrides(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-accept", type=float, help="override sampler.target_accept")
     parser.add_argument("--backend", choices=NUTPIE_BACKENDS, help="override sampler.backend (nutpie)")
     parser.add_argument("--mass-matrix", choices=MASS_MATRICES, help="override sampler.mass_matrix (nutpie)")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, help="override sampler.precision (PyTensor floatX)"
+    )
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
-    keys = ("method", "draws", "tune", "chains", "seed", "target_accept", "backend", "mass_matrix")
+    keys = ("method", "draws", "tune", "chains", "seed", "target_accept")
+    keys += ("backend", "mass_matrix", "precision")
     return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
 
 

@@ -134,21 +134,35 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
 
     patch_formulae_lazycall_eq()
     try:
-        model = bmb.Model(
-            spec.formula,
-            frame,
-            family=spec.family,
-            link=spec.link,
-            priors=_priors(spec),
-            noncentered=spec.noncentered,
-            extra_namespace=FORMULA_NAMESPACE,
-            dropna=True,
-        )
-        model.build()
+        with precision(spec):
+            model = _bambi_model(bmb, spec, frame)
     except Exception as exc:
         raise SpecError(
             f"{spec.path or spec.name}: Bambi cannot build formula {spec.formula!r}: {exc}"
         ) from exc
+    return model
+
+
+def precision(spec: ModelSpec) -> Any:
+    """Context manager: PyTensor's ``floatX`` set to the spec's ``sampler.precision``."""
+    import pytensor
+
+    return pytensor.config.change_flags(floatX=spec.sampler.precision)
+
+
+def _bambi_model(bmb: Any, spec: ModelSpec, frame: pd.DataFrame) -> Any:
+    """Build the Bambi model; raises whatever Bambi or formulae raise."""
+    model = bmb.Model(
+        spec.formula,
+        frame,
+        family=spec.family,
+        link=spec.link,
+        priors=_priors(spec),
+        noncentered=spec.noncentered,
+        extra_namespace=FORMULA_NAMESPACE,
+        dropna=True,
+    )
+    model.build()
     return model
 
 
@@ -191,8 +205,10 @@ def fit_model(model: Any, spec: ModelSpec, progress: bool = True) -> tuple[Any, 
     """Fit with the spec's inference method; returns (InferenceData, seconds)."""
     s = spec.sampler
     start = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), precision(spec):
         warnings.simplefilter("ignore", category=FutureWarning)
+        # single precision on JAX: nutpie's float64 bookkeeping arrays are truncated, as meant
+        warnings.filterwarnings("ignore", message="Explicitly requested dtype float64")
         if s.method == "vi":
             approx = model.fit(inference_method="vi", random_seed=s.seed, progressbar=progress)
             idata = approx.sample(s.draws * s.chains, random_seed=s.seed)

@@ -54,11 +54,15 @@ def test_shipped_specs_load() -> None:
     assert "C(favourite_channel)" in hier.formula
 
 
-def test_posterior_recovers_the_generators_true_effects(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("precision", "backend"), [("float64", "numba"), ("float32", "jax")], ids=["float64", "float32-jax"]
+)
+def test_posterior_recovers_the_generators_true_effects(tmp_path: Path, precision: str, backend: str) -> None:
     """The generator's purchase process is a cloglog model with offset log(interest mass):
     P(buy) = 1 - exp(-exp(b0 + b_z * propensity) * mass). Fitting it with our spec layer
     puts the true b0 and b_z, and 0 for engagement (no effect given propensity), inside
-    the 90% intervals."""
+    the 90% intervals, in double precision and in the single precision the hierarchical
+    spec ships with."""
     import arviz as az
 
     generate(SynthConfig(scale=0.1, seed=5, out=tmp_path), progress=False)
@@ -76,7 +80,9 @@ def test_posterior_recovers_the_generators_true_effects(tmp_path: Path) -> None:
         label="label",
         link="cloglog",
         formula="label ~ propensity + engagement + offset(log_mass)",
-        sampler=Sampler(method="nutpie", draws=500, tune=500, chains=2, seed=1),
+        sampler=Sampler(
+            method="nutpie", draws=500, tune=500, chains=2, seed=1, precision=precision, backend=backend
+        ),
     )
     model = modeling.build_model(spec, clients[["label", "propensity", "engagement", "log_mass"]])
     idata, _ = modeling.fit_model(model, spec, progress=False)
@@ -254,6 +260,8 @@ def test_spec_validation_names_the_problem(tmp_path: Path) -> None:
         load_spec(_write_spec(tmp_path, sampler={"backend": "cuda"}))
     with pytest.raises(SpecError, match="sampler.mass_matrix is 'full'"):
         load_spec(_write_spec(tmp_path, sampler={"mass_matrix": "full"}))
+    with pytest.raises(SpecError, match="sampler.precision is 'float16'"):
+        load_spec(_write_spec(tmp_path, sampler={"precision": "float16"}))
     with pytest.raises(SpecError, match="noncentered must be true or false"):
         load_spec(_write_spec(tmp_path, noncentered="yes"))
     with pytest.raises(SpecError, match="missing required key"):
