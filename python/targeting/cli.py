@@ -166,9 +166,10 @@ def _add_sampler_overrides(parser: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
-    keys = ("method", "draws", "tune", "chains", "seed", "target_accept")
-    keys += ("backend", "mass_matrix", "precision")
-    return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    """Return the sampler settings given on the command line (every Sampler field has an option)."""
+    from targeting.specs import Sampler
+
+    return {k: getattr(args, k) for k in Sampler.__dataclass_fields__ if getattr(args, k) is not None}
 
 
 def build_parser() -> argparse.ArgumentParser:

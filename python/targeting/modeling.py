@@ -135,7 +135,17 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
     patch_formulae_lazycall_eq()
     try:
         with precision(spec):
-            model = _bambi_model(bmb, spec, frame)
+            model = bmb.Model(
+                spec.formula,
+                frame,
+                family=spec.family,
+                link=spec.link,
+                priors=_priors(spec),
+                noncentered=spec.noncentered,
+                extra_namespace=FORMULA_NAMESPACE,
+                dropna=True,
+            )
+            model.build()
     except Exception as exc:
         raise SpecError(
             f"{spec.path or spec.name}: Bambi cannot build formula {spec.formula!r}: {exc}"
@@ -148,22 +158,6 @@ def precision(spec: ModelSpec) -> Any:
     import pytensor
 
     return pytensor.config.change_flags(floatX=spec.sampler.precision)
-
-
-def _bambi_model(bmb: Any, spec: ModelSpec, frame: pd.DataFrame) -> Any:
-    """Build the Bambi model; raises whatever Bambi or formulae raise."""
-    model = bmb.Model(
-        spec.formula,
-        frame,
-        family=spec.family,
-        link=spec.link,
-        priors=_priors(spec),
-        noncentered=spec.noncentered,
-        extra_namespace=FORMULA_NAMESPACE,
-        dropna=True,
-    )
-    model.build()
-    return model
 
 
 @dataclass

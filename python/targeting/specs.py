@@ -142,19 +142,20 @@ def _sampler(raw: dict[str, Any], where: str) -> Sampler:
             f"expected {sorted(Sampler.__dataclass_fields__)}"
         )
     s = Sampler(**raw)
-    if s.method not in INFERENCE_METHODS:
-        raise SpecError(f"{where}: sampler.method is {s.method!r}; expected one of {INFERENCE_METHODS}")
+    choices = {
+        "method": INFERENCE_METHODS,
+        "backend": NUTPIE_BACKENDS,
+        "mass_matrix": MASS_MATRICES,
+        "precision": PRECISIONS,
+    }
+    for key, allowed in choices.items():
+        if getattr(s, key) not in allowed:
+            raise SpecError(f"{where}: sampler.{key} is {getattr(s, key)!r}; expected one of {allowed}")
     for key in ("draws", "chains"):
         if not isinstance(getattr(s, key), int) or getattr(s, key) < 1:
             raise SpecError(f"{where}: sampler.{key} must be a positive integer, got {getattr(s, key)!r}")
     if not isinstance(s.tune, int) or s.tune < 0:
         raise SpecError(f"{where}: sampler.tune must be a whole number >= 0, got {s.tune!r}")
-    if s.backend not in NUTPIE_BACKENDS:
-        raise SpecError(f"{where}: sampler.backend is {s.backend!r}; expected one of {NUTPIE_BACKENDS}")
-    if s.mass_matrix not in MASS_MATRICES:
-        raise SpecError(f"{where}: sampler.mass_matrix is {s.mass_matrix!r}; expected one of {MASS_MATRICES}")
-    if s.precision not in PRECISIONS:
-        raise SpecError(f"{where}: sampler.precision is {s.precision!r}; expected one of {PRECISIONS}")
     if not 0.5 <= float(s.target_accept) < 1:
         raise SpecError(f"{where}: sampler.target_accept must be in [0.5, 1), got {s.target_accept!r}")
     return s
