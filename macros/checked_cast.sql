@@ -1,16 +1,27 @@
-{% macro checked_cast(column, data_type, what, column_label=none) -%}
-    {#- Cast a text column, failing the query with a message that names the file, the column
-        and the offending value when a non-empty value does not parse. Relies on the
-        `filename` column that the apparel sources add. `column_label` is a SQL expression
-        naming the column when it is not `column` itself (e.g. after an unpivot). -#}
+{% macro checked_cast(column, data_type, what, column_label=none, rule=none, required=true) -%}
+    {#- Cast a raw column strictly, failing the query with a message that names the file, the
+        column and the value. The value's text must fully match the pattern `rule` of the
+        `value_rules` var (default: `integer` for integer types, `number` otherwise), so
+        1.5e18, 1.6, 0x1F, 1_000, nan and inf are refused, and a float parquet id (whose text
+        is 1.515...e+18) too. An empty value fails as well when `required`. Relies on the
+        `filename` column the apparel sources add; `column_label` is a SQL expression naming
+        the column when it is not `column` itself (e.g. after an unpivot). -#}
     {%- set label = column_label if column_label is not none else "'" ~ column ~ "'" -%}
+    {%- set rule = rule or ('integer' if data_type | lower in ('bigint', 'integer', 'int', 'smallint') else 'number') -%}
+    {%- set pattern = var('value_rules')[rule] -%}
     case
-        when {{ column }} is not null
-            and try_cast({{ column }} as {{ data_type }}) is null
+        when {{ column }} is null
+            then {% if required -%}
+                error('raw file ' || filename || ': column ' || {{ label }} || ' is empty on a row where {{ what }} is required')
+            {%- else -%}
+                null
+            {%- endif %}
+        when not regexp_full_match(cast({{ column }} as varchar), {{ sql_string(pattern) }})
+            or try_cast(cast({{ column }} as varchar) as {{ data_type }}) is null
             then error(
                 'raw file ' || filename || ': column ' || {{ label }} || ' has value '''
                 || cast({{ column }} as varchar) || ''' which is not {{ what }}'
             )
-        else try_cast({{ column }} as {{ data_type }})
+        else cast(cast({{ column }} as varchar) as {{ data_type }})
     end
 {%- endmacro %}

@@ -1,11 +1,23 @@
-{% macro checked_date(column, fmt='%Y-%m-%d', data_type='date') -%}
-    {#- Parse a text date or timestamp with an exact format; fail naming file, column and value. -#}
+{% macro checked_date(column, fmt='%Y-%m-%d', data_type='date', required=true) -%}
+    {#- Parse a raw date or timestamp strictly: its text must fully match the `date` (or
+        `timestamp`) rule of the `value_rules` var (four-digit year), parse with the exact
+        strptime format, and fall in the year range of `value_rules` (min_year). An empty
+        value fails when `required`. Messages name the file, the column and the value. -#}
+    {%- set rules = var('value_rules') -%}
+    {%- set pattern = rules['timestamp'] if data_type == 'timestamp' else rules['date'] -%}
     case
-        when {{ column }} is not null
-            and try_strptime(cast({{ column }} as varchar), '{{ fmt }}') is null
+        when {{ column }} is null
+            then {% if required -%}
+                error('raw file ' || filename || ': column {{ column }} is empty on a row where a date is required')
+            {%- else -%}
+                null
+            {%- endif %}
+        when not regexp_full_match(cast({{ column }} as varchar), {{ sql_string(pattern) }})
+            or try_strptime(cast({{ column }} as varchar), '{{ fmt }}') is null
+            or year(try_strptime(cast({{ column }} as varchar), '{{ fmt }}')) < {{ rules['min_year'] | int }}
             then error(
                 'raw file ' || filename || ': column {{ column }} has value '''
-                || cast({{ column }} as varchar) || ''' which is not a date in the format {{ fmt }}'
+                || cast({{ column }} as varchar) || ''' which is not a date in the format {{ fmt }} from year {{ rules['min_year'] | int }}'
             )
         else cast(try_strptime(cast({{ column }} as varchar), '{{ fmt }}') as {{ data_type }})
     end

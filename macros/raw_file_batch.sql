@@ -11,7 +11,7 @@
         {{ return({'files': [('none', 'none')], 'pending': ['none']}) }}
     {%- endif -%}
     {%- set pattern = raw_file_pattern(source_name, table_name) -%}
-    {%- do files.extend(raw_files(source_name, table_name)) -%}
+    {%- do files.extend(raw_files(source_name, table_name, with_content=true)) -%}
     {%- if files | length == 0 -%}
         {{ exceptions.raise_compiler_error('no raw file matches ' ~ pattern) }}
     {%- endif -%}
@@ -35,7 +35,7 @@
         match the source's glob, inside the model's transaction (a failing build undoes it). -#}
     {%- if not execute or not is_incremental() -%}{{ return('select 1') }}{%- endif -%}
     delete from {{ this }} where source_file not in (
-        {%- for path, fingerprint in raw_files(source_name, table_name) %}'{{ path }}'{{ ', ' if not loop.last }}{% endfor -%}
+        {%- for path, fingerprint in raw_files(source_name, table_name) %}{{ sql_string(path) }}{{ ', ' if not loop.last }}{% endfor -%}
     )
 {% endmacro %}
 
@@ -48,14 +48,30 @@
 {% endmacro %}
 
 
-{% macro raw_files(source_name, table_name) %}
+{% macro raw_files(source_name, table_name, with_content=false) %}
     {#- The files a raw source table's pattern matches now, sorted, as (path, fingerprint)
-        with fingerprint '<size>@<modification time in ms>'; empty when none match. -#}
+        with fingerprint '<size>@<modification time in ms>', plus '@<64-bit hash of the
+        content>' when with_content (var raw_fingerprint: content, the default) for files up
+        to var raw_hash_max_mb: a file edited in place with its size and time restored is
+        still seen as changed. Larger files (a blob is read whole into memory) keep size and
+        time only. Empty when none match. -#}
     {%- set pattern = raw_file_pattern(source_name, table_name) -%}
-    {%- set found = run_query(
-        "select filename, size || '@' || epoch_ms(last_modified) from read_blob('" ~ pattern ~ "') order by 1"
+    {%- set listed = run_query(
+        "select filename, size, size || '@' || epoch_ms(last_modified) from read_blob("
+        ~ sql_string(pattern) ~ ") order by 1"
     ) -%}
+    {%- set hashed = {} -%}
+    {%- if with_content and var('raw_fingerprint', 'content') == 'content' -%}
+        {%- set limit = number_var('raw_hash_max_mb') * 1048576 -%}
+        {%- set small = [] -%}
+        {%- for row in listed.rows if row[1] <= limit -%}{%- do small.append(sql_string(row[0])) -%}{%- endfor -%}
+        {%- if small -%}
+            {%- for row in run_query("select filename, hash(content) from read_blob([" ~ small | join(', ') ~ "])").rows -%}
+                {%- do hashed.update({row[0]: '@' ~ row[1]}) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endif -%}
     {%- set files = [] -%}
-    {%- for row in found.rows -%}{%- do files.append((row[0], row[1])) -%}{%- endfor -%}
+    {%- for row in listed.rows -%}{%- do files.append((row[0], row[2] ~ hashed.get(row[0], ''))) -%}{%- endfor -%}
     {{ return(files) }}
 {% endmacro %}

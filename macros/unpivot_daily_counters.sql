@@ -5,11 +5,11 @@
     select
         filename as source_file,
         {{ checked_date('date') }} as event_date,
-        {{ checked_cast('bulk_campaign_id', 'bigint', 'a whole-number campaign id') }} as bulk_campaign_id,
+        {{ checked_cast('bulk_campaign_id', 'bigint', 'a whole-number campaign id', rule='id') }} as bulk_campaign_id,
         regexp_extract(metric_column, '^(count|nunique)_', 1) as measure,
         regexp_replace(metric_column, '^(count|nunique)_', '') as counter_name,
         metric_column,
-        {{ checked_cast('metric_value', 'bigint', 'a whole-number count', column_label='metric_column') }} as counter_value
+        {{ checked_cast('metric_value', 'bigint', 'a whole-number count', column_label='metric_column', required=false) }} as counter_value
     from (
         unpivot (select * from {{ relation }})
         on columns('^(count|nunique)_')

@@ -23,12 +23,15 @@ bounds as (
 
 training as (
     {% if var('cutoffs') | length > 0 %}
-    select cast(unnest([{% for c in var('cutoffs') %}'{{ c }}'{% if not loop.last %}, {% endif %}{% endfor %}]) as date) as as_of_date
+    {%- for c in var('cutoffs') if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', c | string) %}
+        {{ exceptions.raise_compiler_error('var cutoffs holds ' ~ c ~ '; expected dates like 2023-06-01') }}
+    {%- endfor %}
+    select cast(unnest([{% for c in var('cutoffs') %}{{ sql_string(c) }}{% if not loop.last %}, {% endif %}{% endfor %}]) as date) as as_of_date
     {% else %}
         select cast(months.month_start as date) as as_of_date
         from bounds
         cross join generate_series(
-            date_trunc('month', bounds.first_date + interval {{ var('min_history_days') }} day)
+            date_trunc('month', bounds.first_date + interval {{ number_var('min_history_days') }} day)
             + interval 1 month,
             bounds.last_date,
             interval 1 month
@@ -44,11 +47,11 @@ final as (
     select
         cutoffs.as_of_date,
         cutoffs.as_of_date = scoring_cutoff.as_of_date as is_scoring_cutoff,
-        cast(cutoffs.as_of_date + interval {{ var('label_window_days') }} day as date) as label_window_end,
+        cast(cutoffs.as_of_date + interval {{ number_var('label_window_days') }} day as date) as label_window_end,
         -- purchases are observed through last_purchase_date: the window must end by then
-        cutoffs.as_of_date + interval {{ var('label_window_days') }} day
+        cutoffs.as_of_date + interval {{ number_var('label_window_days') }} day
         <= bounds.last_purchase_date + interval 1 day as is_label_complete,
-        {{ var('label_window_days') }} as label_window_days
+        {{ number_var('label_window_days') }} as label_window_days
     from (
         select as_of_date from training
         union

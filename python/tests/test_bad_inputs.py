@@ -14,6 +14,8 @@ from targeting import cli, layout
 
 from .conftest import REPO, run_dbt, write_lock_held
 
+pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
+
 P, M, T = layout.PURCHASES, layout.MESSAGES, layout.TARGETS
 KEPT_TABLES = ("staging.stg_apparel__purchases", "staging.stg_apparel__messages", "marts.customer_features")
 
@@ -122,6 +124,77 @@ CATALOGUE: dict[str, tuple[Callable[[Path], None], list[str], bool]] = {
         [f"{T}.csv", "column client_id", "listed more than once"],
         True,
     ),
+    # strict values: the text must be exactly what the column holds, no lenient cast
+    "client id in scientific notation": (
+        _rewrite(T, lambda lines: [lines[0], "1.515915625468061e+18,0", *lines[2:]]),
+        [f"{T}.csv", "column client_id has value '1.515915625468061e+18'", "whole digits"],
+        True,
+    ),
+    "quantity with a fraction": (
+        _rewrite(P, lambda lines: [lines[0], _set_field(lines[1], 1, "1.6"), *lines[2:]]),
+        [f"{P}.csv", "column quantity has value '1.6'", "whole number of units"],
+        True,
+    ),
+    "quantity in hexadecimal": (
+        _rewrite(P, lambda lines: [lines[0], _set_field(lines[1], 1, "0x1F"), *lines[2:]]),
+        [f"{P}.csv", "column quantity has value '0x1F'"],
+        True,
+    ),
+    "quantity with a digit separator": (
+        _rewrite(P, lambda lines: [lines[0], _set_field(lines[1], 1, "1_000"), *lines[2:]]),
+        [f"{P}.csv", "column quantity has value '1_000'"],
+        True,
+    ),
+    "price NaN": (
+        _rewrite(P, lambda lines: [lines[0], _set_field(lines[1], 2, "nan"), *lines[2:]]),
+        [f"{P}.csv", "column price has value 'nan'", "not a number"],
+        True,
+    ),
+    "price infinite": (
+        _rewrite(P, lambda lines: [lines[0], _set_field(lines[1], 2, "inf"), *lines[2:]]),
+        [f"{P}.csv", "column price has value 'inf'"],
+        True,
+    ),
+    "two-digit year": (
+        _replace(P, ",2022-05-", ",22-05-"),
+        [f"{P}.csv", "column date has value '22-05-", "format %Y-%m-%d from year 2000"],
+        True,
+    ),
+    "date before 2000": (
+        _replace(P, ",2022-05-", ",1999-05-"),
+        [f"{P}.csv", "column date has value '1999-05-", "from year 2000"],
+        True,
+    ),
+    "timestamp with a two-digit year": (
+        _rewrite(M, lambda lines: [lines[0], _set_field(lines[1], 6, "22-05-19 10:00:00"), *lines[2:]]),
+        [f"{M}.csv", "column created_at has value '22-05-19 10:00:00'"],
+        True,
+    ),
+    "empty client id": (
+        _rewrite(M, lambda lines: [lines[0], _set_field(lines[1], 1, ""), *lines[2:]]),
+        [f"{M}.csv", "column client_id is empty on a row where a client id"],
+        True,
+    ),
+    "empty date": (
+        _rewrite(M, lambda lines: [lines[0], _set_field(lines[1], 5, ""), *lines[2:]]),
+        [f"{M}.csv", "column date is empty on a row where a date is required"],
+        True,
+    ),
+    "campaign id with letters": (
+        _rewrite(M, lambda lines: [lines[0], _set_field(lines[1], 0, "12a"), *lines[2:]]),
+        [f"{M}.csv", "column bulk_campaign_id has value '12a'", "campaign id"],
+        True,
+    ),
+    "category id beyond 64 bits": (
+        _replace(P, "\"['", "\"['99999999999999999999', '"),
+        [f"{P}.csv", "column category_ids has value", "99999999999999999999", "fit 64-bit integers"],
+        True,
+    ),
+    "daily counter with a fraction": (
+        _rewrite(layout.CAMPAIGN_DAILY, lambda lines: [lines[0], _set_field(lines[1], 2, "2.5"), *lines[2:]]),
+        [f"{layout.CAMPAIGN_DAILY}.csv", "column count_click has value '2.5'", "whole-number count"],
+        True,
+    ),
     "extra column (accepted, with a warning)": (
         _rewrite(T, lambda lines: [lines[0] + ",segment", *[line + ",x" for line in lines[1:]]]),
         [f"{T}.csv", "column(s) segment that the project does not read"],
@@ -140,14 +213,23 @@ def _fingerprint(db: Path) -> dict[str, tuple]:
     return out
 
 
+@pytest.fixture(scope="module")
+def case_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for every case in turn: the same raw path and dbt target path let dbt reuse
+    its parse of the project (partial parsing) from one case to the next."""
+    return tmp_path_factory.mktemp("bad_raw")
+
+
 @pytest.mark.parametrize("case", list(CATALOGUE))
-def test_bad_raw_input(case: str, warehouse: Path, raw_copy: Path, tmp_path: Path) -> None:
+def test_bad_raw_input(case: str, warehouse: Path, synth_raw: Path, case_dir: Path) -> None:
     breaker, fragments, must_fail = CATALOGUE[case]
-    db = tmp_path / "wh.duckdb"
+    raw, db = case_dir / "raw", case_dir / "wh.duckdb"
+    shutil.rmtree(raw, ignore_errors=True)
+    shutil.copytree(synth_raw, raw)
     shutil.copy(warehouse, db)
     before = _fingerprint(db)
-    breaker(raw_copy)
-    res = run_dbt(["build", "--fail-fast"], db, {"raw_path": str(raw_copy)})
+    breaker(raw)
+    res = run_dbt(["build", "--fail-fast"], db, {"raw_path": str(raw)})
     out = res.stdout + res.stderr
     for fragment in fragments:
         assert fragment in out, f"{case}: {fragment!r} not in:\n{out[-3000:]}"
@@ -156,6 +238,31 @@ def test_bad_raw_input(case: str, warehouse: Path, raw_copy: Path, tmp_path: Pat
         assert _fingerprint(db) == before, f"{case}: earlier tables changed"
     else:
         assert res.returncode == 0, out[-3000:]
+
+
+BAD_VARS = {
+    "cutoff that is SQL": (
+        "{cutoffs: ['2023-06-01', \"2023-07-01'); drop table marts.customer_features; --\"]}",
+        ["var cutoffs holds 2023-07-01'); drop table", "expected dates like 2023-06-01"],
+    ),
+    "window length that is SQL": (
+        "{label_window_days: '90 day); drop table marts.customer_features; --'}",
+        ["var label_window_days is 90 day); drop table", "expected a whole number"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_VARS))
+def test_bad_var_is_refused(case: str, warehouse: Path, synth_raw: Path, case_dir: Path) -> None:
+    extra, fragments = BAD_VARS[case]
+    db = case_dir / "wh.duckdb"
+    shutil.copy(warehouse, db)
+    before = _fingerprint(db)
+    res = run_dbt(["build", "--vars", extra[:-1] + f", raw_path: '{synth_raw}'}}"], db)
+    assert res.returncode != 0
+    for fragment in fragments:
+        assert fragment in res.stdout, (fragment, res.stdout[-3000:])
+    assert _fingerprint(db) == before
 
 
 def test_great_expectations_flags_bad_raw_values(raw_copy: Path, capsys: pytest.CaptureFixture) -> None:

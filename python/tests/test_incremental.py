@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from .conftest import run_dbt
+
+pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
 #: Tables compared between the incremental and the full build.
 TABLES = [
@@ -24,18 +28,26 @@ TABLES = [
 def _split_off_days(raw: Path, pending: Path, n_days: int) -> list[Path]:
     """Move the last ``n_days`` event dates of the messages file into daily files under ``pending``."""
     src = raw / "apparel-messages.csv"
-    read = f"read_csv('{src}', all_varchar=true, header=true)"
+    read = "read_csv($src, all_varchar=true, header=true)"
     pending.mkdir()
     with duckdb.connect() as con:
-        last = con.execute(f"select distinct date from {read} order by 1 desc limit {n_days}").fetchall()
+        last = con.execute(
+            f"select distinct date from {read} order by 1 desc limit $n", {"src": str(src), "n": n_days}
+        ).fetchall()
         days = sorted(r[0] for r in last)
         daily = []
         for day in days:
             path = pending / f"apparel-messages-{day}.csv"
-            con.execute(f"copy (select * from {read} where date = '{day}') to '{path}' (header)")
+            con.execute(
+                f"copy (select * from {read} where date = $day) to $out (header)",
+                {"src": str(src), "day": day, "out": str(path)},
+            )
             daily.append(path)
         history = raw / "history.tmp"
-        con.execute(f"copy (select * from {read} where date < '{days[0]}') to '{history}' (header)")
+        con.execute(
+            f"copy (select * from {read} where date < $day) to $out (header)",
+            {"src": str(src), "day": days[0], "out": str(history)},
+        )
     history.replace(src)
     return daily
 
@@ -43,8 +55,8 @@ def _split_off_days(raw: Path, pending: Path, n_days: int) -> list[Path]:
 def _differences(a: Path, b: Path, table: str, ignore: str = "") -> tuple[int, int, int, int]:
     cols = f"* exclude ({ignore})" if ignore else "*"
     with duckdb.connect() as con:
-        con.execute(f"attach '{a}' as a (read_only)")
-        con.execute(f"attach '{b}' as b (read_only)")
+        con.execute("attach ? as a (read_only)", [str(a)])
+        con.execute("attach ? as b (read_only)", [str(b)])
         n_a = con.execute(f"select count(*) from a.{table}").fetchone()[0]
         n_b = con.execute(f"select count(*) from b.{table}").fetchone()[0]
         a_rows, b_rows = f"select {cols} from a.{table}", f"select {cols} from b.{table}"
@@ -121,3 +133,91 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
             ).fetchall()
         )
     assert gone.name not in files and sum(files.values()) == before - per_file[gone.name]
+
+
+def _tables(db: Path) -> set[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {
+            f"{s}.{t}"
+            for s, t in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+        }
+
+
+def _staged_per_file(db: Path) -> dict[str, int]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return dict(
+            con.execute(
+                "select parse_filename(source_file), count(*) from staging.stg_apparel__messages group by 1"
+            ).fetchall()
+        )
+
+
+def test_crafted_file_and_folder_names_are_data_not_sql(raw_copy: Path, tmp_path: Path) -> None:
+    """A raw folder and daily file names holding quotes and SQL are read as paths, nothing more."""
+    folder = tmp_path / "raw'); drop table marts.customer_features; --"
+    shutil.move(raw_copy, folder)
+    daily = _split_off_days(folder, tmp_path / "pending", n_days=2)
+    crafted = [
+        "apparel-messages-x'); drop table marts.customer_features; create table main.pwned as (select 1); --"
+        ".csv",
+        "apparel-messages-y' or '1'='1.csv",
+    ]
+    vars_ = {"raw_path": str(folder).replace("'", "''")}  # the yaml var itself is quoted in run_dbt
+    db = tmp_path / "wh.duckdb"
+    shutil.move(daily[0], folder / crafted[0])
+    assert run_dbt(["seed"], db, vars_).returncode == 0
+    res = run_dbt(["run"], db, vars_)
+    assert res.returncode == 0, res.stdout[-3000:]
+    shutil.move(daily[1], folder / crafted[1])  # the incremental path: pre-hook and pending list
+    res = run_dbt(["run"], db, vars_)
+    assert res.returncode == 0, res.stdout[-3000:]
+    tables = _tables(db)
+    assert "marts.customer_features" in tables and not any(t.endswith(".pwned") for t in tables), tables
+    per_file = _staged_per_file(db)
+    assert per_file[crafted[0]] > 0 and per_file[crafted[1]] > 0, per_file
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from marts.customer_features").fetchone()[0] > 0
+
+
+def test_overlapping_daily_files_count_once_and_in_place_edits_are_seen(
+    raw_copy: Path, tmp_path: Path
+) -> None:
+    (daily,) = _split_off_days(raw_copy, tmp_path / "pending", n_days=1)
+    vars_ = {"raw_path": str(raw_copy)}
+    db = tmp_path / "incremental.duckdb"
+    assert run_dbt(["seed"], db, vars_).returncode == 0
+    shutil.move(daily, raw_copy / daily.name)
+    assert run_dbt(["run"], db, vars_).returncode == 0
+    once = _staged_per_file(db)
+
+    # the same events again in a second daily file: staged once, features unchanged
+    copy = raw_copy / "apparel-messages-resent.csv"
+    shutil.copy(raw_copy / daily.name, copy)
+    res = run_dbt(["run"], db, vars_)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert _staged_per_file(db).get(copy.name, 0) == 0
+    assert sum(_staged_per_file(db).values()) == sum(once.values())
+    full = tmp_path / "full.duckdb"  # a full build of the same files keeps the same rows
+    assert run_dbt(["seed"], full, vars_).returncode == 0
+    assert run_dbt(["run"], full, vars_).returncode == 0
+    for table in TABLES:
+        n_a, n_b, only_a, only_b = _differences(db, full, table)
+        assert n_a == n_b > 0 and only_a == only_b == 0, (table, n_a, n_b, only_a, only_b)
+    copy.unlink()
+    assert run_dbt(["run"], db, vars_).returncode == 0
+
+    # an edit in place with the size and modification time restored is still re-read
+    path = raw_copy / daily.name
+    stat = path.stat()
+    text = path.read_text()
+    assert ",open," in text
+    path.write_text(text.replace(",open,", ",send,", 1))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    with duckdb.connect(str(db), read_only=True) as con:
+        sends = "select count(*) from staging.stg_apparel__messages where event = 'send'"
+        before = con.execute(sends).fetchone()[0]
+    res = run_dbt(["run"], db, vars_)
+    assert res.returncode == 0, res.stdout[-3000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(sends).fetchone()[0] == before + 1

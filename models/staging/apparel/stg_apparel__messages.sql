@@ -1,6 +1,10 @@
--- One row per distinct message event. Exact duplicate rows in a file (the same event of
--- the same message at the same second) are removed; events and channels are lower-cased
--- and must be listed in the event_taxonomy and channels seeds.
+-- One row per distinct message event. An event (its campaign, client, message, event,
+-- channel, date and second) is kept once across all files: exact duplicate rows in a file
+-- are removed, and an event repeated in another file (a daily file overlapping the history,
+-- or two overlapping daily files) is kept from the oldest file holding it (modification
+-- time, then name); in an incremental build, events already staged from another file win.
+-- Events and channels are lower-cased and must be listed in the event_taxonomy and channels
+-- seeds.
 --
 -- Incremental by file: the source reads apparel-messages<suffix>*.<ext>, so a daily file
 -- (e.g. apparel-messages-2024-02-18.csv) dropped next to the history is parsed, checked and
@@ -22,7 +26,7 @@ source as (
     -- constant path list: DuckDB skips the other files without reading them
     select * from {{ source('apparel', 'messages') }}
     where filename in (
-        {%- for p in batch.pending %}'{{ p }}'{{ ', ' if not loop.last }}{% endfor -%}
+        {%- for p in batch.pending %}{{ sql_string(p) }}{{ ', ' if not loop.last }}{% endfor -%}
         {{- "null" if not batch.pending -}}
     )
 ),
@@ -34,7 +38,7 @@ fingerprints as (
     from (
         values
         {% for path, fingerprint in batch.files -%}
-            ('{{ path }}', '{{ fingerprint }}'){{ ',' if not loop.last }}
+            ({{ sql_string(path) }}, {{ sql_string(fingerprint) }}){{ ',' if not loop.last }}
         {% endfor -%}
     )
 ),
@@ -47,24 +51,41 @@ channels as (
     select * from {{ ref('channels') }}
 ),
 
+file_order as (
+    -- files by modification time (the fingerprint's second field), then name
+    select
+        fingerprinted_file,
+        row_number() over (
+            order by cast(split_part(source_fingerprint, '@', 2) as bigint), fingerprinted_file
+        ) as file_rank
+    from fingerprints
+),
+
 deduplicated as (
-    select distinct
-        bulk_campaign_id,
-        client_id,
-        message_id,
-        event,
-        channel,
-        date,
-        created_at,
-        filename
+    select
+        source.bulk_campaign_id,
+        source.client_id,
+        source.message_id,
+        source.event,
+        source.channel,
+        source.date,
+        source.created_at,
+        source.filename
     from source
+    inner join file_order on source.filename = file_order.fingerprinted_file
+    qualify row_number() over (
+        partition by
+            source.bulk_campaign_id, source.client_id, source.message_id, source.event,
+            source.channel, source.date, source.created_at
+        order by file_order.file_rank
+    ) = 1
 ),
 
 typed as (
     select
         filename as source_file,
-        {{ checked_cast('bulk_campaign_id', 'bigint', 'a whole-number campaign id') }} as bulk_campaign_id,
-        {{ checked_cast('client_id', 'bigint', 'a client id that fits a 64-bit integer') }} as client_id,
+        {{ checked_cast('bulk_campaign_id', 'bigint', 'a whole-number campaign id', rule='id') }} as bulk_campaign_id,
+        {{ checked_cast('client_id', 'bigint', 'a client id (whole digits) that fits a 64-bit integer', rule='id') }} as client_id,
         cast(message_id as varchar) as message_id,
         lower(trim(cast(event as varchar))) as event_raw,
         lower(trim(cast(channel as varchar))) as channel_raw,
@@ -91,6 +112,17 @@ checked as (
     left join channels on typed.channel_raw = channels.channel
 ),
 
+{% if is_incremental() %}
+    already_staged as (
+        -- events staged from other files, which stay: they win over a pending file's copy
+        select * from {{ this }}
+        where source_file not in (
+            {%- for p in batch.pending %}{{ sql_string(p) }}{{ ', ' if not loop.last }}{% endfor -%}
+            {{- "null" if not batch.pending -}}
+        )
+    ),
+{% endif %}
+
 final as (
     select
         client_id,
@@ -104,6 +136,20 @@ final as (
         source_fingerprint
     from checked
     left join fingerprints on checked.source_file = fingerprints.fingerprinted_file
+    {% if is_incremental() -%}
+        where not exists (
+            select 1
+            from already_staged
+            where
+                already_staged.bulk_campaign_id is not distinct from checked.bulk_campaign_id
+                and already_staged.client_id is not distinct from checked.client_id
+                and already_staged.message_id is not distinct from checked.message_id
+                and already_staged.event is not distinct from checked.event
+                and already_staged.channel is not distinct from checked.channel
+                and already_staged.event_date is not distinct from checked.event_date
+                and already_staged.created_at is not distinct from checked.created_at
+        )
+    {%- endif %}
 )
 
 select * from final

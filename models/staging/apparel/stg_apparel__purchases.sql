@@ -24,7 +24,7 @@ marker_lists as (
 typed as (
     select
         filename as source_file,
-        {{ checked_cast('client_id', 'bigint', 'a client id that fits a 64-bit integer') }} as client_id,
+        {{ checked_cast('client_id', 'bigint', 'a client id (whole digits) that fits a 64-bit integer', rule='id') }} as client_id,
         {{ checked_cast('quantity', 'integer', 'a whole number of units') }} as quantity,
         {{ checked_cast('price', 'double', 'a number') }} as price,
         {{ checked_date('date') }} as purchased_on,
@@ -34,11 +34,16 @@ typed as (
                 regexp_full_match(
                     trim(cast(category_ids as varchar)), '\[(None|''\d+''(, ''\d+'')*)?\]'
                 )
+                -- every id fits a 64-bit integer
+                and coalesce(list_bool_and(list_transform(
+                    regexp_extract_all(cast(category_ids as varchar), '''(\d+)''', 1),
+                    lambda x: try_cast(x as bigint) is not null  -- noqa: RF03
+                )), true)
                 then trim(cast(category_ids as varchar))
             else error(
                 'raw file ' || filename || ': column category_ids has value '''
                 || coalesce(cast(category_ids as varchar), 'NULL')
-                || ''' which is not a Python list of quoted ids like [''4'', ''28''], [] or [None]'
+                || ''' which is not a Python list of quoted ids that fit 64-bit integers, like [''4'', ''28''], [] or [None]'
             )
         end as category_ids_raw
     from source
