@@ -20,7 +20,7 @@ export MM_REPORTS_DIR ?= $(CURDIR)/reports
 TEST_RAW ?= data/test_raw
 TEST_DB ?= data/test_warehouse.duckdb
 
-.PHONY: help install demo data build fit score evaluate marts test pytest dbt-test bench lint clean
+.PHONY: help install demo data build fit score evaluate marts test test-fast pytest dbt-test bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ dbt-test: $(STAMP)  ## dbt build with every data and unit test on small generate
 
 pytest: $(STAMP)  ## the Python test suite
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)  ## the fast loop: tests not marked slow (no warehouse build, no model fit)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 test: dbt-test pytest  ## the whole test suite: dbt build with all tests, then pytest
 

@@ -46,9 +46,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from targeting.fit import fit_spec
     from targeting.specs import load_spec
 
-    overrides = _overrides(args)
-    spec = load_spec(args.spec).with_sampler(**overrides)
-    result = fit_spec(spec, Path(args.db), progress=not args.quiet, overrides=overrides)
+    spec = load_spec(args.spec).with_sampler(**_overrides(args))
+    result = fit_spec(spec, Path(args.db), progress=not args.quiet)
     print(f"run {result.run_id} saved in {result.folder}")
     print(f"diagnostics: {result.diagnostics.message}")
     if not result.diagnostics.ok and args.strict:
@@ -78,7 +77,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from targeting.evaluate import evaluate_run, summary_table
+    from targeting.evaluate import evaluate_run
+    from targeting.metrics import summary_table
 
     result = evaluate_run(
         args.run,
@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--quiet", action="store_true", help="no progress messages")
     synth.set_defaults(func=_cmd_synth)
 
-    from targeting.warehouse import default_db
+    from targeting.settings import default_db
 
     fit = sub.add_parser(
         "fit",
@@ -341,13 +341,19 @@ def main(argv: list[str] | None = None) -> int:
     _single_threaded_numerics()
     parser = build_parser()
     args = parser.parse_args(argv)
+    import duckdb
+
     from targeting.runs import RunError
     from targeting.warehouse import WarehouseError
 
     try:
         return int(args.func(args))
-    except (ValueError, FileNotFoundError, RunError, WarehouseError) as exc:
-        print(f"targeting {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, OSError, RunError, WarehouseError, duckdb.Error) as exc:
+        # one line naming the input and what was expected; tracebacks are for bugs
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
+            message = f"{exc.filename}: {message}"
+        print(f"targeting {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

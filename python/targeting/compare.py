@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from targeting import modeling, runs
-from targeting.evaluate import BAYES, evaluate_run
+from targeting import runs
+from targeting.evaluate import evaluate_run
 from targeting.fit import fit_spec
+from targeting.metrics import BAYES
 from targeting.specs import ModelSpec
 
 #: Above this many (rows x draws) log-likelihood values, LOO uses a thinned posterior.
@@ -31,7 +32,7 @@ def _loo_input(spec: ModelSpec, run_id: str, root: Path | None) -> object:
     import arviz as az
 
     saved = runs.load_run(run_id, root)
-    model = modeling.build_model(spec, saved.train)
+    model = saved.model()
     idata = saved.posterior()
     post = idata.posterior
     n_rows = len(saved.train)
@@ -99,7 +100,7 @@ def compare_specs(
         table = table.sort_values("oot_log_loss")
         table["rank"] = np.arange(len(table))
     table = table.reset_index()
-    from targeting.report import reports_dir
+    from targeting.settings import reports_dir
 
     folder = out or reports_dir()
     folder.mkdir(parents=True, exist_ok=True)

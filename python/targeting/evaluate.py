@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,34 +26,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from targeting import modeling, runs, warehouse
 from targeting.baselines import NON_FEATURES, design_matrix, fit_logistic
-from targeting.metrics import metrics_with_intervals
-from targeting.score import predict_summary
+from targeting.metrics import BAYES, EvaluationResult, SplitResult, metrics_with_intervals
+from targeting.predict import predict_summary
 from targeting.specs import ModelSpec
-
-BAYES = "bayesian"
-BASELINES = ("rule_recency_frequency", "logistic_regression", "gradient_boosting")
-
-
-@dataclass
-class SplitResult:
-    """Predictions of every model on one split's test rows."""
-
-    name: str
-    test_as_of: Any
-    y: np.ndarray
-    predictions: dict[str, np.ndarray]
-    n_train: int
-    note: str = ""
-
-
-@dataclass
-class EvaluationResult:
-    """Everything ``evaluate`` computed."""
-
-    run_id: str
-    splits: list[SplitResult]
-    table: pd.DataFrame
-    seconds: float
 
 
 def _say(msg: str, progress: bool) -> None:
@@ -93,9 +67,10 @@ def predict_baselines(models: dict[str, Any], test: pd.DataFrame) -> dict[str, n
     return out
 
 
-def _bayes_on(spec: ModelSpec, train: pd.DataFrame, meta: dict[str, Any]) -> tuple[Any, Any]:
-    cols = [spec.id, spec.as_of, *meta["predictors"], spec.label]
-    model = modeling.build_model(spec, train[cols].dropna(subset=meta["predictors"]))
+def _bayes_on(spec: ModelSpec, train: pd.DataFrame, predictors: list[str]) -> tuple[Any, Any]:
+    """Refit the run's model (its spec and fitted sampler) on other training rows."""
+    cols = [spec.id, spec.as_of, *predictors, spec.label]
+    model = modeling.build_model(spec, train[cols].dropna(subset=predictors))
     idata, _ = modeling.fit_model(model, spec, progress=False)
     return model, idata
 
@@ -135,16 +110,16 @@ def evaluate_run(
     """
     start = time.perf_counter()
     saved = runs.load_run(run, root)
-    spec, meta = saved.spec, saved.meta
-    relation, labels = meta["relation"], meta["labels"]
-    predictors, factors = meta["predictors"], meta["group_factors"]
+    spec, rec = saved.spec, saved.record
+    relation, labels = rec.relation, rec.labels
+    predictors, factors = rec.predictors, rec.group_factors
     seed = spec.sampler.seed
     with warehouse.connect(db) as con:
-        available = warehouse.relation_columns(con, relation)
-        columns = [c for c in available if c not in NON_FEATURES or c in predictors]
-        train_all = warehouse.load_training_frame(con, spec, relation, labels, columns)
-        latest = con.execute(f"select max({spec.as_of}) from {relation}").fetchone()[0]
-        test_latest = warehouse.load_labelled_at(con, spec, relation, labels, columns, latest)
+        src = warehouse.bind_spec(con, spec, predictors, relation, labels, where=f"run {saved.run_id}")
+        columns = [c for c in src.relation.columns if c not in NON_FEATURES or c in predictors]
+        train_all = warehouse.load_training_frame(con, src, columns)
+        latest = warehouse.latest_cutoff(con, src)
+        test_latest = warehouse.load_labelled_at(con, src, columns, latest)
     train_all = modeling.check_training_frame(spec, train_all, relation)
     label = spec.label
     splits: list[SplitResult] = []
@@ -156,16 +131,16 @@ def evaluate_run(
     if len(test_latest) and test_latest[label].nunique() == 2:
         test = complete(modeling.check_training_frame(spec, test_latest, relation))
         train = train_all
-        model = modeling.build_model(spec, saved.train)
+        model = saved.model()
         idata = saved.posterior()
-        levels = {f: set(v) for f, v in meta["group_levels"].items()}
+        levels = {f: set(v) for f, v in rec.group_levels.items()}
         note = "test cutoff = latest cutoff (labels from the target file); the run's own posterior"
     else:
         cut = train_all[spec.as_of].max()
         train = train_all[train_all[spec.as_of] < cut]
         test = complete(train_all[train_all[spec.as_of] == cut])
         _say(f"latest cutoff has no labels: refitting on cutoffs before {cut} and testing on {cut}", progress)
-        model, idata = _bayes_on(spec, train, meta)
+        model, idata = _bayes_on(spec, train, predictors)
         levels = _levels(train, factors)
         note = f"test cutoff = {cut} (the latest labelled one); refitted on the earlier cutoffs"
     _say(f"out_of_time: {len(train):,} training rows, {len(test):,} test rows", progress)
@@ -184,7 +159,7 @@ def evaluate_run(
             f"testing {len(test):,} rows of {test[spec.id].nunique():,} other clients",
             progress,
         )
-        model, idata = _bayes_on(spec, train, meta)
+        model, idata = _bayes_on(spec, train, predictors)
         note = f"{holdout_share:.0%} of clients held out (seeded hash), tested at every training cutoff"
         splits.append(
             _score_split(
@@ -255,14 +230,3 @@ def _score_split(
         n_train=len(train),
         note=note,
     )
-
-
-def summary_table(
-    table: pd.DataFrame,
-    metrics: tuple[str, ...] = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_at_10pct"),
-) -> pd.DataFrame:
-    """One row per (split, model) with ``value [lower, upper]`` per metric."""
-    t = table[table["metric"].isin(metrics)].copy()
-    t["cell"] = t.apply(lambda r: f"{r['value']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]", axis=1)
-    wide = t.pivot_table(index=["split", "model"], columns="metric", values="cell", aggfunc="first")
-    return wide[[m for m in metrics if m in wide.columns]].reset_index()

@@ -10,7 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from targeting.warehouse import connect
+import duckdb
+
+from targeting.settings import exports_dir
+from targeting.sqlsafe import ident
+from targeting.warehouse import WarehouseError, connect
 
 BI_TABLES = (
     "marts.targeting_list",
@@ -21,23 +25,43 @@ BI_TABLES = (
 )
 
 
-def exports_dir() -> Path:
-    """Return the export folder: ``$MM_EXPORTS_DIR`` or ``data/exports``."""
-    return Path(os.environ.get("MM_EXPORTS_DIR", "data/exports"))
+class ExportError(WarehouseError):
+    """The export folder cannot be used or a file cannot be written."""
+
+
+def _folder(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"export folder {out} is a file; expected a folder (or a path that does not exist)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create export folder {out}: {exc.strerror or exc}") from exc
+    if not os.access(out, os.W_OK):
+        raise ExportError(f"export folder {out} is not writable")
+    return out
 
 
 def export_marts(db: Path, out: Path | None = None, tables: tuple[str, ...] = BI_TABLES) -> dict[str, int]:
-    """Write each table to ``<out>/<table>.parquet`` atomically; return rows per file."""
-    out = out or exports_dir()
-    out.mkdir(parents=True, exist_ok=True)
+    """Write each table to ``<out>/<table>.parquet`` atomically; return rows per file.
+
+    The path is a bound parameter of DuckDB's ``COPY``; a failed write (disk full, a folder
+    that became unwritable) removes its temporary file and leaves the previous export whole.
+    """
+    out = _folder(out or exports_dir())
     written = {}
     with connect(db) as con:
         for table in tables:
-            name = table.split(".")[-1]
+            schema, name = table.split(".")
+            relation = f"{ident(schema)}.{ident(name)}"
             final = out / f"{name}.parquet"
             tmp = out / f".{name}.parquet.tmp"
-            target = str(tmp).replace("'", "''")
-            con.execute(f"copy (select * from {table}) to '{target}' (format parquet, compression zstd)")
-            os.replace(tmp, final)
-            written[str(final)] = con.execute(f"select count(*) from {table}").fetchone()[0]
+            try:
+                con.execute(
+                    f"copy (select * from {relation}) to ? (format parquet, compression zstd)", [str(tmp)]
+                )
+                os.replace(tmp, final)
+            except (OSError, duckdb.IOException) as exc:
+                tmp.unlink(missing_ok=True)
+                raise ExportError(f"cannot write {final}: {str(exc).splitlines()[0]}") from exc
+            written[str(final)] = con.execute(f"select count(*) from {relation}").fetchone()[0]
     return written

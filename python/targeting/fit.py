@@ -42,21 +42,18 @@ def run_id_for(spec: ModelSpec, train: pd.DataFrame) -> str:
 def read_training_rows(
     spec: ModelSpec, db: Path
 ) -> tuple[pd.DataFrame, modeling.FormulaColumns, str, str | None]:
-    """Resolve relations, check the formula's columns, and read checked training rows."""
-    relation = warehouse.resolve_relation(spec.relation)
-    labels = warehouse.resolve_relation(spec.labels) if spec.labels else None
+    """Resolve relations, check every column the spec names, and read checked training rows.
+
+    Returns the frame, the formula's columns, and the resolved ``schema.table`` names of the
+    relation and of the labels relation (``None`` without one).
+    """
     needed = modeling.formula_columns(spec)
     with warehouse.connect(db) as con:
-        available = warehouse.relation_columns(con, relation)
-        modeling.check_columns(spec, needed, available, relation)
-        label_cols = warehouse.relation_columns(con, labels) if labels else available
-        if spec.label not in label_cols:
-            raise modeling.SpecError(
-                f"{spec.path or spec.name}: label {spec.label!r} is not a column of {labels or relation}"
-            )
-        frame = warehouse.load_training_frame(con, spec, relation, labels, needed.predictors)
+        src = warehouse.bind_spec(con, spec, needed.predictors)
+        frame = warehouse.load_training_frame(con, src, needed.predictors)
+    relation = src.relation.label
     frame = modeling.check_training_frame(spec, frame, relation)
-    return frame, needed, relation, labels
+    return frame, needed, relation, src.labels.label if src.labels else None
 
 
 def fit_spec(
@@ -64,7 +61,6 @@ def fit_spec(
     db: Path,
     progress: bool = True,
     root: Path | None = None,
-    overrides: dict[str, Any] | None = None,
 ) -> FitResult:
     """Fit a spec on the warehouse and save the run.
 
@@ -77,10 +73,8 @@ def fit_spec(
     progress
         Print progress and the sampler's progress bar.
     root
-        Runs folder (default ``runs/`` or ``$MM_RUNS_DIR``).
-    overrides
-        Sampler settings given on the command line (already applied to ``spec``), kept so
-        that the saved run can be rebuilt exactly.
+        Runs folder (default ``runs/`` or ``$MM_RUNS_DIR``). The run records the resolved
+        sampler (spec settings and overrides), so it can be rebuilt and refitted exactly.
 
     """
     frame, needed, relation, labels = read_training_rows(spec, db)
@@ -118,31 +112,30 @@ def fit_spec(
         and not pd.api.types.is_numeric_dtype(train[c])
         and not pd.api.types.is_bool_dtype(train[c])
     }
-    meta = {
-        "run_id": run_id,
-        "spec_name": spec.name,
-        "spec_path": spec.path,
-        "formula": spec.formula,
-        "family": spec.family,
-        "relation": relation,
-        "labels": labels,
-        "predictors": needed.predictors,
-        "group_factors": needed.group_factors,
-        "group_levels": levels,
-        "fixed_levels": fixed_levels,
-        "column_types": {c: str(train[c].dtype) for c in needed.predictors},
-        "sampler": s.__dict__,
-        "sampler_overrides": {k: v for k, v in (overrides or {}).items() if v is not None},
-        "n_train_rows": len(train),
-        "n_train_positives": int(train[spec.label].sum()),
-        "n_dropped_missing": n_missing,
-        "train_as_of_min": str(train[spec.as_of].min()),
-        "train_as_of_max": str(train[spec.as_of].max()),
-        "diagnostics": diag.__dict__,
-        "fit_seconds": seconds,
-        "fitted_at": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
-    }
-    folder = runs.save_run(run_id, spec, idata, train, meta, root)
+    record = runs.RunRecord(
+        run_id=run_id,
+        spec_name=spec.name,
+        spec_path=spec.path,
+        formula=spec.formula,
+        family=spec.family,
+        relation=relation,
+        labels=labels,
+        predictors=needed.predictors,
+        group_factors=needed.group_factors,
+        group_levels=levels,
+        fixed_levels=fixed_levels,
+        column_types={c: str(train[c].dtype) for c in needed.predictors},
+        sampler=dict(s.__dict__),
+        n_train_rows=len(train),
+        n_train_positives=int(train[spec.label].sum()),
+        n_dropped_missing=n_missing,
+        train_as_of_min=str(train[spec.as_of].min()),
+        train_as_of_max=str(train[spec.as_of].max()),
+        diagnostics=dict(diag.__dict__),
+        fit_seconds=seconds,
+        fitted_at=datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+    )
+    folder = runs.save_run(spec, idata, train, record, root)
     _say(
         f"{diag.message}: max r_hat {diag.max_r_hat}, min bulk ESS {diag.min_ess_bulk}, "
         f"divergences {diag.divergences}; {seconds:.1f} s",

@@ -1,6 +1,46 @@
-"""Names and column orders of the raw files, as in the public apparel dataset."""
+"""Names and column orders of the raw files, as in the public apparel dataset.
+
+The dbt project owns the contract: the columns of the purchases, messages and target files
+are read from the sources YAML (``expected_columns``), and the value rules (what an id, a
+number or a date must look like) from the ``value_rules`` var of ``dbt_project.yml``, so the
+staging SQL, the Great Expectations checks and the generator cannot drift apart.
+"""
 
 from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import yaml
+
+from targeting.settings import REPO
+
+SOURCES_YAML = REPO / "models" / "staging" / "apparel" / "_apparel__sources.yml"
+DBT_PROJECT = REPO / "dbt_project.yml"
+
+
+@cache
+def _source_tables() -> dict[str, dict[str, Any]]:
+    sources = yaml.safe_load(SOURCES_YAML.read_text())["sources"]
+    apparel = next(src for src in sources if src["name"] == "apparel")
+    return {t["name"]: t for t in apparel["tables"]}
+
+
+def expected_columns(table: str) -> list[str]:
+    """Columns of a raw source table in file order, from the sources YAML."""
+    return list(_source_tables()[table]["config"]["meta"]["expected_columns"])
+
+
+@cache
+def value_rules() -> dict[str, Any]:
+    """Return the ``value_rules`` var of ``dbt_project.yml``: whole-text patterns and ``min_year``."""
+    return dict(yaml.safe_load(DBT_PROJECT.read_text())["vars"]["value_rules"])
+
+
+def full_match(rule: str) -> str:
+    """Return a value rule as an anchored regular expression (for Great Expectations)."""
+    return f"^(?:{value_rules()[rule]})$"
+
 
 PURCHASES = "apparel-purchases"
 MESSAGES = "apparel-messages"
@@ -11,17 +51,9 @@ ASSIGNMENTS = "campaign_assignments"
 
 RAW_FILES = (PURCHASES, MESSAGES, TARGETS, CAMPAIGN_DAILY, CAMPAIGN_CHANNEL_DAILY)
 
-PURCHASE_COLUMNS = ["client_id", "quantity", "price", "category_ids", "date", "message_id"]
-MESSAGE_COLUMNS = [
-    "bulk_campaign_id",
-    "client_id",
-    "message_id",
-    "event",
-    "channel",
-    "date",
-    "created_at",
-]
-TARGET_COLUMNS = ["client_id", "target"]
+PURCHASE_COLUMNS = expected_columns("purchases")
+MESSAGE_COLUMNS = expected_columns("messages")
+TARGET_COLUMNS = expected_columns("targets")
 
 # The real header order: counters were appended as new events appeared.
 DAILY_EVENT_COLUMNS = [

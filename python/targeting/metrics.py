@@ -1,10 +1,12 @@
-"""Classification metrics with bootstrap intervals, built on scikit-learn."""
+"""Classification metrics with bootstrap intervals (scikit-learn), and the evaluation result types."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
@@ -105,3 +107,40 @@ def metrics_with_intervals(
         lo, hi = np.quantile(arr, [alpha, 1 - alpha]) if arr.size else (v, v)
         out[k] = MetricValue(v, float(lo), float(hi))
     return out
+
+
+BAYES = "bayesian"
+BASELINES = ("rule_recency_frequency", "logistic_regression", "gradient_boosting")
+
+
+@dataclass
+class SplitResult:
+    """Predictions of every model on one split's test rows."""
+
+    name: str
+    test_as_of: Any
+    y: np.ndarray
+    predictions: dict[str, np.ndarray]
+    n_train: int
+    note: str = ""
+
+
+@dataclass
+class EvaluationResult:
+    """Everything ``evaluate`` computed."""
+
+    run_id: str
+    splits: list[SplitResult]
+    table: pd.DataFrame
+    seconds: float
+
+
+def summary_table(
+    table: pd.DataFrame,
+    metrics: tuple[str, ...] = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_at_10pct"),
+) -> pd.DataFrame:
+    """One row per (split, model) with ``value [lower, upper]`` per metric."""
+    t = table[table["metric"].isin(metrics)].copy()
+    t["cell"] = t.apply(lambda r: f"{r['value']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]", axis=1)
+    wide = t.pivot_table(index=["split", "model"], columns="metric", values="cell", aggfunc="first")
+    return wide[[m for m in metrics if m in wide.columns]].reset_index()

@@ -12,31 +12,9 @@ import numpy as np
 import pandas as pd
 
 from targeting._compat import patch_formulae_lazycall_eq
+from targeting.formulas import TRANSFORMS, check_formula, new_model
 from targeting.specs import ModelSpec, SpecError
 
-
-def decay(days: Any, half_days: float) -> Any:
-    """``exp(-days / half_days)``: 1 today, fading with age (missing days give 0).
-
-    Use for effects that fade with time, e.g. ``scale(decay(days_since_first_order, 30))``:
-    clients in their first month buy far more often than later.
-    """
-    x = np.asarray(days, dtype=float)
-    return np.where(np.isnan(x), 0.0, np.exp(-np.nan_to_num(x, nan=0.0) / float(half_days)))
-
-
-#: Functions a formula may call besides Bambi's own (scale, center, C, ...).
-FORMULA_NAMESPACE: dict[str, Any] = {
-    "decay": decay,
-    "log1p": np.log1p,
-    "log": np.log,
-    "exp": np.exp,
-    "sqrt": np.sqrt,
-    "abs": np.abs,
-    "clip": np.clip,
-    "minimum": np.minimum,
-    "maximum": np.maximum,
-}
 MAX_R_HAT = 1.01
 MIN_ESS_PER_CHAIN = 100
 
@@ -65,24 +43,15 @@ def formula_columns(spec: ModelSpec) -> FormulaColumns:
     import formulae
 
     patch_formulae_lazycall_eq()
+    check_formula(spec.formula, spec.path or spec.name)
     try:
         desc = formulae.model_description(spec.formula)
     except Exception as exc:  # formulae raises several parser exception types
         raise SpecError(f"{spec.path or spec.name}: formula {spec.formula!r} does not parse: {exc}") from exc
     # formulae lists numeric literals (the 30 of decay(x, 30)) as an empty name
-    names = sorted({v for v in desc.var_names if v.isidentifier()} - {spec.label} - set(FORMULA_NAMESPACE))
+    names = sorted({v for v in desc.var_names if v.isidentifier()} - {spec.label} - set(TRANSFORMS))
     factors = sorted({v for t in desc.group_terms for v in t.factor.var_names})
     return FormulaColumns(predictors=names, group_factors=factors)
-
-
-def check_columns(spec: ModelSpec, needed: FormulaColumns, available: dict[str, str], where: str) -> None:
-    """Fail, naming them, if formula columns are missing from the relation."""
-    missing = [c for c in needed.predictors if c not in available]
-    if missing:
-        raise SpecError(
-            f"{spec.path or spec.name}: formula names unknown column(s) {missing}; {where} has: "
-            f"{', '.join(sorted(available))}"
-        )
 
 
 def check_training_frame(spec: ModelSpec, frame: pd.DataFrame, relation: str) -> pd.DataFrame:
@@ -114,35 +83,69 @@ def check_training_frame(spec: ModelSpec, frame: pd.DataFrame, relation: str) ->
 
 
 def _priors(spec: ModelSpec) -> dict[str, Any] | None:
+    """Bambi priors of the spec, each checked to be a PyMC distribution with valid parameters."""
     import bambi as bmb
 
     if not spec.priors:
         return None
+    where = spec.path or spec.name
 
-    def build(value: Any) -> Any:
+    def build(term: str, value: Any) -> Any:
         if isinstance(value, dict) and "dist" in value:
-            kwargs = {k: build(v) for k, v in value.items() if k != "dist"}
+            kwargs = {k: build(term, v) for k, v in value.items() if k != "dist"}
+            check_prior(term, value["dist"], kwargs, where)
             return bmb.Prior(value["dist"], **kwargs)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+            raise SpecError(f"{where}: prior of {term!r}: {value!r} is not a finite number or a prior")
         return value
 
-    return {term: build(value) for term, value in spec.priors.items()}
+    return {term: build(str(term), value) for term, value in spec.priors.items()}
+
+
+def check_prior(term: str, dist: Any, kwargs: dict[str, Any], where: str) -> None:
+    """Fail, naming the term, unless ``dist(**kwargs)`` is a PyMC distribution with valid parameters.
+
+    Parameters that are numbers are checked by drawing once and evaluating the log density
+    at the draw (a negative ``sigma`` is refused here instead of crashing the sampler).
+    """
+    import pymc as pm
+
+    cls = getattr(pm, dist, None) if isinstance(dist, str) and dist.isidentifier() else None
+    if not (isinstance(cls, type) and issubclass(cls, pm.Distribution)):
+        raise SpecError(f"{where}: prior of {term!r}: dist {dist!r} is not a PyMC distribution (e.g. Normal)")
+    if any(isinstance(v, bmb_prior_type()) for v in kwargs.values()):
+        return
+    try:
+        rv = cls.dist(**kwargs)
+        value = pm.draw(rv, random_seed=1)
+        logp = np.asarray(pm.logp(rv, value).eval())
+    except Exception as exc:  # PyMC raises TypeError, ValueError, ParameterValueError, ...
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SpecError(f"{where}: prior of {term!r}: {dist}({kwargs}) is not valid: {first}") from exc
+    if not np.all(np.isfinite(logp)):
+        raise SpecError(f"{where}: prior of {term!r}: {dist}({kwargs}) has invalid parameters")
+
+
+def bmb_prior_type() -> type:
+    """Bambi's ``Prior`` class (imported late: Bambi is slow to import)."""
+    import bambi as bmb
+
+    return bmb.Prior
 
 
 def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
     """Build (not fit) the Bambi model of ``spec`` on ``frame``."""
-    import bambi as bmb
-
     patch_formulae_lazycall_eq()
+    check_formula(spec.formula, spec.path or spec.name)
     try:
         with precision(spec):
-            model = bmb.Model(
+            model = new_model(
                 spec.formula,
                 frame,
                 family=spec.family,
                 link=spec.link,
                 priors=_priors(spec),
                 noncentered=spec.noncentered,
-                extra_namespace=FORMULA_NAMESPACE,
                 dropna=True,
             )
             model.build()

@@ -5,15 +5,15 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from targeting.evaluate import BAYES, EvaluationResult, SplitResult, summary_table
+from targeting.metrics import BAYES, EvaluationResult, SplitResult, summary_table
+from targeting.predict import predict_draws
 from targeting.runs import SavedRun
-from targeting.score import _predict
+from targeting.settings import reports_dir
 
 FIGURES = (
     ("reliability", "Reliability diagram (out of time)"),
@@ -24,11 +24,6 @@ FIGURES = (
     ("scores", "Score distribution (out-of-time test rows)"),
     ("rank", "Rank plots of the chains (diagnostics)"),
 )
-
-
-def reports_dir() -> Path:
-    """Return the reports folder: ``$MM_REPORTS_DIR`` or ``reports``."""
-    return Path(os.environ.get("MM_REPORTS_DIR", "reports"))
 
 
 def _plt() -> Any:
@@ -116,8 +111,8 @@ def _ppc(saved: SavedRun, model: Any, idata: Any, seed: int) -> Any:
     per_chain = max(1, 200 // post.sizes["chain"])
     step = max(1, post.sizes["draw"] // per_chain)
     thin = az.InferenceData(posterior=post.isel(draw=slice(0, None, step)))
-    train = saved.train.dropna(subset=saved.meta["predictors"])
-    p = _predict(model, thin, train, True).reshape(-1, len(train))
+    train = saved.train.dropna(subset=saved.record.predictors)
+    p = predict_draws(model, thin, train, True).reshape(-1, len(train))
     rng = np.random.default_rng(seed)
     simulated = (rng.random(p.shape) < p).sum(axis=1)
     observed = int(train[saved.spec.label].sum())
@@ -197,8 +192,8 @@ def write_report(
     for key, title in FIGURES:
         data = _png(makers[key](), folder / f"{key}.png")
         images.append((key, title, base64.b64encode(data).decode()))
-    meta = saved.meta
-    diag = meta["diagnostics"]
+    rec = saved.record
+    diag = rec.diagnostics
     table = summary_table(result.table)
     table.columns.name = None
 
@@ -229,10 +224,10 @@ img.figure {{ max-width: 100%; }}
 </style></head>
 <body data-figures-expected="{len(images)}">
 <h1>Model report: {html.escape(saved.run_id)}</h1>
-<p><b>Formula</b>: <code>{html.escape(meta["formula"])}</code> ({html.escape(meta["family"])},
-{html.escape(saved.spec.link)} link), fitted with {html.escape(str(meta["sampler"]["method"]))} on
-{meta["n_train_rows"]:,} rows ({meta["n_train_positives"]:,} buyers),
-cutoffs {str(meta["train_as_of_min"])[:10]} .. {str(meta["train_as_of_max"])[:10]}.</p>
+<p><b>Formula</b>: <code>{html.escape(rec.formula)}</code> ({html.escape(rec.family)},
+{html.escape(saved.spec.link)} link), fitted with {html.escape(str(rec.sampler["method"]))} on
+{rec.n_train_rows:,} rows ({rec.n_train_positives:,} buyers),
+cutoffs {str(rec.train_as_of_min)[:10]} .. {str(rec.train_as_of_max)[:10]}.</p>
 <p><b>Diagnostics</b>: <span class="{"" if diag["ok"] else "bad"}">{html.escape(diag["message"])}</span>
 (max r_hat {fmt(diag["max_r_hat"], 3)}, min bulk ESS {fmt(diag["min_ess_bulk"], 0)},
 divergences {diag["divergences"]}).</p>
@@ -261,8 +256,7 @@ and lift, not its calibration.</p>
 
 def report_for_run(result: EvaluationResult, out: Path | None = None, root: Path | None = None) -> Path:
     """Rebuild the run's model and posterior and write its report."""
-    from targeting import modeling, runs
+    from targeting import runs
 
     saved = runs.load_run(result.run_id, root)
-    model = modeling.build_model(saved.spec, saved.train)
-    return write_report(saved, result, model, saved.posterior(), out)
+    return write_report(saved, result, saved.model(), saved.posterior(), out)

@@ -18,66 +18,139 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from targeting.specs import ModelSpec, SpecError, load_spec
+from targeting.settings import runs_dir
+from targeting.specs import ModelSpec, SpecError, load_spec, parse_sampler
+from targeting.sqlsafe import UnsafeSqlError, check_name
 
 
 class RunError(RuntimeError):
     """A saved run cannot be found or used."""
 
 
-def runs_dir() -> Path:
-    """Folder of saved runs: ``$MM_RUNS_DIR`` or ``runs``."""
-    return Path(os.environ.get("MM_RUNS_DIR", "runs"))
+@dataclass(frozen=True)
+class RunRecord:
+    """What a fit records about itself (``schema.json``): written by ``fit``, read by the rest.
+
+    ``sampler`` is the sampler as resolved at fit time (the spec's settings with any command
+    line overrides), so every later refit or rebuild of the run uses the settings it was
+    fitted with, not whatever the spec file says today.
+    """
+
+    run_id: str
+    spec_name: str
+    spec_path: str
+    formula: str
+    family: str
+    relation: str
+    labels: str | None
+    predictors: list[str]
+    group_factors: list[str]
+    group_levels: dict[str, list[str]]
+    fixed_levels: dict[str, list[str]]
+    column_types: dict[str, str]
+    sampler: dict[str, Any]
+    n_train_rows: int
+    n_train_positives: int
+    n_dropped_missing: int
+    train_as_of_min: str
+    train_as_of_max: str
+    diagnostics: dict[str, Any]
+    fit_seconds: float
+    fitted_at: str
+
+    def to_json(self) -> str:
+        """Return the record as indented JSON."""
+        return json.dumps(asdict(self), indent=2, default=str) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: str) -> RunRecord:
+        """Read a record, naming the file and the missing fields when it is incomplete."""
+        raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise RunError(f"{where}: expected a JSON object with the run's record")
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in raw]
+        if missing:
+            raise RunError(f"{where}: the run record lacks {missing}; refit the spec")
+        return cls(**{n: raw[n] for n in names})
 
 
 @dataclass
 class SavedRun:
-    """A run loaded from disk."""
+    """A run loaded from disk: its spec (with the sampler it was fitted with), rows and record."""
 
     run_id: str
     folder: Path
     spec: ModelSpec
     train: pd.DataFrame
-    meta: dict[str, Any]
+    record: RunRecord
+
+    def model(self) -> Any:
+        """Rebuild the fitted Bambi model exactly (same formula, priors, training rows, precision)."""
+        from targeting.modeling import build_model
+
+        return build_model(self.spec, self.train)
 
     def posterior(self) -> Any:
-        """Load the InferenceData of the fit."""
+        """Load the InferenceData of the fit (a truncated or corrupt file is a ``RunError``)."""
         import arviz as az
 
-        return az.from_netcdf(self.folder / "posterior.nc")
+        path = self.folder / "posterior.nc"
+        try:
+            idata = az.from_netcdf(path)
+            idata.posterior.load()
+        except Exception as exc:  # h5netcdf/h5py raise OSError, ValueError, KeyError, ...
+            raise RunError(
+                f"run {self.run_id}: saved posterior {path} cannot be read (truncated or corrupt?): "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; refit the spec"
+            ) from exc
+        return idata
 
 
 def save_run(
-    run_id: str,
     spec: ModelSpec,
     idata: Any,
     train: pd.DataFrame,
-    meta: dict[str, Any],
+    record: RunRecord,
     root: Path | None = None,
 ) -> Path:
     """Write a run folder atomically (a temporary folder renamed into place)."""
     root = root or runs_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    run_id = record.run_id
+    check_name(run_id, "run id", str(root))
     final = root / run_id
-    tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=root))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=root))
+    except OSError as exc:
+        raise RunError(f"cannot save run {run_id} in {root}: {exc.strerror or exc}") from exc
     try:
         (tmp / "spec.yml").write_text(spec.text)
         idata.to_netcdf(str(tmp / "posterior.nc"), engine="h5netcdf")
         train.to_parquet(tmp / "train.parquet", index=False)
-        (tmp / "schema.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        (tmp / "schema.json").write_text(record.to_json())
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
+        pointer = root / ".LATEST.tmp"
+        pointer.write_text(run_id + "\n")
+        os.replace(pointer, root / "LATEST")
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        (root / ".LATEST.tmp").unlink(missing_ok=True)
+        raise RunError(
+            f"cannot save run {run_id} in {root}: {exc.strerror or exc} "
+            f"(nothing was saved; earlier runs are intact)"
+        ) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    (root / "LATEST").write_text(run_id + "\n")
     return final
 
 
@@ -89,6 +162,10 @@ def load_run(run: str = "latest", root: Path | None = None) -> SavedRun:
         if not pointer.exists():
             raise RunError(f"no runs in {root}: run `targeting fit --spec ...` first")
         run = pointer.read_text().strip()
+    try:
+        check_name(run, "run id", str(root))
+    except UnsafeSqlError as exc:
+        raise RunError(str(exc)) from exc
     folder = root / run
     if not (folder / "schema.json").exists():
         known = (
@@ -102,8 +179,12 @@ def load_run(run: str = "latest", root: Path | None = None) -> SavedRun:
         spec = load_spec(spec_path)
     except SpecError as exc:
         raise RunError(f"run {run}: its spec no longer loads: {exc}") from exc
-    meta = json.loads((folder / "schema.json").read_text())
-    overrides = meta.get("sampler_overrides") or {}
-    if overrides:
-        spec = spec.with_sampler(**overrides)
-    return SavedRun(run, folder, spec, pd.read_parquet(folder / "train.parquet"), meta)
+    try:
+        record = RunRecord.from_json((folder / "schema.json").read_text(), str(folder / "schema.json"))
+        train = pd.read_parquet(folder / "train.parquet")
+        spec = replace(spec, sampler=parse_sampler(record.sampler, str(folder / "schema.json")))
+    except (OSError, ValueError, TypeError) as exc:  # includes JSON, Arrow and spec errors
+        raise RunError(
+            f"run {run}: {folder} is incomplete or corrupt ({str(exc).splitlines()[0]}); refit the spec"
+        ) from exc
+    return SavedRun(run, folder, spec, train, record)

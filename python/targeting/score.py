@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,13 +13,8 @@ import numpy as np
 import pandas as pd
 
 from targeting import modeling, runs, warehouse
-from targeting.linpred import (
-    DEFAULT_SCORE_DRAWS,
-    LinearPredictor,
-    UnsupportedModel,
-    interval_positions,
-    thin_posterior,
-)
+from targeting.linpred import DEFAULT_SCORE_DRAWS, LinearPredictor, UnsupportedModel, thin_posterior
+from targeting.predict import predict_summary, unseen_levels
 from targeting.runs import RunError, SavedRun
 
 #: Scoring engines: ``fast`` (X @ B per chunk, linpred.py) and ``bambi`` (Model.predict).
@@ -57,7 +51,7 @@ class ScoreResult:
 def check_schema(saved: SavedRun, available: dict[str, str], relation: str) -> None:
     """Fail, naming them, when the mart no longer has the run's columns with their types."""
     problems = []
-    for col, dtype in saved.meta["column_types"].items():
+    for col, dtype in saved.record.column_types.items():
         if col not in available:
             problems.append(f"column {col} is missing")
             continue
@@ -69,66 +63,6 @@ def check_schema(saved: SavedRun, available: dict[str, str], relation: str) -> N
             f"run {saved.run_id} does not match {relation}: {'; '.join(problems)}. "
             f"Refit the spec (`targeting fit --spec {saved.spec.path}`)."
         )
-
-
-def summarise_draws(p: np.ndarray) -> dict[str, np.ndarray]:
-    """Posterior mean, sd and 5%/95% quantiles over draws (last axis = rows)."""
-    flat = p.reshape(-1, p.shape[-1])
-    n = flat.shape[0]
-    lo, hi = interval_positions(n)
-    part = np.partition(flat, [lo, hi], axis=0)
-    return {
-        "p_mean": flat.mean(axis=0),
-        "p_sd": flat.std(axis=0, ddof=1) if n > 1 else np.zeros(flat.shape[1]),
-        "p_q05": part[lo],
-        "p_q95": part[hi],
-    }
-
-
-def _predict(model: Any, idata: Any, rows: pd.DataFrame, group_specific: bool) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = model.predict(
-            idata,
-            data=rows,
-            kind="response_params",
-            inplace=False,
-            include_group_specific=group_specific,
-        )
-    name = model.family.likelihood.parent
-    return out.posterior[name].transpose("chain", "draw", ...).values
-
-
-def unseen_levels(rows: pd.DataFrame, factors: list[str], levels: dict[str, set[str]]) -> np.ndarray:
-    """Rows whose level of any grouping factor was not seen in training."""
-    unseen = np.zeros(len(rows), dtype=bool)
-    for f in factors:
-        unseen |= ~rows[f].astype(str).isin(levels[f]).to_numpy()
-    return unseen
-
-
-def predict_summary(
-    model: Any, idata: Any, rows: pd.DataFrame, factors: list[str], levels: dict[str, set[str]]
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Posterior summary of P(label = 1) for ``rows`` (no missing predictors).
-
-    Rows whose level of any grouping factor was not seen in training are predicted at the
-    population level (group effects left out).
-
-    Returns
-    -------
-    tuple
-        ``{p_mean, p_sd, p_q05, p_q95}`` arrays and the boolean "unseen level" mask.
-
-    """
-    unseen = unseen_levels(rows, factors, levels)
-    summary = {k: np.empty(len(rows)) for k in ("p_mean", "p_sd", "p_q05", "p_q95")}
-    for mask, group_specific in ((~unseen, True), (unseen, False)):
-        if mask.any():
-            p = _predict(model, idata, rows[mask], group_specific)
-            for k, v in summarise_draws(p).items():
-                summary[k][mask] = v
-    return summary, unseen
 
 
 def score_run(
@@ -170,13 +104,12 @@ def score_run(
     chunk_rows = chunk_rows or DEFAULT_CHUNK_ROWS[engine]
     start = time.perf_counter()
     saved = runs.load_run(run, root)
-    spec, meta = saved.spec, saved.meta
-    relation = meta["relation"]
-    predictors: list[str] = meta["predictors"]
-    factors: list[str] = meta["group_factors"]
-    levels = {f: set(v) for f, v in meta["group_levels"].items()}
-    fixed_levels = {c: set(v) for c, v in meta.get("fixed_levels", {}).items()}
-    model = modeling.build_model(spec, saved.train)
+    spec, rec = saved.spec, saved.record
+    relation = rec.relation
+    predictors, factors = rec.predictors, rec.group_factors
+    levels = {f: set(v) for f, v in rec.group_levels.items()}
+    fixed_levels = {c: set(v) for c, v in rec.fixed_levels.items()}
+    model = saved.model()
     idata = saved.posterior()
     idata.posterior = thin_posterior(idata.posterior, draws)
     fast = None
@@ -189,12 +122,14 @@ def score_run(
     pieces: dict[str, list[np.ndarray]] = {}
     n_unseen = n_skipped = 0
     with warehouse.connect(db) as con:
-        check_schema(saved, warehouse.relation_columns(con, relation), relation)
-        total, as_of = warehouse.count_scoring_rows(con, spec, relation)
+        # the run's own check first: it names missing columns and changed types together
+        src = warehouse.bind_spec(con, spec, [], relation, rec.labels, where=f"run {saved.run_id}")
+        check_schema(saved, src.relation.columns, relation)
+        total, as_of = warehouse.count_scoring_rows(con, src)
         if total == 0:
             raise RunError(f"no rows to score in {relation} at its latest cutoff with filter {spec.filter!r}")
         done = reported = 0
-        for chunk in warehouse.iter_scoring_frames(con, spec, relation, predictors, as_of, chunk_rows):
+        for chunk in warehouse.iter_scoring_frames(con, src, predictors, as_of, chunk_rows):
             missing = chunk[predictors].isna().any(axis=1)
             for col, known in fixed_levels.items():
                 missing |= ~chunk[col].astype(str).isin(known)
@@ -222,7 +157,7 @@ def score_run(
     scores["rank"] = rank
     scores["decile"] = (np.ceil(rank * 10 / len(scores))).astype(np.int32)
     seconds = time.perf_counter() - start
-    diag = meta["diagnostics"]
+    diag = rec.diagnostics
     run_row = {
         "run_id": saved.run_id,
         "spec_name": spec.name,
@@ -231,13 +166,13 @@ def score_run(
         "formula": spec.formula,
         "family": spec.family,
         "inference_method": spec.sampler.method,
-        "sampler": str(meta["sampler"]),
+        "sampler": str(rec.sampler),
         "relation": relation,
-        "train_as_of_min": pd.Timestamp(meta["train_as_of_min"]).date(),
-        "train_as_of_max": pd.Timestamp(meta["train_as_of_max"]).date(),
+        "train_as_of_min": pd.Timestamp(rec.train_as_of_min).date(),
+        "train_as_of_max": pd.Timestamp(rec.train_as_of_max).date(),
         "scored_as_of": pd.Timestamp(as_of).date(),
-        "n_train_rows": meta["n_train_rows"],
-        "n_train_positives": meta["n_train_positives"],
+        "n_train_rows": rec.n_train_rows,
+        "n_train_positives": rec.n_train_positives,
         "n_scored": len(scores),
         "n_unseen_group_rows": n_unseen,
         "max_r_hat": diag["max_r_hat"],
@@ -246,9 +181,9 @@ def score_run(
         "diagnostics_ok": diag["ok"],
         "diagnostics_message": diag["message"],
         "status": "scored" if diag["ok"] else "scored_with_failed_diagnostics",
-        "fit_seconds": meta["fit_seconds"],
+        "fit_seconds": rec.fit_seconds,
         "score_seconds": seconds,
-        "fitted_at": pd.Timestamp(meta["fitted_at"]).to_pydatetime(),
+        "fitted_at": pd.Timestamp(rec.fitted_at).to_pydatetime(),
         "scored_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
     }
     warehouse.write_run(db, run_row, scores)

@@ -9,6 +9,9 @@ from typing import Any
 
 import yaml
 
+from targeting.formulas import FormulaError, check_formula
+from targeting.sqlsafe import UnsafeSqlError, check_name
+
 INFERENCE_METHODS = ("nutpie", "pymc", "numpyro", "blackjax", "vi", "laplace")
 NUTPIE_BACKENDS = ("numba", "jax")
 MASS_MATRICES = ("diag", "low_rank")
@@ -115,7 +118,7 @@ class ModelSpec:
         values = {**self.sampler.__dict__, **{k: v for k, v in overrides.items() if v is not None}}
         extra = {k: v for k, v in overrides.items() if v is not None}
         text = self.text + (f"\n# overrides: {extra}\n" if extra else "")
-        return ModelSpec(**{**self.__dict__, "sampler": _sampler(values, self.path), "text": text})
+        return ModelSpec(**{**self.__dict__, "sampler": parse_sampler(values, self.path), "text": text})
 
 
 _REQUIRED = ("name", "relation", "id", "label", "formula")
@@ -134,13 +137,25 @@ _KNOWN = set(_REQUIRED) | {
 }
 
 
-def _sampler(raw: dict[str, Any], where: str) -> Sampler:
+def parse_sampler(raw: dict[str, Any], where: str) -> Sampler:
+    """Validate sampler settings (a spec's ``sampler`` mapping, or a saved run's) into a ``Sampler``."""
     unknown = set(raw) - set(Sampler.__dataclass_fields__)
     if unknown:
         raise SpecError(
             f"{where}: unknown sampler setting(s) {sorted(unknown)}; "
             f"expected {sorted(Sampler.__dataclass_fields__)}"
         )
+    for key in ("draws", "tune", "chains", "seed"):
+        if key in raw and (not isinstance(raw[key], int) or isinstance(raw[key], bool)):
+            raise SpecError(f"{where}: sampler.{key} must be a whole number, got {raw[key]!r}")
+    if "target_accept" in raw and (
+        not isinstance(raw["target_accept"], int | float) or isinstance(raw["target_accept"], bool)
+    ):
+        raise SpecError(
+            f"{where}: sampler.target_accept must be a number in [0.5, 1), got {raw['target_accept']!r}"
+        )
+    if "seed" in raw and not 0 <= raw["seed"] < 2**32:
+        raise SpecError(f"{where}: sampler.seed must be in [0, 2**32), got {raw['seed']!r}")
     s = Sampler(**raw)
     choices = {
         "method": INFERENCE_METHODS,
@@ -196,6 +211,15 @@ def load_spec(path: str | Path) -> ModelSpec:
     unknown = set(raw) - _KNOWN
     if unknown:
         raise SpecError(f"{p}: unknown key(s) {sorted(unknown)}; expected some of {sorted(_KNOWN)}")
+    for key in ("name", "relation", "id", "label", "formula", "as_of", "labels", "filter"):
+        if key in raw and raw[key] is not None and not isinstance(raw[key], str):
+            raise SpecError(f"{p}: {key} must be text, got {type(raw[key]).__name__} {raw[key]!r}")
+    try:
+        check_name(raw["name"], "name", str(p))
+    except UnsafeSqlError as exc:
+        raise SpecError(str(exc)) from exc
+    if not isinstance(raw.get("sampler") or {}, dict):
+        raise SpecError(f"{p}: sampler must be a mapping of setting to value, got {raw['sampler']!r}")
     family = raw.get("family", "bernoulli")
     if family not in FAMILIES:
         raise SpecError(f"{p}: family is {family!r}; expected one of {FAMILIES}")
@@ -208,9 +232,13 @@ def load_spec(path: str | Path) -> ModelSpec:
     lhs = formula.split("~", 1)[0].strip()
     if lhs != raw["label"]:
         raise SpecError(f"{p}: formula's left side {lhs!r} is not the label {raw['label']!r}")
+    try:
+        check_formula(formula, str(p))
+    except FormulaError as exc:
+        raise SpecError(str(exc)) from exc
     for key in ("train_cutoffs", "max_train_rows"):
         value = raw.get(key)
-        if value is not None and (not isinstance(value, int) or value < 1):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise SpecError(f"{p}: {key} must be a positive integer, got {value!r}")
     priors = raw.get("priors") or {}
     if not isinstance(priors, dict):
@@ -233,7 +261,7 @@ def load_spec(path: str | Path) -> ModelSpec:
         max_train_rows=raw.get("max_train_rows"),
         priors=priors,
         noncentered=noncentered,
-        sampler=_sampler(raw.get("sampler") or {}, str(p)),
+        sampler=parse_sampler(raw.get("sampler") or {}, str(p)),
         text=text,
         path=str(p),
     )

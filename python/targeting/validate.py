@@ -8,7 +8,6 @@ channels and dates; row count) plus a seeded sample of rows for the per-row form
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,19 +18,16 @@ import duckdb
 import pandas as pd
 
 from targeting import layout
+from targeting.settings import REPO, gx_dir
 
 MESSAGE_SAMPLE_ROWS = 200_000
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
-ID19 = r"^\d{1,19}$"
-DATE = r"^\d{4}-\d{2}-\d{2}$"
-TIMESTAMP = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+SEEDS = REPO / "seeds"
+ID19 = layout.full_match("id")
+DATE = layout.full_match("date")
+TIMESTAMP = layout.full_match("timestamp")
+NUMBER = layout.full_match("number")
 CATEGORY_IDS = r"^\[(None|'\d+'(, '\d+')*)?\]$"
 MESSAGE_ID = r"^\d+-\d+-[0-9a-f]+$"
-
-
-def gx_dir() -> Path:
-    """Return the GX project folder: ``$MM_GX_DIR`` or ``gx``."""
-    return Path(os.environ.get("MM_GX_DIR", "gx"))
 
 
 @dataclass
@@ -55,15 +51,16 @@ class Outcome:
     evaluated: int = 0
 
 
-def _read(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    return con.execute(sql).df()
+def _read(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> pd.DataFrame:
+    """Run ``sql``, which reads the file ``$path`` (a bound parameter, never pasted text)."""
+    return con.execute(sql, {"path": str(path)}).df()
 
 
 def _raw_checks(raw: Path, fmt: str, suffix: str) -> list[Check]:
     import great_expectations.expectations as gxe
 
     con = duckdb.connect()
-    earliest = datetime(2000, 1, 1)
+    earliest = datetime(int(layout.value_rules()["min_year"]), 1, 1)
     today = datetime.now()
 
     def reader(name: str) -> tuple[str, Path]:
@@ -71,8 +68,8 @@ def _raw_checks(raw: Path, fmt: str, suffix: str) -> list[Check]:
         if not path.exists():
             raise FileNotFoundError(f"raw file {path} does not exist")
         if fmt == "parquet":
-            return f"(select columns(*)::varchar from read_parquet('{path}'))", path
-        return f"read_csv('{path}', header=true, all_varchar=true, delim=',', quote='\"')", path
+            return "(select columns(*)::varchar from read_parquet($path))", path
+        return "read_csv($path, header=true, all_varchar=true, delim=',', quote='\"')", path
 
     def columns_exactly(cols: list[str]) -> Any:
         return gxe.ExpectTableColumnsToMatchOrderedList(column_list=cols)
@@ -86,7 +83,7 @@ def _raw_checks(raw: Path, fmt: str, suffix: str) -> list[Check]:
 
     checks: list[Check] = []
     src, path = reader(layout.PURCHASES)
-    purchases = numeric(_read(con, f"select * from {src}"), ["quantity", "price"])
+    purchases = numeric(_read(con, f"select * from {src}", path), ["quantity", "price"])
     purchases["date__parsed"] = pd.to_datetime(purchases.get("date"), format="%Y-%m-%d", errors="coerce")
     checks.append(
         Check(
@@ -103,7 +100,7 @@ def _raw_checks(raw: Path, fmt: str, suffix: str) -> list[Check]:
                 ],
                 gxe.ExpectColumnValuesToMatchRegex(column="client_id", regex=ID19),
                 gxe.ExpectColumnValuesToMatchRegex(column="quantity", regex=r"^\d+$"),
-                gxe.ExpectColumnValuesToMatchRegex(column="price", regex=r"^\d+(\.\d+)?$"),
+                gxe.ExpectColumnValuesToMatchRegex(column="price", regex=NUMBER),
                 gxe.ExpectColumnValuesToMatchRegex(column="date", regex=DATE),
                 gxe.ExpectColumnValuesToMatchRegex(column="category_ids", regex=CATEGORY_IDS),
                 gxe.ExpectColumnValuesToMatchRegex(column="message_id", regex=MESSAGE_ID),
@@ -117,7 +114,7 @@ def _raw_checks(raw: Path, fmt: str, suffix: str) -> list[Check]:
 
     src, path = reader(layout.MESSAGES)
     sample = _read(
-        con, f"select * from {src} using sample reservoir({MESSAGE_SAMPLE_ROWS} rows) repeatable (42)"
+        con, f"select * from {src} using sample reservoir({MESSAGE_SAMPLE_ROWS} rows) repeatable (42)", path
     )
     checks.append(
         Check(
@@ -136,15 +133,19 @@ def _raw_checks(raw: Path, fmt: str, suffix: str) -> list[Check]:
     )
     if set(layout.MESSAGE_COLUMNS) <= set(sample.columns):
         values = _read(
-            con, f"select distinct lower(trim(event)) as event, lower(trim(channel)) as channel from {src}"
+            con,
+            f"select distinct lower(trim(event)) as event, lower(trim(channel)) as channel from {src}",
+            path,
         )
         events = _read(
             con,
-            f"select event from read_csv('{SEEDS / 'event_taxonomy.csv'}')",
+            "select event from read_csv($path)",
+            SEEDS / "event_taxonomy.csv",
         )
         channels = _read(
             con,
-            f"select channel from read_csv('{SEEDS / 'channels.csv'}')",
+            "select channel from read_csv($path)",
+            SEEDS / "channels.csv",
         )
         checks.append(
             Check(
@@ -157,8 +158,10 @@ def _raw_checks(raw: Path, fmt: str, suffix: str) -> list[Check]:
                 f"{path} (every distinct event and channel)",
             )
         )
-        dates = _read(con, f"select distinct date, try_strptime(date, '%Y-%m-%d') as date__parsed from {src}")
-        counted = _read(con, f"select count(*) as n_rows from {src}")
+        dates = _read(
+            con, f"select distinct date, try_strptime(date, '%Y-%m-%d') as date__parsed from {src}", path
+        )
+        counted = _read(con, f"select count(*) as n_rows from {src}", path)
         checks.append(
             Check(
                 "raw_messages_dates",
@@ -184,7 +187,7 @@ def _raw_checks(raw: Path, fmt: str, suffix: str) -> list[Check]:
         )
 
     src, path = reader(layout.TARGETS)
-    targets = _read(con, f"select * from {src}")
+    targets = _read(con, f"select * from {src}", path)
     checks.append(
         Check(
             "raw_targets",
@@ -206,7 +209,7 @@ def _raw_checks(raw: Path, fmt: str, suffix: str) -> list[Check]:
         (layout.CAMPAIGN_CHANNEL_DAILY, "raw_campaign_channel_daily"),
     ):
         src, path = reader(name)
-        frame = _read(con, f"select * from {src}")
+        frame = _read(con, f"select * from {src}", path)
         counters = [c for c in frame.columns if c.startswith(("count_", "nunique_"))]
         frame = numeric(frame, counters)
         checks.append(

@@ -2,89 +2,54 @@
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import yaml
 
+from targeting.settings import REPO, manifest_path
 from targeting.specs import ModelSpec
+from targeting.sqlsafe import Relation, UnsafeSqlError, check_filter, ident, resolve
 
-REPO = Path(__file__).resolve().parents[2]
 ML_SCHEMA = "ml"
 
-#: The tables the Python layer owns. dbt's on-run-start hook (macros/create_ml_tables.sql)
-#: creates the same empty tables so `dbt build` works before the first fit; a test checks
-#: both definitions agree.
-ML_TABLES: dict[str, str] = {
-    "model_runs": """
-        run_id varchar primary key,
-        spec_name varchar not null,
-        spec_path varchar,
-        spec_text varchar not null,
-        formula varchar not null,
-        family varchar not null,
-        inference_method varchar not null,
-        sampler varchar not null,
-        relation varchar not null,
-        train_as_of_min date,
-        train_as_of_max date,
-        scored_as_of date,
-        n_train_rows bigint not null,
-        n_train_positives bigint not null,
-        n_scored bigint,
-        n_unseen_group_rows bigint,
-        max_r_hat double,
-        min_ess_bulk double,
-        divergences bigint,
-        diagnostics_ok boolean not null,
-        diagnostics_message varchar,
-        status varchar not null,
-        fit_seconds double,
-        score_seconds double,
-        fitted_at timestamp,
-        scored_at timestamp
-    """,
-    "model_evaluations": """
-        run_id varchar not null,
-        split varchar not null,
-        model varchar not null,
-        metric varchar not null,
-        value double,
-        lower double,
-        upper double,
-        n_rows bigint not null,
-        n_positives bigint not null,
-        n_train_rows bigint not null,
-        test_as_of date,
-        note varchar,
-        evaluated_at timestamp not null
-    """,
-    "customer_scores": """
-        run_id varchar not null,
-        client_id bigint not null,
-        as_of_date date not null,
-        p_mean double not null,
-        p_sd double not null,
-        p_q05 double not null,
-        p_q95 double not null,
-        rank bigint not null,
-        decile integer not null,
-        used_population_level boolean not null
-    """,
-}
+#: The ml tables' one definition: the columns of the ``ml`` source in dbt's YAML, which dbt's
+#: on-run-start hook (macros/create_ml_tables.sql) also creates the tables from.
+ML_SOURCES_YAML = REPO / "models" / "staging" / "ml" / "_ml__sources.yml"
+_CONSTRAINTS = {"": "", "not null": " not null", "primary key": " primary key"}
+_TYPES = re.compile(r"[a-z]+(\([0-9, ]+\))?")
+
+
+def _ml_tables() -> dict[str, str]:
+    """Column definitions of each ml table, from ``ML_SOURCES_YAML``."""
+    sources = yaml.safe_load(ML_SOURCES_YAML.read_text())["sources"]
+    ml = next(src for src in sources if src["name"] == ML_SCHEMA)
+    tables = {}
+    for table in ml["tables"]:
+        columns = []
+        for col in table["columns"]:
+            constraint = ((col.get("config") or {}).get("meta") or {}).get("constraint", "")
+            if constraint not in _CONSTRAINTS or not _TYPES.fullmatch(col["data_type"]):
+                raise ValueError(
+                    f"{ML_SOURCES_YAML}: column {table['name']}.{col['name']} has a bad type or constraint"
+                )
+            columns.append(f"{ident(col['name'])} {col['data_type']}{_CONSTRAINTS[constraint]}")
+        tables[table["name"]] = ", ".join(columns)
+    return tables
+
+
+#: The tables the Python layer owns: table name to its column definitions.
+ML_TABLES: dict[str, str] = _ml_tables()
 
 
 class WarehouseError(RuntimeError):
     """The warehouse cannot be read or written as asked."""
-
-
-def default_db() -> Path:
-    """Return the warehouse file: ``$MM_DUCKDB_PATH`` or ``data/warehouse.duckdb``."""
-    return Path(os.environ.get("MM_DUCKDB_PATH", "data/warehouse.duckdb"))
 
 
 @contextmanager
@@ -117,118 +82,165 @@ def connect(db: Path, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnect
         con.close()
 
 
-def resolve_relation(name: str, manifest: Path | None = None) -> str:
-    """Turn a dbt model name into ``schema.table``; ``schema.table`` passes through.
+@dataclass(frozen=True)
+class SpecSource:
+    """A spec's relations and columns, checked against the catalog and quoted for SQL.
+
+    Build it with :func:`bind_spec`; every query below is made from its quoted parts only.
+    """
+
+    spec: ModelSpec
+    relation: Relation
+    labels: Relation | None
+    filter: str | None
+
+    @property
+    def id(self) -> str:
+        """Quoted id column."""
+        return ident(self.spec.id)
+
+    @property
+    def as_of(self) -> str:
+        """Quoted cutoff column."""
+        return ident(self.spec.as_of)
+
+    @property
+    def label(self) -> str:
+        """Quoted label column."""
+        return ident(self.spec.label)
+
+    def population(self) -> str:
+        """Return the ``population`` CTE body: the relation's rows that pass the spec's filter."""
+        where = f"where ({self.filter})" if self.filter else ""
+        return f"select * from {self.relation.sql} {where}"
+
+    def base(self, columns: list[str]) -> str:
+        """Select id, cutoff, ``columns`` and the label from the population (labels joined)."""
+        cols = ", ".join(f"p.{ident(c)}" for c in dict.fromkeys([self.spec.id, self.spec.as_of, *columns]))
+        if self.labels is not None:
+            on = f"l.{self.id} = p.{self.id} and l.{self.as_of} = p.{self.as_of}"
+            join = f"left join {self.labels.sql} as l on {on}"
+            label = f"l.{self.label}"
+        else:
+            join, label = "", f"p.{self.label}"
+        return (
+            f"with population as ({self.population()}) "
+            f"select {cols}, {label} as {self.label} from population as p {join}"
+        )
+
+
+def bind_spec(
+    con: duckdb.DuckDBPyConnection,
+    spec: ModelSpec,
+    columns: list[str],
+    relation: str | None = None,
+    labels: str | None = None,
+    where: str | None = None,
+) -> SpecSource:
+    """Resolve a spec's relations in the catalog and check every column it names.
 
     Parameters
     ----------
-    name
-        dbt model name (``customer_features``) or a qualified ``schema.table``.
-    manifest
-        dbt manifest; defaults to ``target/manifest.json`` in the repo.
+    con
+        Open warehouse connection.
+    spec
+        The model spec.
+    columns
+        Feature columns the caller will read (the formula's).
+    relation, labels
+        Already-resolved ``schema.table`` names (a saved run's); default the spec's own.
+    where
+        Prefix of error messages (default the spec's path).
+
+    Raises
+    ------
+    UnsafeSqlError
+        When a relation does not exist, a column is not in it, or the filter is not one
+        condition over the relation's columns.
 
     """
-    if "." in name:
-        return name
-    path = manifest or REPO / "target" / "manifest.json"
-    if not path.exists():
-        raise WarehouseError(
-            f"cannot resolve dbt model {name!r}: {path} not found (run `dbt build` or `dbt parse`)"
+    where = where or spec.path or spec.name
+    manifest = manifest_path()
+    rel = resolve(con, relation or spec.relation, manifest, where)
+    lab_name = labels if relation is not None else spec.labels
+    lab = resolve(con, lab_name, manifest, where) if lab_name else None
+    rel.column(spec.id, "id", where)
+    rel.column(spec.as_of, "as_of", where)
+    missing = [c for c in columns if c not in rel.columns]
+    if missing:
+        raise UnsafeSqlError(
+            f"{where}: formula names unknown column(s) {missing}; {rel.label} has: "
+            f"{', '.join(sorted(rel.columns))}"
         )
-    nodes = json.loads(path.read_text())["nodes"]
-    for node in nodes.values():
-        if node.get("resource_type") == "model" and node.get("name") == name:
-            return f"{node['schema']}.{node.get('alias') or node['name']}"
-    models = sorted(n["name"] for n in nodes.values() if n.get("resource_type") == "model")
-    raise WarehouseError(f"dbt model {name!r} is not in {path}; models are: {', '.join(models)}")
-
-
-def relation_columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
-    """Column name to DuckDB type of a relation."""
-    try:
-        rows = con.execute(f"describe {relation}").fetchall()
-    except duckdb.Error as exc:
-        raise WarehouseError(f"relation {relation} cannot be read: {exc}") from exc
-    return {r[0]: r[1] for r in rows}
-
-
-def _base_query(spec: ModelSpec, relation: str, labels: str | None, columns: list[str]) -> str:
-    cols = ", ".join(f"f.{c}" for c in dict.fromkeys([spec.id, spec.as_of, *columns]))
-    if labels:
-        label = f"l.{spec.label}"
-        join = f"left join {labels} as l on l.{spec.id} = f.{spec.id} and l.{spec.as_of} = f.{spec.as_of}"
+    if lab is not None:
+        lab.column(spec.id, "id", where)
+        lab.column(spec.as_of, "as_of", where)
+        lab.column(spec.label, "label", where)
     else:
-        label, join = f"f.{spec.label}", ""
-    where = f"where ({spec.filter})" if spec.filter else "where true"
-    return f"select {cols}, {label} as {spec.label} from {relation} as f {join} {where}"
+        rel.column(spec.label, "label", where)
+    flt = check_filter(con, rel, spec.filter, where) if spec.filter else None
+    return SpecSource(spec, rel, lab, flt)
 
 
-def load_training_frame(
-    con: duckdb.DuckDBPyConnection,
-    spec: ModelSpec,
-    relation: str,
-    labels: str | None,
-    columns: list[str],
-) -> pd.DataFrame:
+def latest_cutoff(con: duckdb.DuckDBPyConnection, src: SpecSource) -> object:
+    """Return the latest cutoff of the relation (the one that gets scored)."""
+    return con.execute(f"select max({src.as_of}) from {src.relation.sql}").fetchone()[0]
+
+
+def load_training_frame(con: duckdb.DuckDBPyConnection, src: SpecSource, columns: list[str]) -> pd.DataFrame:
     """Labelled rows of cutoffs before the latest one (the latest is what gets scored)."""
-    base = _base_query(spec, relation, labels, columns)
-    latest = f"(select max({spec.as_of}) from {relation})"
-    cut = ""
+    spec = src.spec
+    params: list[object] = [latest_cutoff(con, src)]
+    cut = limit = ""
     if spec.train_cutoffs:
         cut = (
-            f"and {spec.as_of} in (select distinct {spec.as_of} from base "
-            f"where {spec.label} is not null and {spec.as_of} < {latest} "
-            f"order by 1 desc limit {spec.train_cutoffs})"
+            f"and {src.as_of} in (select distinct {src.as_of} from base "
+            f"where {src.label} is not null and {src.as_of} < $latest order by 1 desc limit $cutoffs)"
         )
-    limit = ""
     if spec.max_train_rows:
-        limit = f"order by hash({spec.id}, {spec.as_of}, {spec.sampler.seed}) limit {spec.max_train_rows}"
+        limit = f"order by hash({src.id}, {src.as_of}, $seed) limit $rows"
+    named = {"latest": params[0]}
+    if cut:
+        named["cutoffs"] = spec.train_cutoffs
+    if limit:
+        named.update(seed=spec.sampler.seed, rows=spec.max_train_rows)
     sql = (
-        f"with base as ({base}) select * from base where {spec.label} is not null "
-        f"and {spec.as_of} < {latest} {cut} {limit}"
+        f"with base as ({src.base(columns)}) select * from base where {src.label} is not null "
+        f"and {src.as_of} < $latest {cut} {limit}"
     )
-    frame = con.execute(sql).df()
+    frame = con.execute(sql, named).df()
     return frame.sort_values([spec.as_of, spec.id], kind="stable").reset_index(drop=True)
 
 
 def load_labelled_at(
-    con: duckdb.DuckDBPyConnection,
-    spec: ModelSpec,
-    relation: str,
-    labels: str | None,
-    columns: list[str],
-    as_of: object,
+    con: duckdb.DuckDBPyConnection, src: SpecSource, columns: list[str], as_of: object
 ) -> pd.DataFrame:
     """Labelled rows of one cutoff (e.g. the latest, labelled by the target file)."""
-    base = _base_query(spec, relation, labels, columns)
-    sql = f"with base as ({base}) select * from base where {spec.label} is not null and {spec.as_of} = ?"
-    return con.execute(sql, [as_of]).df().sort_values(spec.id, kind="stable").reset_index(drop=True)
+    sql = (
+        f"with base as ({src.base(columns)}) select * from base "
+        f"where {src.label} is not null and {src.as_of} = ?"
+    )
+    return con.execute(sql, [as_of]).df().sort_values(src.spec.id, kind="stable").reset_index(drop=True)
 
 
-def count_scoring_rows(con: duckdb.DuckDBPyConnection, spec: ModelSpec, relation: str) -> tuple[int, object]:
+def count_scoring_rows(con: duckdb.DuckDBPyConnection, src: SpecSource) -> tuple[int, object]:
     """Count the rows at the latest cutoff (after the spec's filter); return (count, cutoff)."""
-    where = f"and ({spec.filter})" if spec.filter else ""
-    latest = con.execute(f"select max({spec.as_of}) from {relation}").fetchone()[0]
-    n = con.execute(f"select count(*) from {relation} where {spec.as_of} = ? {where}", [latest]).fetchone()[0]
-    return int(n), latest
+    latest = latest_cutoff(con, src)
+    sql = f"with population as ({src.population()}) select count(*) from population where {src.as_of} = ?"
+    return int(con.execute(sql, [latest]).fetchone()[0]), latest
 
 
 def iter_scoring_frames(
-    con: duckdb.DuckDBPyConnection,
-    spec: ModelSpec,
-    relation: str,
-    columns: list[str],
-    as_of: object,
-    chunk_rows: int,
+    con: duckdb.DuckDBPyConnection, src: SpecSource, columns: list[str], as_of: object, chunk_rows: int
 ) -> Iterator[pd.DataFrame]:
     """Rows of the latest cutoff in chunks of ``chunk_rows``, streamed in storage order.
 
     No ``order by``: sorting millions of rows would hold them all in memory, and every score
     depends on its own row only (ranks are computed after all chunks).
     """
-    cols = ", ".join(dict.fromkeys([spec.id, spec.as_of, *columns]))
-    where = f"and ({spec.filter})" if spec.filter else ""
-    result = con.execute(f"select {cols} from {relation} where {spec.as_of} = ? {where}", [as_of])
+    cols = ", ".join(ident(c) for c in dict.fromkeys([src.spec.id, src.spec.as_of, *columns]))
+    sql = f"with population as ({src.population()}) select {cols} from population where {src.as_of} = ?"
+    result = con.execute(sql, [as_of])
     while True:
         chunk = result.fetch_df_chunk(max(1, chunk_rows // 2048))
         if chunk is None or len(chunk) == 0:
@@ -273,7 +285,7 @@ def replace_run_rows(db: Path, run_id: str, frames: dict[str, pd.DataFrame]) -> 
         try:
             for table, frame in frames.items():
                 con.register(f"new_{table}", frame)
-                cols = ", ".join(frame.columns)
+                cols = ", ".join(ident(c) for c in frame.columns)
                 con.execute(f"delete from {ML_SCHEMA}.{table} where run_id = ?", [run_id])
                 if "run_id" in frame.columns:
                     con.execute(f"insert into {ML_SCHEMA}.{table} ({cols}) select {cols} from new_{table}")

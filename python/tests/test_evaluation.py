@@ -20,6 +20,8 @@ from targeting.synth import SynthConfig, generate
 
 from .conftest import REPO, run_dbt
 
+pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
+
 SPECS = REPO / "python" / "specs"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -7,12 +7,15 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from targeting.baselines import design_matrix, fit_logistic
 from targeting.synth import SynthConfig, generate
 
 from .conftest import run_dbt
+
+pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
 LABELLED = """
 select f.*, l.purchased_next_90d, l.label_source

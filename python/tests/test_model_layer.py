@@ -13,10 +13,12 @@ import pytest
 
 from targeting import cli, modeling
 from targeting.specs import ModelSpec, Sampler, SpecError, load_spec
-from targeting.synth import LABEL_WINDOW_DAYS, SynthConfig, _interest_integral, generate
+from targeting.synth import LABEL_WINDOW_DAYS, SynthConfig, generate, interest_integral
 from targeting.warehouse import ML_TABLES, connect, ensure_ml_tables
 
 from .conftest import REPO, run_dbt, write_lock_held
+
+pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
 SPECS = REPO / "python" / "specs"
 FAST = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
@@ -72,7 +74,7 @@ def test_posterior_recovers_the_generators_true_effects(tmp_path: Path, precisio
     clients = clients[clients["is_buyer"]].copy()
     age = (pd.Timestamp(truth["label_cutoff"]) - clients["acquired_on"]).dt.days.to_numpy(float)
     tau = eff["interest_half_life_days"] / np.log(2)
-    clients["log_mass"] = np.log(_interest_integral(tau, eff["interest_floor"], age, age + LABEL_WINDOW_DAYS))
+    clients["log_mass"] = np.log(interest_integral(tau, eff["interest_floor"], age, age + LABEL_WINDOW_DAYS))
     spec = ModelSpec(
         name="recovery",
         relation="truth",

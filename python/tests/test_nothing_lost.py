@@ -19,6 +19,8 @@ from targeting.export import export_marts
 
 from .conftest import REPO, run_dbt, write_lock_held
 
+pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
+
 SPECS = REPO / "python" / "specs"
 FAST = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
 
@@ -107,8 +109,8 @@ def test_bi_reads_targeting_list_read_only_and_parquet_while_a_writer_holds_the_
         # the warehouse is locked for readers now, the export is not
         with pytest.raises(duckdb.IOException):
             duckdb.connect(str(scored), read_only=True)
-        rows = duckdb.sql(
-            f"select count(*) from '{tmp_path / 'exports' / 'targeting_list.parquet'}'"
+        rows = duckdb.execute(
+            "select count(*) from read_parquet(?)", [str(tmp_path / "exports" / "targeting_list.parquet")]
         ).fetchall()
         assert rows[0][0] == n
     assert not list((tmp_path / "exports").glob(".*.tmp"))  # atomic replace left no temp files

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from .conftest import run_dbt
+
+pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
 
 def _count(db: Path, table: str) -> int:
@@ -22,7 +25,8 @@ def test_real_samples_build_without_error(samples: Path, tmp_path: Path) -> None
     assert _count(db, "staging.stg_apparel__targets") == 50
     with duckdb.connect(str(db), read_only=True) as con:
         raw_distinct = con.execute(
-            f"select count(*) from (select distinct * from read_csv('{samples}/apparel-messages_sample.csv'))"
+            "select count(*) from (select distinct * from read_csv(?))",
+            [str(samples / "apparel-messages_sample.csv")],
         ).fetchone()[0]
         assert con.execute("select count(*) from staging.stg_apparel__messages").fetchone()[0] == raw_distinct
         row = con.execute(
@@ -32,8 +36,8 @@ def test_real_samples_build_without_error(samples: Path, tmp_path: Path) -> None
         assert row == ([4, 28, 57, 431], 28, 431, "women")
         # every non-zero counter of the wide daily sample survives the unpivot
         wide_total = con.execute(
-            "select sum(columns('^count_')) from "
-            f"read_csv('{samples}/full_campaign_daily_event_channel_sample.csv')"
+            "select sum(columns('^count_')) from read_csv(?)",
+            [str(samples / "full_campaign_daily_event_channel_sample.csv")],
         ).fetchone()
         long_total = con.execute(
             "select sum(event_count) from staging.stg_apparel__campaign_channel_daily_events"

@@ -15,6 +15,9 @@ from sklearn.metrics import roc_auc_score
 from targeting import layout
 from targeting.synth import SynthConfig, generate
 
+#: Read a raw CSV as text; the path is the bound parameter.
+READ_CSV = "select * from read_csv(?, all_varchar=true)"
+
 
 def _header(path: Path) -> list[str]:
     return path.read_text().split("\n", 1)[0].split(",")
@@ -28,7 +31,7 @@ def test_headers_match_the_real_files(synth_raw: Path, samples: Path) -> None:
 
 def test_values_have_the_real_quirks(synth_raw: Path) -> None:
     con = duckdb.connect()
-    p = con.execute(f"select * from read_csv('{synth_raw}/{layout.PURCHASES}.csv', all_varchar=true)").df()
+    p = con.execute(READ_CSV, [str(synth_raw / f"{layout.PURCHASES}.csv")]).df()
     assert p["client_id"].str.fullmatch(r"\d{19}").all()
     assert {"[]", "[None]"} <= set(p["category_ids"])
     listed = p.loc[~p["category_ids"].isin(["[]", "[None]"]), "category_ids"]
@@ -40,7 +43,7 @@ def test_values_have_the_real_quirks(synth_raw: Path) -> None:
     assert parts[2].str.fullmatch(r"[0-9a-f]{13}").all()
     mismatch = (parts[0] != p["client_id"]).mean()
     assert 0.15 < mismatch < 0.4, mismatch  # real: 27.5% of rows
-    m = con.execute(f"select * from read_csv('{synth_raw}/{layout.MESSAGES}.csv', all_varchar=true)").df()
+    m = con.execute(READ_CSV, [str(synth_raw / f"{layout.MESSAGES}.csv")]).df()
     assert m.duplicated().sum() > 0  # exact duplicate rows, as in the export
     assert set(m["channel"]) == {"email", "mobile_push"}
     shares = m["event"].value_counts(normalize=True)
@@ -79,11 +82,10 @@ def test_parquet_holds_the_same_rows_as_csv(tmp_path: Path) -> None:
         generate(SynthConfig(scale=0.01, seed=5, out=tmp_path / fmt, fmt=fmt), progress=False)
     con = duckdb.connect()
     for name in layout.RAW_FILES:
-        a = con.execute(
-            f"select * from read_csv('{tmp_path}/csv/{name}.csv', all_varchar=true) order by all"
-        ).fetchall()
+        a = con.execute(READ_CSV + " order by all", [str(tmp_path / "csv" / f"{name}.csv")]).fetchall()
         b = con.execute(
-            f"select columns(*)::varchar from '{tmp_path}/parquet/{name}.parquet' order by all"
+            "select columns(*)::varchar from read_parquet(?) order by all",
+            [str(tmp_path / "parquet" / f"{name}.parquet")],
         ).fetchall()
         assert a == b, name
 
@@ -96,8 +98,9 @@ def test_ab_assignments_have_a_random_control_group(synth_raw: Path) -> None:
     con = duckdb.connect()
     control = ab[ab["variant"] == "control"]
     sent = con.execute(
-        f"select distinct client_id::varchar as client_id, bulk_campaign_id from "
-        f"read_csv('{synth_raw}/{layout.MESSAGES}.csv', all_varchar=true)"
+        "select distinct client_id::varchar as client_id, bulk_campaign_id from "
+        "read_csv(?, all_varchar=true)",
+        [str(synth_raw / f"{layout.MESSAGES}.csv")],
     ).df()
     sent["bulk_campaign_id"] = sent["bulk_campaign_id"].astype(int)
     hits = control.merge(sent, on=["client_id", "bulk_campaign_id"])

@@ -1,0 +1,179 @@
+"""Bambi formulas: the documented transforms, and the check that a formula uses nothing else.
+
+formulae (Bambi's formula engine) resolves a call such as ``np.log(x)`` by looking the name
+up in the calling frame's locals and globals and following dots with ``getattr``: left alone,
+a formula could reach ``os``, ``__builtins__`` or a DataFrame's ``to_csv``. Two guards:
+
+1. :func:`check_formula`, run when a spec loads (also a saved run's), reads the formula's
+   tokens and accepts only calls to :data:`ALLOWED_CALLS`, plain column names (no dots), numbers,
+   strings and formula operators, naming the first term that breaks the rule.
+2. :func:`restrict_formula_namespace` (applied by :func:`new_model`) replaces formulae's two
+   lookups: a call resolves only to an allowed transform, a bare name only to a column of
+   the data. Even a formula that got past the first check reaches nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class FormulaError(ValueError):
+    """A formula uses a call, name or syntax outside the documented set."""
+
+
+def decay(days: Any, half_days: float) -> Any:
+    """``exp(-days / half_days)``: 1 today, fading with age (missing days give 0).
+
+    Use for effects that fade with time, e.g. ``scale(decay(days_since_first_order, 30))``:
+    clients in their first month buy far more often than later.
+    """
+    x = np.asarray(days, dtype=float)
+    return np.where(np.isnan(x), 0.0, np.exp(-np.nan_to_num(x, nan=0.0) / float(half_days)))
+
+
+#: Functions a formula may call besides formulae's own transforms below.
+TRANSFORMS: dict[str, Any] = {
+    "decay": decay,
+    "log1p": np.log1p,
+    "log": np.log,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "clip": np.clip,
+    "minimum": np.minimum,
+    "maximum": np.maximum,
+}
+#: formulae's built-in transforms a formula may call (stateful scale/center/standardize,
+#: categorical C, offset and the identity I for arithmetic on columns).
+FORMULAE_TRANSFORMS = ("scale", "center", "standardize", "C", "offset", "I")
+#: Every call a formula may make.
+ALLOWED_CALLS = frozenset(TRANSFORMS) | frozenset(FORMULAE_TRANSFORMS)
+
+#: Token kinds of formulae's scanner that carry no name: operators, literals, brackets.
+_PLAIN_TOKENS = frozenset(
+    {
+        "TILDE",
+        "PLUS",
+        "MINUS",
+        "STAR",
+        "STAR_STAR",
+        "SLASH",
+        "SLASH_SLASH",
+        "COLON",
+        "PIPE",
+        "LEFT_PAREN",
+        "RIGHT_PAREN",
+        "COMMA",
+        "EQUAL",
+        "NUMBER",
+        "STRING",
+        "PYTHON_LITERAL",
+        "BANG_EQUAL",
+        "EQUAL_EQUAL",
+        "LESS",
+        "LESS_EQUAL",
+        "GREATER",
+        "GREATER_EQUAL",
+        "MODULO",
+        "EOF",
+    }
+)
+
+
+def check_formula(formula: str, where: str) -> None:
+    """Refuse a formula that calls anything outside :data:`ALLOWED_CALLS` or names a dotted path.
+
+    Parameters
+    ----------
+    formula
+        The Bambi formula.
+    where
+        Prefix of the error message (the spec file).
+
+    Raises
+    ------
+    FormulaError
+        Naming the offending term and what is allowed.
+
+    """
+    from formulae.scanner import Scanner
+
+    try:
+        tokens = Scanner(formula).scan()
+    except Exception as exc:  # formulae's scanner raises ScanError and others
+        raise FormulaError(f"{where}: formula {formula!r} does not parse: {exc}") from exc
+    allowed = ", ".join(sorted(ALLOWED_CALLS, key=str.lower))
+    for i, token in enumerate(tokens):
+        kind, lexeme = str(token.kind), str(token.lexeme)
+        following = str(tokens[i + 1].kind) if i + 1 < len(tokens) else "EOF"
+        if kind == "IDENTIFIER":
+            if following == "LEFT_PAREN":
+                if lexeme not in ALLOWED_CALLS:
+                    raise FormulaError(
+                        f"{where}: formula term {lexeme}(...) calls a function that formulas may not "
+                        f"use; allowed: {allowed}"
+                    )
+            elif "." in lexeme or lexeme.startswith("_"):
+                raise FormulaError(
+                    f"{where}: formula names {lexeme!r}, which is not a column name (no dots or "
+                    f"leading underscores); columns are plain names, functions are: {allowed}"
+                )
+        elif kind == "BQNAME":
+            continue
+        elif kind not in _PLAIN_TOKENS:
+            raise FormulaError(
+                f"{where}: formula {formula!r} holds {lexeme!r}, which formulas may not use "
+                f"(no brackets, braces or attribute access)"
+            )
+
+
+def _resolve_call(name: str, env: Any) -> Any:
+    """Resolve a formula call as formulae's ``get_function_from_module`` would, allowed calls only."""
+    if name in TRANSFORMS:
+        return TRANSFORMS[name]
+    if name in FORMULAE_TRANSFORMS:
+        from formulae.transforms import TRANSFORMS as FORMULAE_BUILTINS
+
+        return FORMULAE_BUILTINS[name]
+    raise FormulaError(
+        f"formula term {name}(...) calls a function that formulas may not use; "
+        f"allowed: {', '.join(sorted(ALLOWED_CALLS, key=str.lower))}"
+    )
+
+
+def _column_only(self: Any, data_mask: Any, env: Any) -> Any:
+    """Evaluate a bare name as a column of the data (formulae's ``LazyVariable.eval``), nothing else."""
+    try:
+        return data_mask[self.name]
+    except KeyError:
+        raise FormulaError(f"formula names {self.name!r}, which is not a column of the data") from None
+
+
+def restrict_formula_namespace() -> None:
+    """Make formulae resolve calls from :data:`ALLOWED_CALLS` only and names from the data only.
+
+    formulae looks names up in the frame that calls ``bambi.Model`` (its locals and globals)
+    and follows dotted names with ``getattr``. After this patch a call resolves only to a
+    documented transform and a bare name only to a column of the data being evaluated, so a
+    formula cannot reach a module, a builtin or an object's methods, whatever frame built it.
+    Idempotent.
+    """
+    import bambi.terms.utils as bambi_terms
+    from formulae.terms import call_resolver
+
+    if getattr(call_resolver.get_function_from_module, "_marketing_mart_patched", False):
+        return
+    _resolve_call._marketing_mart_patched = True  # type: ignore[attr-defined]
+    call_resolver.get_function_from_module = _resolve_call
+    bambi_terms.get_function_from_module = _resolve_call
+    call_resolver.LazyVariable.eval = _column_only  # type: ignore[method-assign]
+
+
+def new_model(formula: str, data: Any, **options: Any) -> Any:
+    """Build ``bambi.Model(formula, data, **options)``; only allowed calls and data columns are in reach."""
+    import bambi as bmb
+
+    restrict_formula_namespace()
+    return bmb.Model(formula, data, extra_namespace=dict(TRANSFORMS), **options)

@@ -1,0 +1,247 @@
+"""SQL built from outside input: quoted identifiers, relations checked against the catalog, filters parsed.
+
+Nothing from a spec, a saved run or the command line is pasted into SQL as text:
+
+- identifiers (relations, columns) are checked against DuckDB's catalog first and then written
+  with :func:`ident`, which quotes them;
+- values and paths are bound parameters;
+- the spec's ``filter``, the one field that is SQL by design, is parsed by DuckDB
+  (``json_serialize_sql`` on a bound string) and accepted only as one boolean expression over
+  the relation's own columns: no subquery (so no table function such as ``read_text``), no
+  second statement, no comment, no set operation or clause after it, and no function that
+  reads the environment or changes state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+
+class UnsafeSqlError(ValueError):
+    """An identifier or expression from outside input does not resolve or is not allowed."""
+
+
+#: Scalar functions a filter may not call: they read the environment or change state.
+FORBIDDEN_FUNCTIONS = frozenset(
+    {
+        "getenv",
+        "current_setting",
+        "setseed",
+        "nextval",
+        "currval",
+        "error",
+        "sql_auto_complete",
+        "json_serialize_sql",
+        "json_deserialize_sql",
+        "json_execute_serialized_sql",
+        "query",
+        "query_table",
+    }
+)
+
+
+def ident(name: str) -> str:
+    """Quote one SQL identifier (``"`` doubled), whatever characters it holds."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A table or view that exists in the warehouse's catalog, with its columns."""
+
+    schema: str
+    name: str
+    columns: dict[str, str]
+
+    @property
+    def sql(self) -> str:
+        """The quoted ``"schema"."name"`` to use in SQL."""
+        return f"{ident(self.schema)}.{ident(self.name)}"
+
+    @property
+    def label(self) -> str:
+        """``schema.name`` for messages and run records."""
+        return f"{self.schema}.{self.name}"
+
+    def column(self, name: str, what: str, where: str) -> str:
+        """Return the quoted column ``name``, or raise an error naming ``what`` and the relation's columns."""
+        if name not in self.columns:
+            raise UnsafeSqlError(
+                f"{where}: {what} {name!r} is not a column of {self.label}; its columns are: "
+                f"{', '.join(sorted(self.columns))}"
+            )
+        return ident(name)
+
+
+def _manifest_model(name: str, manifest: Path) -> tuple[str, str]:
+    if not manifest.exists():
+        raise UnsafeSqlError(
+            f"cannot resolve dbt model {name!r}: {manifest} not found (run `dbt build` or `dbt parse`)"
+        )
+    nodes = json.loads(manifest.read_text())["nodes"]
+    for node in nodes.values():
+        if node.get("resource_type") == "model" and node.get("name") == name:
+            return str(node["schema"]), str(node.get("alias") or node["name"])
+    models = sorted(n["name"] for n in nodes.values() if n.get("resource_type") == "model")
+    raise UnsafeSqlError(f"dbt model {name!r} is not in {manifest}; models are: {', '.join(models)}")
+
+
+def resolve(
+    con: duckdb.DuckDBPyConnection, name: str, manifest: Path | None = None, where: str = "spec"
+) -> Relation:
+    """Resolve a dbt model name or ``schema.table`` to a relation that exists in the catalog.
+
+    Parameters
+    ----------
+    con
+        Open warehouse connection.
+    name
+        dbt model name (looked up in ``manifest``) or ``schema.table``.
+    manifest
+        dbt's ``target/manifest.json`` (needed for a bare model name).
+    where
+        Prefix of error messages (the spec file, the saved run).
+
+    Raises
+    ------
+    UnsafeSqlError
+        When the name is not ``model`` or ``schema.table`` or no such table or view exists.
+
+    """
+    if not isinstance(name, str) or not name:
+        raise UnsafeSqlError(f"{where}: relation must be a dbt model name or schema.table, got {name!r}")
+    parts = name.split(".")
+    if len(parts) == 1:
+        if manifest is None:
+            raise UnsafeSqlError(
+                f"{where}: relation {name!r} is not schema.table and no dbt manifest is given"
+            )
+        schema, table = _manifest_model(name, manifest)
+    elif len(parts) == 2:
+        schema, table = parts
+    else:
+        raise UnsafeSqlError(f"{where}: relation {name!r} must be a dbt model name or schema.table")
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    if not rows:
+        known = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema not in ('information_schema', 'pg_catalog') order by 1"
+        ).fetchall()
+        raise UnsafeSqlError(
+            f"{where}: relation {name!r} does not exist in the warehouse; relations are: "
+            f"{', '.join(r[0] for r in known) or 'none'}"
+        )
+    return Relation(schema, table, {r[0]: r[1] for r in rows})
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+_PROBE = "__marketing_mart_filter_probe"
+
+
+def check_filter(con: duckdb.DuckDBPyConnection, relation: Relation, expr: str, where: str = "spec") -> str:
+    """Accept ``expr`` only as one boolean expression over ``relation``'s columns.
+
+    Returns
+    -------
+    str
+        ``expr`` unchanged, safe to use as ``where (<expr>)`` on ``relation``.
+
+    Raises
+    ------
+    UnsafeSqlError
+        Naming the filter and what is not allowed in it.
+
+    """
+    if not isinstance(expr, str) or not expr.strip():
+        raise UnsafeSqlError(f"{where}: filter must be a non-empty SQL condition, got {expr!r}")
+    for token in (";", "--", "/*"):
+        if token in expr:
+            raise UnsafeSqlError(
+                f"{where}: filter {expr!r} contains {token!r}; a filter is one condition, without "
+                f"statement separators or comments"
+            )
+    probe = f"select * from {_PROBE} where ({expr})"
+    parsed = json.loads(con.execute("select json_serialize_sql(?)", [probe]).fetchone()[0])
+    if parsed.get("error"):
+        raise UnsafeSqlError(
+            f"{where}: filter {expr!r} is not one SQL condition: {parsed.get('error_message', '')}"
+        )
+    statements = parsed.get("statements", [])
+    node = statements[0]["node"] if len(statements) == 1 else {}
+    plain = (
+        node.get("type") == "SELECT_NODE"
+        and not node.get("modifiers")
+        and not node.get("cte_map", {}).get("map")
+        and not node.get("group_expressions")
+        and node.get("having") is None
+        and node.get("qualify") is None
+        and node.get("sample") is None
+        and node.get("from_table", {}).get("table_name") == _PROBE
+        and node.get("where_clause") is not None
+    )
+    if not plain:
+        raise UnsafeSqlError(
+            f"{where}: filter {expr!r} is not one condition: it adds clauses, set operations or "
+            f"statements around the where clause"
+        )
+    columns_lower = {c.lower() for c in relation.columns}
+    for item in _walk(node["where_clause"]):
+        kind = item.get("class")
+        if kind == "SUBQUERY":
+            raise UnsafeSqlError(
+                f"{where}: filter {expr!r} holds a subquery; a filter may only use the columns of "
+                f"{relation.label} (no subqueries or table functions)"
+            )
+        if kind == "COLUMN_REF":
+            names = item.get("column_names", [])
+            if len(names) != 1 or names[0].lower() not in columns_lower:
+                raise UnsafeSqlError(
+                    f"{where}: filter {expr!r} names {'.'.join(names)!r}, which is not a column of "
+                    f"{relation.label}; its columns are: {', '.join(sorted(relation.columns))}"
+                )
+        function = str(item.get("function_name", "")).lower()
+        if kind in ("FUNCTION", "WINDOW") and function in FORBIDDEN_FUNCTIONS:
+            raise UnsafeSqlError(
+                f"{where}: filter {expr!r} calls {item['function_name']}(), which a filter may not use"
+            )
+        if kind == "WINDOW" or item.get("type", "").startswith("WINDOW_"):
+            raise UnsafeSqlError(f"{where}: filter {expr!r} holds a window function; use a plain condition")
+    try:
+        con.execute(f"select count(*) from (select * from {relation.sql} where ({expr}) limit 0)").fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise UnsafeSqlError(f"{where}: filter {expr!r} does not bind to {relation.label}: {first}") from exc
+    return expr
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def check_name(value: str, what: str, where: str) -> str:
+    """Accept a name used in file and folder names (spec name, run id): letters, digits, ``_.-``."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or ".." in value:
+        raise UnsafeSqlError(
+            f"{where}: {what} {value!r} must start with a letter or digit and hold only letters, "
+            f"digits, '_', '-' and '.' (at most 100 characters); it names files and folders"
+        )
+    return value

@@ -1,0 +1,131 @@
+"""Fast unit tests of the guards on outside input: identifiers, filters, formulas, names, rules.
+
+No warehouse build and no fit: these run in the fast loop (`make test-fast`).
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pandas as pd
+import pytest
+
+from targeting import layout
+from targeting.formulas import FormulaError, check_formula, new_model
+from targeting.sqlsafe import UnsafeSqlError, check_filter, check_name, ident, resolve
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    c = duckdb.connect()
+    c.execute("create schema s")
+    c.execute('create table s.t (id bigint, x double, flag boolean, "odd name" varchar)')
+    c.execute("insert into s.t values (1, 2.0, true, 'a'), (2, 3.0, false, 'b')")
+    return c
+
+
+def test_ident_quotes_whatever_the_name_holds(con: duckdb.DuckDBPyConnection) -> None:
+    assert ident('a"b') == '"a""b"'
+    assert con.execute(f"select {ident('odd name')} from s.t order by 1").fetchall() == [("a",), ("b",)]
+
+
+def test_resolve_checks_the_catalog(con: duckdb.DuckDBPyConnection) -> None:
+    rel = resolve(con, "s.t")
+    assert rel.sql == '"s"."t"' and list(rel.columns) == ["id", "x", "flag", "odd name"]
+    with pytest.raises(UnsafeSqlError, match="does not exist in the warehouse; relations are: s.t"):
+        resolve(con, "s.t; drop table t")
+    with pytest.raises(UnsafeSqlError, match="must be a dbt model name or schema.table"):
+        resolve(con, "a.b.c")
+    with pytest.raises(UnsafeSqlError, match="is not a column of s.t"):
+        rel.column("id; drop table s.t", "id", "spec")
+    assert con.execute("select count(*) from s.t").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("flag; drop table s.t", "contains ';'"),
+        ("flag /* c */", "contains '/\\*'"),
+        ("id in (select 1)", "holds a subquery"),
+        ("exists (select * from read_csv('x.csv'))", "holds a subquery"),
+        ("true) union all select * from s.t where (true", "is not one condition"),
+        ("true) order by (id", "is not one condition"),
+        ("other.id = 1", "names 'other.id'"),
+        ("missing = 1", "names 'missing'"),
+        ("getenv('HOME') = ''", "calls getenv"),
+        ("current_setting('threads') = '1'", "calls current_setting"),
+        ("row_number() over () = 1", "window function"),
+        ("x >", "is not one SQL condition"),
+        ("no_such_function(x)", "does not bind to s.t"),
+    ],
+)
+def test_filter_is_one_condition_over_the_relations_columns(
+    con: duckdb.DuckDBPyConnection, expr: str, message: str
+) -> None:
+    with pytest.raises(UnsafeSqlError, match=message):
+        check_filter(con, resolve(con, "s.t"), expr)
+    assert con.execute("select count(*) from s.t").fetchone()[0] == 2
+
+
+def test_good_filters_pass(con: duckdb.DuckDBPyConnection) -> None:
+    rel = resolve(con, "s.t")
+    for expr in ("flag", "x > 2 and id in (1, 2)", "coalesce(x, 0) >= 0 or \"odd name\" like 'a%'"):
+        assert check_filter(con, rel, expr) == expr
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [
+        ("y ~ np.log(x)", "np.log\\(...\\) calls a function"),
+        ("y ~ __import__(x)", "does not parse"),
+        ("y ~ eval(x)", "eval\\(...\\) calls a function"),
+        ("y ~ x + os.environ", "names 'os.environ'"),
+        ("y ~ x + __builtins__", "does not parse"),
+        ("y ~ x + _private", "does not parse"),
+        ("y ~ C(x, levels=['a'])", "holds '\\['"),
+        ("y ~ {x + 1}", "holds '\\{'"),
+    ],
+)
+def test_formula_outside_the_documented_transforms_is_refused(formula: str, message: str) -> None:
+    with pytest.raises(FormulaError, match=message):
+        check_formula(formula, "spec.yml")
+
+
+def test_documented_formulas_pass() -> None:
+    check_formula("y ~ scale(log1p(a)) + decay(d, 30) + C(g) + a:b + I(a ** 2) + (1|g) + `odd name`", "s")
+
+
+def test_formulae_reaches_only_transforms_and_columns_even_past_the_check(tmp_path: object) -> None:
+    frame = pd.DataFrame({"y": [0, 1, 0, 1], "x": [1.0, 2.0, 3.0, 4.0]})
+    data = frame  # a local the formula engine would otherwise find in this frame  # noqa: F841
+    with pytest.raises(FormulaError, match="data.to_csv"):
+        new_model("y ~ data.to_csv(x)", frame, family="bernoulli")
+    with pytest.raises(Exception, match="pd"):
+        new_model("y ~ pd", frame, family="bernoulli")
+    assert new_model("y ~ scale(log1p(x))", frame, family="bernoulli") is not None
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "", ".hidden", "a" * 101, "a..b", "x y"])
+def test_names_that_become_files_are_plain(name: str) -> None:
+    with pytest.raises(UnsafeSqlError, match="must start with a letter or digit"):
+        check_name(name, "name", "spec")
+
+
+def test_value_rules_are_strict() -> None:
+    ident_rule = re.compile(layout.full_match("id"))
+    number = re.compile(layout.full_match("number"))
+    date = re.compile(layout.full_match("date"))
+    assert ident_rule.match("1515915625468060902")
+    for bad in ("1.515915625468061e+18", "0x1F", "1_000", "-1", " 1", "12345678901234567890"):
+        assert not ident_rule.match(bad), bad
+    assert number.match("1999.0") and number.match("-3")
+    for bad in ("nan", "inf", "1e3", "1,5", ""):
+        assert not number.match(bad), bad
+    assert date.match("2022-05-16") and not date.match("22-05-16") and not date.match("2022/05/16")
+
+
+def test_layout_columns_come_from_the_dbt_sources() -> None:
+    assert layout.PURCHASE_COLUMNS == ["client_id", "quantity", "price", "category_ids", "date", "message_id"]
+    assert layout.TARGET_COLUMNS == ["client_id", "target"]
+    assert layout.MESSAGE_COLUMNS[:2] == ["bulk_campaign_id", "client_id"]
