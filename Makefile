@@ -86,6 +86,7 @@ bench: $(STAMP)  ## benchmarks (not tests): mart build, fits, scoring vs baselin
 lint: $(STAMP)  ## ruff on Python, sqlfluff (dbt templater) on SQL
 	$(BIN)/ruff check python benchmarks
 	$(BIN)/ruff format --check python benchmarks
+	test -d $(TEST_RAW) || $(BIN)/targeting synth --scale 0.02 --seed 7 --out $(TEST_RAW) --quiet
 	MM_DUCKDB_PATH=$(TEST_DB) $(BIN)/sqlfluff lint models macros tests
 
 clean:  ## remove generated data, dbt artifacts and the venv

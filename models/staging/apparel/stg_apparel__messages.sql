@@ -85,7 +85,9 @@ typed as (
     select
         filename as source_file,
         {{ checked_cast('bulk_campaign_id', 'bigint', 'a whole-number campaign id', rule='id') }} as bulk_campaign_id,
-        {{ checked_cast('client_id', 'bigint', 'a client id (whole digits) that fits a 64-bit integer', rule='id') }} as client_id,
+        {{ checked_cast(
+            'client_id', 'bigint', 'a client id (whole digits) that fits a 64-bit integer', rule='id'
+        ) }} as client_id,
         cast(message_id as varchar) as message_id,
         lower(trim(cast(event as varchar))) as event_raw,
         lower(trim(cast(channel as varchar))) as channel_raw,

@@ -24,7 +24,9 @@ marker_lists as (
 typed as (
     select
         filename as source_file,
-        {{ checked_cast('client_id', 'bigint', 'a client id (whole digits) that fits a 64-bit integer', rule='id') }} as client_id,
+        {{ checked_cast(
+            'client_id', 'bigint', 'a client id (whole digits) that fits a 64-bit integer', rule='id'
+        ) }} as client_id,
         {{ checked_cast('quantity', 'integer', 'a whole number of units') }} as quantity,
         {{ checked_cast('price', 'double', 'a number') }} as price,
         {{ checked_date('date') }} as purchased_on,
@@ -43,7 +45,8 @@ typed as (
             else error(
                 'raw file ' || filename || ': column category_ids has value '''
                 || coalesce(cast(category_ids as varchar), 'NULL')
-                || ''' which is not a Python list of quoted ids that fit 64-bit integers, like [''4'', ''28''], [] or [None]'
+                || ''' which is not a Python list of quoted ids that fit 64-bit integers, '
+                || 'like [''4'', ''28''], [] or [None]'
             )
         end as category_ids_raw
     from source

@@ -8,7 +8,9 @@ source as (
 
 typed as (
     select
-        {{ checked_cast('client_id', 'bigint', 'a client id (whole digits) that fits a 64-bit integer', rule='id') }} as client_id,
+        {{ checked_cast(
+            'client_id', 'bigint', 'a client id (whole digits) that fits a 64-bit integer', rule='id'
+        ) }} as client_id,
         case
             when cast(target as varchar) in ('0', '1') then cast(target as integer)
             else error(
