@@ -35,6 +35,17 @@ def run_dbt(args: list[str], db: Path, vars_: dict[str, str] | None = None) -> s
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
+def write_spec(tmp_path: Path, **changes: object) -> Path:
+    """A copy of the shipped plain spec with some keys replaced, as a new file in ``tmp_path``."""
+    import yaml
+
+    raw = yaml.safe_load((REPO / "python" / "specs" / "purchase_90d.yml").read_text())
+    raw.update(changes)
+    path = tmp_path / f"spec_{len(list(tmp_path.glob('spec_*')))}.yml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
 @pytest.fixture(scope="session")
 def synth_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Raw files from ``targeting synth --scale 0.02 --seed 7`` (about 1,000 buyers)."""

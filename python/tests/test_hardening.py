@@ -15,11 +15,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 
 from targeting import cli
 
-from .conftest import REPO
+from .conftest import REPO, write_spec
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -68,14 +67,6 @@ def env(scored: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPat
     shutil.copytree(scored[1], runs)
     monkeypatch.setenv("MM_RUNS_DIR", str(runs))
     return db, runs
-
-
-def _spec(tmp_path: Path, **changes: object) -> Path:
-    raw = yaml.safe_load((SPECS / "purchase_90d.yml").read_text())
-    raw.update(changes)
-    path = tmp_path / f"spec_{len(list(tmp_path.glob('spec_*')))}.yml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
 
 
 def _refused(argv: list[str], db: Path, capsys: pytest.CaptureFixture, fragments: list[str]) -> str:
@@ -207,7 +198,7 @@ def test_spec_attack_is_refused(
     changes = json.loads(json.dumps(changes).replace("{pwned}", str(_pwned(tmp_path))))
     runs_before = sorted(p.name for p in runs.iterdir())
     _refused(
-        ["fit", "--spec", str(_spec(tmp_path, **changes)), "--db", str(db), *FAST], db, capsys, fragments
+        ["fit", "--spec", str(write_spec(tmp_path, **changes)), "--db", str(db), *FAST], db, capsys, fragments
     )
     assert not _pwned(tmp_path).exists()
     assert sorted(p.name for p in runs.iterdir()) == runs_before
@@ -338,5 +329,7 @@ def test_export_path_with_quotes_is_data_not_sql(env: tuple[Path, Path], tmp_pat
 
 def test_a_safe_filter_still_works(env: tuple[Path, Path], tmp_path: Path) -> None:
     db, _ = env
-    spec = _spec(tmp_path, filter="has_purchase_history and orders_all >= 1 and favourite_channel <> 'x'")
+    spec = write_spec(
+        tmp_path, filter="has_purchase_history and orders_all >= 1 and favourite_channel <> 'x'"
+    )
     assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST]) == 0

@@ -16,7 +16,7 @@ from targeting.specs import ModelSpec, Sampler, SpecError, load_spec
 from targeting.synth import LABEL_WINDOW_DAYS, SynthConfig, generate, interest_integral
 from targeting.warehouse import ML_TABLES, connect, ensure_ml_tables
 
-from .conftest import REPO, run_dbt, write_lock_held
+from .conftest import REPO, run_dbt, write_lock_held, write_spec
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -36,16 +36,6 @@ def env(warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 def _scores(db: Path) -> pd.DataFrame:
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute("select * from ml.customer_scores order by run_id, client_id").df()
-
-
-def _write_spec(tmp_path: Path, **changes: object) -> Path:
-    import yaml
-
-    raw = yaml.safe_load((SPECS / "purchase_90d.yml").read_text())
-    raw.update(changes)
-    path = tmp_path / f"spec_{len(list(tmp_path.glob('spec_*')))}.yml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
 
 
 def test_shipped_specs_load() -> None:
@@ -227,7 +217,7 @@ def test_bad_spec_fails_clearly_and_keeps_previous_scores(
     before = _scores(env)
     capsys.readouterr()
     changes, expected = BAD_SPECS[case]
-    code = cli.main(["fit", "--spec", str(_write_spec(tmp_path, **changes)), "--db", str(env), *FAST])
+    code = cli.main(["fit", "--spec", str(write_spec(tmp_path, **changes)), "--db", str(env), *FAST])
     err = capsys.readouterr().err
     assert code != 0
     for fragment in expected:
@@ -257,16 +247,16 @@ def test_locked_warehouse_is_reported(env: Path) -> None:
 
 def test_spec_validation_names_the_problem(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="sampler.method"):
-        load_spec(_write_spec(tmp_path, sampler={"method": "magic"}))
+        load_spec(write_spec(tmp_path, sampler={"method": "magic"}))
     with pytest.raises(SpecError, match="sampler.backend is 'cuda'"):
-        load_spec(_write_spec(tmp_path, sampler={"backend": "cuda"}))
+        load_spec(write_spec(tmp_path, sampler={"backend": "cuda"}))
     with pytest.raises(SpecError, match="sampler.mass_matrix is 'full'"):
-        load_spec(_write_spec(tmp_path, sampler={"mass_matrix": "full"}))
+        load_spec(write_spec(tmp_path, sampler={"mass_matrix": "full"}))
     with pytest.raises(SpecError, match="sampler.precision is 'float16'"):
-        load_spec(_write_spec(tmp_path, sampler={"precision": "float16"}))
+        load_spec(write_spec(tmp_path, sampler={"precision": "float16"}))
     with pytest.raises(SpecError, match="noncentered must be true or false"):
-        load_spec(_write_spec(tmp_path, noncentered="yes"))
+        load_spec(write_spec(tmp_path, noncentered="yes"))
     with pytest.raises(SpecError, match="missing required key"):
-        load_spec(_write_spec(tmp_path, formula=""))
+        load_spec(write_spec(tmp_path, formula=""))
     with pytest.raises(SpecError, match="left side"):
-        load_spec(_write_spec(tmp_path, formula="target ~ orders_all"))
+        load_spec(write_spec(tmp_path, formula="target ~ orders_all"))
