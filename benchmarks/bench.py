@@ -36,6 +36,11 @@ MART_DB = DATA / f"mart_scale{SCALE:g}.duckdb"
 SCORE_SIZES = [int(x) for x in os.environ.get("BENCH_SCORE_SIZES", "1000000,5000000").split(",")]
 
 
+def _portable(text: str) -> str:
+    """Write paths relative to the repo: results.json is committed, machine paths are not."""
+    return text.replace(str(REPO) + "/", "").replace(str(REPO), ".")
+
+
 def measure(label: str, cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
     """Run ``cmd`` in a child process; return wall seconds and the child's peak RSS in MB."""
     start = time.perf_counter()
@@ -56,7 +61,7 @@ def measure(label: str, cmd: list[str], env: dict[str, str] | None = None) -> di
         raise SystemExit(f"bench: {label} failed with exit {code}")
     result = {"seconds": round(seconds, 2), "peak_mb": round(usage.ru_maxrss / 1024, 1)}
     print(f"  {label:<48} {result['seconds']:>9.1f} s {result['peak_mb']:>9.0f} MB", flush=True)
-    result["output_tail"] = out[-400:]
+    result["output_tail"] = _portable(out[-400:])
     return result
 
 
@@ -97,8 +102,8 @@ def bench_mart(raw: Path) -> dict[str, object]:
     floor = measure(
         "floor: duckdb scan + group by of messages",
         py(
-            'import duckdb; duckdb.sql("select client_id, event, channel, count(*) from '
-            f"read_csv('{raw}/apparel-messages.csv') group by all\").fetchall()"
+            "import duckdb; duckdb.execute('select client_id, event, channel, count(*) from "
+            f"read_csv(?) group by all', [{str(raw / 'apparel-messages.csv')!r}]).fetchall()"
         ),
     )
     # what any dbt run costs before it does real work: process start, project parse, hooks
@@ -139,7 +144,7 @@ def bench_mart(raw: Path) -> dict[str, object]:
         "ratio_daily_append_vs_full": round(incremental["seconds"] / ours["seconds"], 3),
         "ratio_vs_floor": round(ours["seconds"] / floor["seconds"], 2),
         "ratio_vs_pandas": round(ours["seconds"] / pandas["seconds"], 3),
-        "warehouse": str(db),
+        "warehouse": _portable(str(db)),
     }
 
 
@@ -154,14 +159,15 @@ def bench_daily_append(raw: Path, db: Path, vars_: str) -> dict[str, float]:
     daily = raw / "apparel-messages-bench-daily.csv"
     copy = db.with_name(db.stem + "_daily.duckdb")
     shutil.copy(db, copy)
-    read = f"read_csv('{raw}/apparel-messages.csv', all_varchar=true, header=true)"
+    read = "read_csv($src, all_varchar=true, header=true)"
     sql = (
-        f"copy (select * replace (strftime(cast(date as date) + 1, '%Y-%m-%d') as date, "
+        "copy (select * replace (strftime(cast(date as date) + 1, '%Y-%m-%d') as date, "
         "strftime(cast(created_at as timestamp) + interval 1 day, '%Y-%m-%d %H:%M:%S') as created_at) "
-        f"from {read} where date = (select max(date) from {read})) to '{daily}' (header)"
+        f"from {read} where date = (select max(date) from {read})) to $out (header)"
     )
+    params = {"src": str(raw / "apparel-messages.csv"), "out": str(daily)}
     try:
-        measure("daily file: last day + 1 (setup)", py(f"import duckdb; duckdb.sql({sql!r})"))
+        measure("daily file: last day + 1 (setup)", py(f"import duckdb; duckdb.execute({sql!r}, {params!r})"))
         env = {"MM_DUCKDB_PATH": str(copy), "DBT_PROFILES_DIR": str(REPO), "DO_NOT_TRACK": "1"}
         return measure(
             "dbt run after one daily messages file", [str(BIN / "dbt"), "run", "--vars", vars_], env
@@ -255,16 +261,18 @@ def make_score_warehouse(mart_db: Path, rows: int) -> Path:
     tmp = out.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
     sql = (
-        "set enable_progress_bar = false; "
-        f"attach '{mart_db}' as src (read_only); "
         "create schema marts; "
         "create table marts.customer_features as "
         "with base as (select *, row_number() over (order by client_id) as n "
         "from src.marts.customer_features where is_scoring_cutoff and has_purchase_history) "
         "select * exclude (n) replace (k * 10000000 + n as client_id) "
-        f"from base, range({rows} // (select count(*) from base) + 1) r(k) order by k, n limit {rows};"
+        "from base, range($rows // (select count(*) from base) + 1) r(k) order by k, n limit $rows"
     )
-    code = f"import duckdb; duckdb.connect({str(tmp)!r}).execute({sql!r})"
+    code = (
+        f"import duckdb; c = duckdb.connect({str(tmp)!r}); c.execute('set enable_progress_bar = false'); "
+        f"c.execute('attach ? as src (read_only)', [{str(mart_db)!r}]); "
+        f"c.execute({sql!r}, {{'rows': {rows}}})"
+    )
     measure(f"make {rows:,}-client warehouse (setup)", py(code))
     tmp.rename(out)
     return out
@@ -322,7 +330,7 @@ def main() -> None:
     if "score" in SECTIONS:
         print("score", flush=True)
         results["score"] = bench_score(MART_DB)
-    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    out.write_text(_portable(json.dumps(results, indent=2, default=str)) + "\n")
     if built_mart:
         mart = results["mart"]
         print(
