@@ -26,8 +26,8 @@ ID19 = layout.full_match("id")
 DATE = layout.full_match("date")
 TIMESTAMP = layout.full_match("timestamp")
 NUMBER = layout.full_match("number")
-CATEGORY_IDS = r"^\[(None|'\d+'(, '\d+')*)?\]$"
-MESSAGE_ID = r"^\d+-\d+-[0-9a-f]+$"
+CATEGORY_IDS = layout.full_match("category_ids")
+MESSAGE_ID = layout.full_match("message_id")
 
 
 @dataclass

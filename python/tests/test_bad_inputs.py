@@ -265,6 +265,30 @@ def test_bad_var_is_refused(case: str, warehouse: Path, synth_raw: Path, case_di
     assert _fingerprint(db) == before
 
 
+def test_float_parquet_client_id_is_refused(tmp_path: Path) -> None:
+    """A Parquet export whose ids went through a float (rounded past 2**53) is refused, not rounded."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from targeting.synth import SynthConfig, generate
+
+    raw = tmp_path / "raw"
+    generate(SynthConfig(scale=0.02, seed=7, out=raw, fmt="parquet"), progress=False)
+    path = raw / f"{T}.parquet"
+    table = pq.read_table(path)
+    assert table.schema.field("client_id").type == pa.int64()
+    index = table.schema.get_field_index("client_id")
+    as_float = table["client_id"].cast(pa.float64(), safe=False)  # what a careless exporter does
+    pq.write_table(table.set_column(index, "client_id", as_float), path)
+    res = run_dbt(
+        ["build", "--fail-fast"], tmp_path / "wh.duckdb", {"raw_path": str(raw), "raw_format": "parquet"}
+    )
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert f"{T}.parquet" in out and "column client_id has value '1.515915625" in out, out[-3000:]
+    assert "e+18' which is not a client id (whole digits)" in out, out[-3000:]
+
+
 def test_great_expectations_flags_bad_raw_values(raw_copy: Path, capsys: pytest.CaptureFixture) -> None:
     _replace(M, ",send,", ",teleport,")(raw_copy)
     _replace(P, ".0,", "x,")(raw_copy)

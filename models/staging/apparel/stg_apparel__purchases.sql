@@ -34,7 +34,7 @@ typed as (
         case
             when
                 regexp_full_match(
-                    trim(cast(category_ids as varchar)), '\[(None|''\d+''(, ''\d+'')*)?\]'
+                    trim(cast(category_ids as varchar)), {{ sql_string(var('value_rules')['category_ids']) }}
                 )
                 -- every id fits a 64-bit integer
                 and coalesce(list_bool_and(list_transform(
@@ -61,7 +61,7 @@ in_range as (
         {{ checked_value('purchased_on', 'purchased_on <= current_date', 'date', 'a date up to today') }}
             as purchased_on,
         {{ checked_value(
-            'message_id', "regexp_full_match(message_id, '\\d+-\\d+-[0-9a-f]+')",
+            'message_id', "regexp_full_match(message_id, " ~ sql_string(var('value_rules')['message_id']) ~ ")",
             'message_id', 'a message id like <client_id>-<campaign_id>-<hex>'
         ) }} as message_id,
         category_ids_raw
