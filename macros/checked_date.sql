@@ -14,7 +14,8 @@
             {%- endif %}
         when not regexp_full_match(cast({{ column }} as varchar), {{ sql_string(pattern) }})
             or try_strptime(cast({{ column }} as varchar), '{{ fmt }}') is null
-            or year(try_strptime(cast({{ column }} as varchar), '{{ fmt }}')) < {{ rules['min_year'] | int }}
+            -- the pattern fixes a four-digit year in front, so text order is year order
+            or left(cast({{ column }} as varchar), 4) < '{{ rules['min_year'] | int }}'
             then error(
                 'raw file ' || filename || ': column {{ column }} has value '''
                 || cast({{ column }} as varchar) || ''' which is not a date in the format {{ fmt }} from year {{ rules['min_year'] | int }}'

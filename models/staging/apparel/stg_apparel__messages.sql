@@ -51,35 +51,47 @@ channels as (
     select * from {{ ref('channels') }}
 ),
 
-file_order as (
-    -- files by modification time (the fingerprint's second field), then name
-    select
-        fingerprinted_file,
-        row_number() over (
-            order by cast(split_part(source_fingerprint, '@', 2) as bigint), fingerprinted_file
-        ) as file_rank
-    from fingerprints
-),
+{% if batch.pending | length > 1 %}
+    file_order as (
+        -- files by modification time (the fingerprint's second field), then name
+        select
+            fingerprinted_file,
+            row_number() over (
+                order by cast(split_part(source_fingerprint, '@', 2) as bigint), fingerprinted_file
+            ) as file_rank
+        from fingerprints
+    ),
 
-deduplicated as (
-    select
-        source.bulk_campaign_id,
-        source.client_id,
-        source.message_id,
-        source.event,
-        source.channel,
-        source.date,
-        source.created_at,
-        source.filename
-    from source
-    inner join file_order on source.filename = file_order.fingerprinted_file
-    qualify row_number() over (
-        partition by
-            source.bulk_campaign_id, source.client_id, source.message_id, source.event,
-            source.channel, source.date, source.created_at
-        order by file_order.file_rank
-    ) = 1
-),
+    deduplicated as (
+        -- an event in several files is kept once, from the oldest file holding it
+        select
+            source.bulk_campaign_id,
+            source.client_id,
+            source.message_id,
+            source.event,
+            source.channel,
+            source.date,
+            source.created_at,
+            arg_min(source.filename, file_order.file_rank) as filename
+        from source
+        inner join file_order on source.filename = file_order.fingerprinted_file
+        group by all
+    ),
+{% else %}
+    deduplicated as (
+        -- one file: its exact duplicate rows removed (cheaper than ranking files)
+        select distinct
+            bulk_campaign_id,
+            client_id,
+            message_id,
+            event,
+            channel,
+            date,
+            created_at,
+            filename
+        from source
+    ),
+{% endif %}
 
 typed as (
     select
