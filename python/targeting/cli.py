@@ -148,6 +148,56 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_abtest(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from targeting import abtest
+    from targeting.warehouse import write_ab_results
+
+    cfg = abtest.AbConfig(
+        experiment=args.experiment,
+        arm=args.arm,
+        control=args.control,
+        metrics=args.metric or [],
+        ratios=[abtest.parse_ratio(r) for r in args.ratio or []],
+        planned=abtest.parse_planned(args.planned) if args.planned else None,
+        alpha=args.alpha,
+        draws=args.draws,
+        seed=args.seed,
+    )
+    if not cfg.metrics and not cfg.ratios:
+        raise abtest.AbTestError("name at least one --metric COLUMN or --ratio NAME=NUM/DEN")
+    if not 0 < cfg.alpha < 0.5:
+        raise abtest.AbTestError(f"--alpha must be in (0, 0.5), got {cfg.alpha}")
+    if cfg.draws < 1000:
+        raise abtest.AbTestError(f"--draws must be at least 1000, got {cfg.draws}")
+    frame, label = abtest.read_experiment(
+        cfg, Path(args.csv) if args.csv else None, args.relation, Path(args.db)
+    )
+    table = abtest.analyse(cfg, frame, label)
+    abtest.warn_srm(table)
+    cols = [
+        "metric",
+        "arm",
+        "n_units",
+        "value",
+        "diff",
+        "diff_lower",
+        "diff_upper",
+        "p_value_holm",
+        "prob_best",
+    ]
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 4):
+        print(table[cols].to_string(index=False))
+    srm = "ok" if table["srm_ok"].iloc[0] else "MISMATCH"
+    print(f"sample ratio check: p = {table['srm_p_value'].iloc[0]:.3g} ({srm})")
+    if args.no_write:
+        return 0
+    write_ab_results(Path(args.db), cfg.experiment, table)
+    print(f"wrote {len(table)} rows for experiment {cfg.experiment} to ml.ab_results in {args.db}")
+    return 0
+
+
 def _add_sampler_overrides(parser: argparse.ArgumentParser) -> None:
     """Add the options that override a spec's sampler settings."""
     from targeting.specs import INFERENCE_METHODS, MASS_MATRICES, NUTPIE_BACKENDS, PRECISIONS
@@ -320,6 +370,39 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--db", default=str(default_db()), help="warehouse file (scores)")
     val.add_argument("--run", default="latest", help="run id (scores; default the latest scored)")
     val.set_defaults(func=_cmd_validate)
+
+    ab = sub.add_parser(
+        "abtest",
+        help="compare the arms of an experiment table: frequentist and Bayesian, ratio metrics, SRM check",
+        description=(
+            "Read an experiment table (a warehouse relation or a CSV file) with one row per unit, an "
+            "arm column and outcome columns, and compare each arm with the control: two-proportion "
+            "z-test or Welch t with intervals, Holm-corrected p-values, Beta-Binomial or reference "
+            "posteriors with P(best) and expected loss, ratio metrics (delta method) and a "
+            "sample-ratio-mismatch check. Results go to ml.ab_results (one transaction per experiment)."
+        ),
+    )
+    source = ab.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", help="experiment file (CSV with a header row)")
+    source.add_argument("--relation", help="warehouse relation, schema.table")
+    ab.add_argument(
+        "--experiment", required=True, help="name of the experiment (key of its rows in ml.ab_results)"
+    )
+    ab.add_argument("--arm", required=True, help="column holding each unit's arm")
+    ab.add_argument("--control", required=True, help="the control arm's value")
+    ab.add_argument("--metric", action="append", help="outcome column (0/1 or an amount); repeat for more")
+    ab.add_argument(
+        "--ratio", action="append", help="ratio metric name=numerator/denominator, e.g. roas=revenue/cost"
+    )
+    ab.add_argument("--planned", help="planned shares, arm=share,... (default: equal); used by the SRM check")
+    ab.add_argument(
+        "--alpha", type=float, default=0.10, help="1 - interval level (default 0.10: 90%% intervals)"
+    )
+    ab.add_argument("--draws", type=int, default=20000, help="posterior draws (default 20000)")
+    ab.add_argument("--seed", type=int, default=1, help="seed of the posterior draws (default 1)")
+    ab.add_argument("--db", default=str(default_db()), help="warehouse file (read for --relation, written)")
+    ab.add_argument("--no-write", action="store_true", help="print the results only")
+    ab.set_defaults(func=_cmd_abtest)
 
     export = sub.add_parser(
         "export",

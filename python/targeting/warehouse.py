@@ -271,13 +271,14 @@ def _fault_pause() -> None:
         time.sleep(float(seconds))
 
 
-def replace_run_rows(db: Path, run_id: str, frames: dict[str, pd.DataFrame]) -> None:
+def replace_run_rows(db: Path, run_id: str, frames: dict[str, pd.DataFrame], key: str = "run_id") -> None:
     """Replace one run's rows in several ``ml`` tables atomically.
 
-    Deletes the run's rows from each table and inserts the new frames in one transaction:
-    readers see the previous state or the new one, never a half-written run; on any error
-    the transaction is rolled back and the earlier rows stay as they were. A frame without a
-    ``run_id`` column gets ``run_id`` as a constant (saves a string per row in memory).
+    Deletes the rows whose ``key`` column (``run_id``, or ``experiment`` for A/B results)
+    equals ``run_id`` from each table and inserts the new frames in one transaction: readers
+    see the previous state or the new one, never a half-written run; on any error the
+    transaction is rolled back and the earlier rows stay as they were. A frame without the
+    ``key`` column gets it as a constant (saves a string per row in memory).
     """
     with connect(db, read_only=False) as con:
         ensure_ml_tables(con)
@@ -286,14 +287,12 @@ def replace_run_rows(db: Path, run_id: str, frames: dict[str, pd.DataFrame]) -> 
             for table, frame in frames.items():
                 con.register(f"new_{table}", frame)
                 cols = ", ".join(ident(c) for c in frame.columns)
-                con.execute(f"delete from {ML_SCHEMA}.{table} where run_id = ?", [run_id])
-                if "run_id" in frame.columns:
+                con.execute(f"delete from {ML_SCHEMA}.{table} where {ident(key)} = ?", [run_id])
+                if key in frame.columns:
                     con.execute(f"insert into {ML_SCHEMA}.{table} ({cols}) select {cols} from new_{table}")
                 else:
-                    con.execute(
-                        f"insert into {ML_SCHEMA}.{table} (run_id, {cols}) select ?, {cols} from new_{table}",
-                        [run_id],
-                    )
+                    target = f"{ML_SCHEMA}.{table} ({ident(key)}, {cols})"
+                    con.execute(f"insert into {target} select ?, {cols} from new_{table}", [run_id])
             _fault_pause()
             con.execute("commit")
         except Exception:
@@ -311,3 +310,8 @@ def write_run(db: Path, run_row: dict[str, object], scores: pd.DataFrame) -> Non
 def write_evaluations(db: Path, run_id: str, table: pd.DataFrame) -> None:
     """Replace one run's rows in ``ml.model_evaluations`` atomically."""
     replace_run_rows(db, run_id, {"model_evaluations": table})
+
+
+def write_ab_results(db: Path, experiment: str, table: pd.DataFrame) -> None:
+    """Replace one experiment's rows in ``ml.ab_results`` atomically."""
+    replace_run_rows(db, experiment, {"ab_results": table}, key="experiment")

@@ -1,0 +1,267 @@
+"""``targeting abtest``: compare the arms of any experiment table, frequentist and Bayesian.
+
+The input is a warehouse relation (checked against the catalog) or a CSV file (read by
+DuckDB, the path a bound parameter) with one row per unit (user, client): an arm column and
+outcome columns. Nothing about the apparel data is assumed: the command names its columns.
+
+Per metric and treatment arm against the control:
+
+- binary outcome (0/1): two-proportion z-test and a Wald interval of the difference;
+  Beta-Binomial posteriors (uniform prior) for the rate, its lift, P(best), expected loss;
+  a chi-square across all arms when there are three or more;
+- continuous outcome (revenue per user): Welch's t-test and interval; the posterior of
+  each mean under the reference prior (a Student t around the sample mean);
+- ratio metric ``name=num/den`` (revenue per converter, cost per conversion, ROAS): ratio
+  of sums per arm, delta-method interval and z-test of the difference (no Bayesian part).
+
+Holm's correction runs across every comparison of the run; a sample-ratio-mismatch check
+(chi-square of arm counts against the planned shares, equal by default) flags a broken
+randomisation loudly. Results go to ``ml.ab_results`` in one transaction per experiment.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from targeting import abstats
+from targeting.sqlsafe import check_name, ident, resolve
+
+#: Below this sample-ratio-mismatch p-value the randomisation is taken to be broken.
+SRM_THRESHOLD = 0.001
+
+
+class AbTestError(ValueError):
+    """The experiment table or the options cannot be analysed as asked."""
+
+
+@dataclass
+class AbConfig:
+    """What to compare: the arm column, the control arm, the metrics."""
+
+    experiment: str
+    arm: str
+    control: str
+    metrics: list[str]
+    ratios: list[tuple[str, str, str]] = field(default_factory=list)
+    planned: dict[str, float] | None = None
+    alpha: float = abstats.ALPHA
+    draws: int = 20_000
+    seed: int = 1
+
+
+def parse_ratio(text: str) -> tuple[str, str, str]:
+    """``name=numerator/denominator`` into its three column names."""
+    name, sep, rest = text.partition("=")
+    num, slash, den = rest.partition("/")
+    if not (sep and slash and name and num and den):
+        raise AbTestError(f"ratio metric {text!r} is not name=numerator/denominator (e.g. roas=revenue/cost)")
+    return name.strip(), num.strip(), den.strip()
+
+
+def parse_planned(text: str) -> dict[str, float]:
+    """``arm=share,arm=share`` into planned shares (any positive numbers; they are normalised)."""
+    planned = {}
+    for part in text.split(","):
+        arm, sep, share = part.partition("=")
+        try:
+            value = float(share)
+        except ValueError:
+            value = -1.0
+        if not sep or value <= 0:
+            raise AbTestError(
+                f"planned share {part!r} is not arm=positive number (e.g. control=0.2,treatment=0.8)"
+            )
+        planned[arm.strip()] = value
+    return planned
+
+
+def read_experiment(
+    cfg: AbConfig, csv: Path | None = None, relation: str | None = None, db: Path | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Read the arm and outcome columns, checked; return the frame and a label of the source."""
+    columns = list(dict.fromkeys([*cfg.metrics, *[c for _, n, d in cfg.ratios for c in (n, d)]]))
+    if (csv is None) == (relation is None):
+        raise AbTestError("give exactly one of --csv FILE or --relation SCHEMA.TABLE")
+    if csv is not None:
+        if not csv.exists():
+            raise AbTestError(f"experiment file {csv} does not exist")
+        con = duckdb.connect()
+        try:
+            con.execute("create table experiment as select * from read_csv(?, header=true)", [str(csv)])
+        except duckdb.Error as exc:
+            raise AbTestError(
+                f"experiment file {csv} cannot be read as CSV: {str(exc).splitlines()[0]}"
+            ) from exc
+        rel, label = resolve(con, "main.experiment", where=str(csv)), str(csv)
+    else:
+        if db is None or not db.exists():
+            raise AbTestError(f"warehouse {db} does not exist: run `dbt build` first")
+        con = duckdb.connect(str(db), read_only=True)
+        rel = resolve(con, str(relation), where="--relation")
+        label = rel.label
+    try:
+        rel.column(cfg.arm, "arm column", label)
+        for col in columns:
+            if col not in rel.columns:
+                raise AbTestError(
+                    f"{label}: metric column {col!r} is not a column; columns are: {', '.join(rel.columns)}"
+                )
+            kind = rel.columns[col].upper()
+            if not (
+                kind == "BOOLEAN" or any(t in kind for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL"))
+            ):
+                raise AbTestError(
+                    f"{label}: metric column {col!r} holds {rel.columns[col]} values; expected numbers "
+                    f"(0/1 for a conversion, amounts for revenue)"
+                )
+        cols = ", ".join(f"cast({ident(c)} as double) as {ident(c)}" for c in columns)
+        frame = con.execute(f"select cast({ident(cfg.arm)} as varchar) as arm, {cols} from {rel.sql}").df()
+    finally:
+        con.close()
+    for col in ["arm", *columns]:
+        empty = int(frame[col].isna().sum())
+        if empty:
+            name = cfg.arm if col == "arm" else col
+            raise AbTestError(
+                f"{label}: column {name!r} is empty on {empty:,} rows; every unit needs a value"
+            )
+    return frame, label
+
+
+def _arms(cfg: AbConfig, frame: pd.DataFrame, label: str) -> list[str]:
+    counts = frame["arm"].value_counts()
+    arms = sorted(counts.index)
+    if cfg.planned:
+        unknown = [a for a in arms if a not in cfg.planned]
+        if unknown:
+            raise AbTestError(
+                f"{label}: unknown arm(s) {unknown}: not in the planned arms {sorted(cfg.planned)}"
+            )
+        empty = [a for a in cfg.planned if a not in counts.index]
+        if empty:
+            raise AbTestError(f"{label}: planned arm(s) {empty} have no rows (empty arms)")
+    if len(arms) < 2:
+        raise AbTestError(
+            f"{label}: column {cfg.arm!r} has one arm only ({arms}); an experiment needs two or more"
+        )
+    if cfg.control not in arms:
+        raise AbTestError(f"{label}: control arm {cfg.control!r} is unknown; arms are: {', '.join(arms)}")
+    return [cfg.control, *[a for a in arms if a != cfg.control]]
+
+
+def analyse(cfg: AbConfig, frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Every metric x arm row of ``ml.ab_results`` for one experiment."""
+    check_name(cfg.experiment, "experiment name", label)
+    arms = _arms(cfg, frame, label)
+    by_arm = {a: frame[frame["arm"] == a] for a in arms}
+    counts = np.array([len(by_arm[a]) for a in arms])
+    planned = np.array([cfg.planned[a] for a in arms]) if cfg.planned else np.ones(len(arms))
+    srm_p = abstats.sample_ratio_mismatch(counts, planned)
+    rng = np.random.default_rng(cfg.seed)
+    rows: list[dict[str, object]] = []
+    for metric in cfg.metrics:
+        values = frame[metric].to_numpy()
+        binary = bool(np.isin(values, (0.0, 1.0)).all())
+        kind = "binary" if binary else "continuous"
+        draws = {}
+        for a in arms:
+            y = by_arm[a][metric].to_numpy()
+            if binary:
+                draws[a] = abstats.posterior_draws_binary(int(y.sum()), len(y), rng, cfg.draws)
+            elif len(y) > 1:
+                draws[a] = abstats.posterior_draws_mean(y, rng, cfg.draws)
+        bayes = abstats.bayes_summary(draws, cfg.control, cfg.alpha) if len(draws) == len(arms) else {}
+        omnibus = np.nan
+        if binary and len(arms) > 2:
+            table = np.array(
+                [[by_arm[a][metric].sum(), len(by_arm[a]) - by_arm[a][metric].sum()] for a in arms]
+            )
+            omnibus = float(abstats.stats.chi2_contingency(table, correction=False).pvalue)
+        y_c = by_arm[cfg.control][metric].to_numpy()
+        for a in arms:
+            y = by_arm[a][metric].to_numpy()
+            comp = None
+            if a != cfg.control:
+                if binary:
+                    comp = abstats.two_proportions(int(y.sum()), len(y), int(y_c.sum()), len(y_c), cfg.alpha)
+                else:
+                    comp = abstats.welch(y, y_c, cfg.alpha)
+            b = bayes.get(a)
+            rows.append(_row(metric, kind, a, cfg, len(y), float(y.mean()), comp, b, omnibus))
+    for name, num, den in cfg.ratios:
+        n_c, d_c = by_arm[cfg.control][num].to_numpy(), by_arm[cfg.control][den].to_numpy()
+        for a in arms:
+            n_a, d_a = by_arm[a][num].to_numpy(), by_arm[a][den].to_numpy()
+            ratio, se = abstats.ratio_delta(n_a, d_a)
+            comp = abstats.ratio_comparison(n_a, d_a, n_c, d_c, cfg.alpha) if a != cfg.control else None
+            row = _row(name, "ratio", a, cfg, len(n_a), ratio, comp, None, np.nan)
+            z = abstats.stats.norm.ppf(1 - cfg.alpha / 2)
+            row.update(value_lower=ratio - z * se, value_upper=ratio + z * se)
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    table["p_value_holm"] = abstats.holm(table["p_value"].to_numpy(dtype=float))
+    table["srm_p_value"] = srm_p
+    table["srm_ok"] = srm_p >= SRM_THRESHOLD
+    table["source"] = label
+    table["analysed_at"] = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    return table
+
+
+def _row(
+    metric: str,
+    kind: str,
+    arm: str,
+    cfg: AbConfig,
+    n: int,
+    value: float,
+    comp: abstats.Comparison | None,
+    bayes: abstats.BayesArm | None,
+    omnibus: float,
+) -> dict[str, object]:
+    nan = float("nan")
+    return {
+        "experiment": cfg.experiment,
+        "metric": metric,
+        "metric_kind": kind,
+        "arm": arm,
+        "control_arm": cfg.control,
+        "is_control": arm == cfg.control,
+        "n_units": n,
+        "value": value,
+        "value_lower": bayes.lower if bayes else nan,
+        "value_upper": bayes.upper if bayes else nan,
+        "diff": comp.diff if comp else nan,
+        "diff_lower": comp.diff_lower if comp else nan,
+        "diff_upper": comp.diff_upper if comp else nan,
+        "lift": comp.lift if comp else nan,
+        "lift_lower": bayes.lift_lower if bayes and comp else nan,
+        "lift_upper": bayes.lift_upper if bayes and comp else nan,
+        "test": comp.test if comp else None,
+        "p_value": comp.p_value if comp else nan,
+        "omnibus_p_value": omnibus,
+        "prob_best": bayes.prob_best if bayes else nan,
+        "expected_loss": bayes.expected_loss if bayes else nan,
+        "prob_beats_control": bayes.prob_beats_control if bayes and comp else nan,
+        "alpha": cfg.alpha,
+    }
+
+
+def warn_srm(table: pd.DataFrame) -> None:
+    """Print a loud warning when the arm counts do not match the planned shares."""
+    if not bool(table["srm_ok"].iloc[0]):
+        bar = "!" * 78
+        print(
+            f"{bar}\nWARNING: sample ratio mismatch "
+            f"(p = {table['srm_p_value'].iloc[0]:.2g} < {SRM_THRESHOLD}): "
+            f"the arm counts do not match the planned shares, so randomisation or logging is broken; "
+            f"do not trust these comparisons.\n{bar}",
+            file=sys.stderr,
+            flush=True,
+        )
