@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from targeting import abstats
 from targeting.sqlsafe import check_name, ident, resolve
@@ -183,7 +184,7 @@ def analyse(cfg: AbConfig, frame: pd.DataFrame, label: str) -> pd.DataFrame:
             table = np.array(
                 [[by_arm[a][metric].sum(), len(by_arm[a]) - by_arm[a][metric].sum()] for a in arms]
             )
-            omnibus = float(abstats.stats.chi2_contingency(table, correction=False).pvalue)
+            omnibus = float(stats.chi2_contingency(table, correction=False).pvalue)
         y_c = by_arm[cfg.control][metric].to_numpy()
         for a in arms:
             y = by_arm[a][metric].to_numpy()
@@ -202,7 +203,7 @@ def analyse(cfg: AbConfig, frame: pd.DataFrame, label: str) -> pd.DataFrame:
             ratio, se = abstats.ratio_delta(n_a, d_a)
             comp = abstats.ratio_comparison(n_a, d_a, n_c, d_c, cfg.alpha) if a != cfg.control else None
             row = _row(name, "ratio", a, cfg, len(n_a), ratio, comp, None, np.nan)
-            z = abstats.stats.norm.ppf(1 - cfg.alpha / 2)
+            z = stats.norm.ppf(1 - cfg.alpha / 2)
             row.update(value_lower=ratio - z * se, value_upper=ratio + z * se)
             rows.append(row)
     table = pd.DataFrame(rows)

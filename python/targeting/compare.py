@@ -28,7 +28,7 @@ class Comparison:
     csv: Path
 
 
-def _loo_input(spec: ModelSpec, run_id: str, root: Path | None) -> object:
+def _loo_input(run_id: str, root: Path | None) -> object:
     import arviz as az
 
     saved = runs.load_run(run_id, root)
@@ -65,7 +65,7 @@ def compare_specs(
             print(f"[compare] fitting {spec.name} ({spec.path})", file=sys.stderr, flush=True)
         fitted = fit_spec(spec, db, progress=False, root=root)
         n_train[spec.name] = fitted.n_train
-        loo_inputs[spec.name] = _loo_input(spec, fitted.run_id, root)
+        loo_inputs[spec.name] = _loo_input(fitted.run_id, root)
         ev = evaluate_run(fitted.run_id, db, n_boot=100, progress=False, root=root, held_out_clients=False)
         m = ev.table[(ev.table["split"] == "out_of_time") & (ev.table["model"] == BAYES)].set_index("metric")
         rows.append(
