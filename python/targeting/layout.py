@@ -9,6 +9,7 @@ staging SQL, the Great Expectations checks and the generator cannot drift apart.
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -20,15 +21,16 @@ DBT_PROJECT = REPO / "dbt_project.yml"
 
 
 @cache
-def _source_tables() -> dict[str, dict[str, Any]]:
-    sources = yaml.safe_load(SOURCES_YAML.read_text())["sources"]
-    apparel = next(src for src in sources if src["name"] == "apparel")
-    return {t["name"]: t for t in apparel["tables"]}
+def source_tables(path: Path, source: str) -> dict[str, dict[str, Any]]:
+    """Return the tables of one source in a dbt sources YAML file by name (as written, not rendered)."""
+    sources = yaml.safe_load(path.read_text())["sources"]
+    found = next(src for src in sources if src["name"] == source)
+    return {t["name"]: t for t in found["tables"]}
 
 
 def expected_columns(table: str) -> list[str]:
     """Columns of a raw source table in file order, from the sources YAML."""
-    return list(_source_tables()[table]["config"]["meta"]["expected_columns"])
+    return list(source_tables(SOURCES_YAML, "apparel")[table]["config"]["meta"]["expected_columns"])
 
 
 @cache

@@ -108,12 +108,13 @@ def check_prior(term: str, dist: Any, kwargs: dict[str, Any], where: str) -> Non
     Parameters that are numbers are checked by drawing once and evaluating the log density
     at the draw (a negative ``sigma`` is refused here instead of crashing the sampler).
     """
+    import bambi as bmb
     import pymc as pm
 
     cls = getattr(pm, dist, None) if isinstance(dist, str) and dist.isidentifier() else None
     if not (isinstance(cls, type) and issubclass(cls, pm.Distribution)):
         raise SpecError(f"{where}: prior of {term!r}: dist {dist!r} is not a PyMC distribution (e.g. Normal)")
-    if any(isinstance(v, bmb_prior_type()) for v in kwargs.values()):
+    if any(isinstance(v, bmb.Prior) for v in kwargs.values()):
         return
     try:
         rv = cls.dist(**kwargs)
@@ -124,13 +125,6 @@ def check_prior(term: str, dist: Any, kwargs: dict[str, Any], where: str) -> Non
         raise SpecError(f"{where}: prior of {term!r}: {dist}({kwargs}) is not valid: {first}") from exc
     if not np.all(np.isfinite(logp)):
         raise SpecError(f"{where}: prior of {term!r}: {dist}({kwargs}) has invalid parameters")
-
-
-def bmb_prior_type() -> type:
-    """Bambi's ``Prior`` class (imported late: Bambi is slow to import)."""
-    import bambi as bmb
-
-    return bmb.Prior
 
 
 def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import yaml
 
+from targeting.layout import source_tables
 from targeting.settings import REPO, manifest_path
 from targeting.specs import ModelSpec
 from targeting.sqlsafe import Relation, UnsafeSqlError, check_filter, ident, resolve
@@ -28,10 +28,8 @@ _TYPES = re.compile(r"[a-z]+(\([0-9, ]+\))?")
 
 def _ml_tables() -> dict[str, str]:
     """Column definitions of each ml table, from ``ML_SOURCES_YAML``."""
-    sources = yaml.safe_load(ML_SOURCES_YAML.read_text())["sources"]
-    ml = next(src for src in sources if src["name"] == ML_SCHEMA)
     tables = {}
-    for table in ml["tables"]:
+    for table in source_tables(ML_SOURCES_YAML, ML_SCHEMA).values():
         columns = []
         for col in table["columns"]:
             constraint = ((col.get("config") or {}).get("meta") or {}).get("constraint", "")
@@ -190,7 +188,7 @@ def latest_cutoff(con: duckdb.DuckDBPyConnection, src: SpecSource) -> object:
 def load_training_frame(con: duckdb.DuckDBPyConnection, src: SpecSource, columns: list[str]) -> pd.DataFrame:
     """Labelled rows of cutoffs before the latest one (the latest is what gets scored)."""
     spec = src.spec
-    params: list[object] = [latest_cutoff(con, src)]
+    named: dict[str, object] = {"latest": latest_cutoff(con, src)}
     cut = limit = ""
     if spec.train_cutoffs:
         cut = (
@@ -199,7 +197,6 @@ def load_training_frame(con: duckdb.DuckDBPyConnection, src: SpecSource, columns
         )
     if spec.max_train_rows:
         limit = f"order by hash({src.id}, {src.as_of}, $seed) limit $rows"
-    named = {"latest": params[0]}
     if cut:
         named["cutoffs"] = spec.train_cutoffs
     if limit:
@@ -271,11 +268,11 @@ def _fault_pause() -> None:
         time.sleep(float(seconds))
 
 
-def replace_run_rows(db: Path, run_id: str, frames: dict[str, pd.DataFrame], key: str = "run_id") -> None:
+def replace_run_rows(db: Path, key_value: str, frames: dict[str, pd.DataFrame], key: str = "run_id") -> None:
     """Replace one run's rows in several ``ml`` tables atomically.
 
     Deletes the rows whose ``key`` column (``run_id``, or ``experiment`` for A/B results)
-    equals ``run_id`` from each table and inserts the new frames in one transaction: readers
+    equals ``key_value`` from each table and inserts the new frames in one transaction: readers
     see the previous state or the new one, never a half-written run; on any error the
     transaction is rolled back and the earlier rows stay as they were. A frame without the
     ``key`` column gets it as a constant (saves a string per row in memory).
@@ -287,12 +284,12 @@ def replace_run_rows(db: Path, run_id: str, frames: dict[str, pd.DataFrame], key
             for table, frame in frames.items():
                 con.register(f"new_{table}", frame)
                 cols = ", ".join(ident(c) for c in frame.columns)
-                con.execute(f"delete from {ML_SCHEMA}.{table} where {ident(key)} = ?", [run_id])
+                con.execute(f"delete from {ML_SCHEMA}.{table} where {ident(key)} = ?", [key_value])
                 if key in frame.columns:
                     con.execute(f"insert into {ML_SCHEMA}.{table} ({cols}) select {cols} from new_{table}")
                 else:
                     target = f"{ML_SCHEMA}.{table} ({ident(key)}, {cols})"
-                    con.execute(f"insert into {target} select ?, {cols} from new_{table}", [run_id])
+                    con.execute(f"insert into {target} select ?, {cols} from new_{table}", [key_value])
             _fault_pause()
             con.execute("commit")
         except Exception:
