@@ -32,7 +32,9 @@ import pandas as pd
 from scipy import stats
 
 from targeting import abstats
+from targeting.settings import default_db
 from targeting.sqlsafe import check_name, ident, resolve
+from targeting.warehouse import connect
 
 #: Below this sample-ratio-mismatch p-value the randomisation is taken to be broken.
 SRM_THRESHOLD = 0.001
@@ -83,6 +85,19 @@ def parse_planned(text: str) -> dict[str, float]:
     return planned
 
 
+def _csv_table(csv: Path) -> duckdb.DuckDBPyConnection:
+    """Open an in-memory database holding the CSV file as table ``main.experiment`` (path bound)."""
+    if not csv.exists():
+        raise AbTestError(f"experiment file {csv} does not exist")
+    con = duckdb.connect()
+    try:
+        con.execute("create table experiment as select * from read_csv(?, header=true)", [str(csv)])
+    except duckdb.Error as exc:
+        con.close()
+        raise AbTestError(f"experiment file {csv} cannot be read as CSV: {str(exc).splitlines()[0]}") from exc
+    return con
+
+
 def read_experiment(
     cfg: AbConfig, csv: Path | None = None, relation: str | None = None, db: Path | None = None
 ) -> tuple[pd.DataFrame, str]:
@@ -91,23 +106,13 @@ def read_experiment(
     if (csv is None) == (relation is None):
         raise AbTestError("give exactly one of --csv FILE or --relation SCHEMA.TABLE")
     if csv is not None:
-        if not csv.exists():
-            raise AbTestError(f"experiment file {csv} does not exist")
-        con = duckdb.connect()
-        try:
-            con.execute("create table experiment as select * from read_csv(?, header=true)", [str(csv)])
-        except duckdb.Error as exc:
-            raise AbTestError(
-                f"experiment file {csv} cannot be read as CSV: {str(exc).splitlines()[0]}"
-            ) from exc
-        rel, label = resolve(con, "main.experiment", where=str(csv)), str(csv)
+        opened, name, label = _csv_table(csv), "main.experiment", str(csv)
     else:
-        if db is None or not db.exists():
-            raise AbTestError(f"warehouse {db} does not exist: run `dbt build` first")
-        con = duckdb.connect(str(db), read_only=True)
-        rel = resolve(con, str(relation), where="--relation")
-        label = rel.label
-    try:
+        # the warehouse as every command opens it: a missing or locked file is a clear error
+        opened, name, label = connect(db or default_db()), str(relation), "--relation"
+    with opened as con:
+        rel = resolve(con, name, where=label)
+        label = label if csv is not None else rel.label
         rel.column(cfg.arm, "arm column", label)
         for col in columns:
             if col not in rel.columns:
@@ -124,8 +129,6 @@ def read_experiment(
                 )
         cols = ", ".join(f"cast({ident(c)} as double) as {ident(c)}" for c in columns)
         frame = con.execute(f"select cast({ident(cfg.arm)} as varchar) as arm, {cols} from {rel.sql}").df()
-    finally:
-        con.close()
     for col in ["arm", *columns]:
         empty = int(frame[col].isna().sum())
         if empty:
