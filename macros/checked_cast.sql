@@ -10,12 +10,7 @@
     {%- set rule = rule or ('integer' if data_type | lower in ('bigint', 'integer', 'int', 'smallint') else 'number') -%}
     {%- set pattern = var('value_rules')[rule] -%}
     case
-        when {{ column }} is null
-            then {% if required -%}
-                error('raw file ' || filename || ': column ' || {{ label }} || ' is empty on a row where {{ what }} is required')
-            {%- else -%}
-                null
-            {%- endif %}
+        when {{ column }} is null then {{ empty_value(label, what, required) }}
         when not regexp_full_match(cast({{ column }} as varchar), {{ sql_string(pattern) }})
             or try_cast(cast({{ column }} as varchar) as {{ data_type }}) is null
             then error(

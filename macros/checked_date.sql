@@ -6,12 +6,7 @@
     {%- set rules = var('value_rules') -%}
     {%- set pattern = rules['timestamp'] if data_type == 'timestamp' else rules['date'] -%}
     case
-        when {{ column }} is null
-            then {% if required -%}
-                error('raw file ' || filename || ': column {{ column }} is empty on a row where a date is required')
-            {%- else -%}
-                null
-            {%- endif %}
+        when {{ column }} is null then {{ empty_value("'" ~ column ~ "'", 'a date', required) }}
         when not regexp_full_match(cast({{ column }} as varchar), {{ sql_string(pattern) }})
             or try_strptime(cast({{ column }} as varchar), '{{ fmt }}') is null
             -- the pattern fixes a four-digit year in front, so text order is year order

@@ -1,6 +1,6 @@
 {% macro raw_file_batch(source_name, table_name) %}
     {#- For a model incremental by raw file: list the files the source's glob matches now with
-        a fingerprint (size and modification time), compare them with the files already in
+        a fingerprint (size, modification time and a content hash, see raw_files), compare them with the files already in
         {{ this }} (column source_file, source_fingerprint), and return
         {'files': [(path, fingerprint), ...], 'pending': [paths to (re)load]}.
         Full builds load every file. Rows of loaded files that no longer match (moved,
