@@ -1,7 +1,8 @@
 {% macro check_raw_files() %}
     {#- on-run-start: before any apparel staging model runs, open every raw file it reads and
         check that the columns it needs are in the header. Fails with the file's path, the
-        missing columns and the header found, instead of a binder error deep in a model. -#}
+        missing columns and the header found, instead of a binder error deep in a model.
+        A source whose meta says optional is checked only when its file is there. -#}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set wanted = [] -%}
     {%- for node_id in selected_resources -%}
@@ -10,7 +11,13 @@
         {%- endif -%}
     {%- endfor -%}
     {%- if wanted | length == 0 -%}{{ return('') }}{%- endif -%}
+    {%- set present = [] -%}
     {%- for src in graph.sources.values() if src.source_name == 'apparel' -%}
+        {%- if not src.config.meta.get('optional') or raw_files(src.source_name, src.name) -%}
+            {%- do present.append(src) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for src in present -%}
         {%- set relation = source('apparel', src.name) -%}
         {%- set meta = src.config.meta -%}
         {%- set path = raw_file_pattern(src.source_name, src.name) -%}

@@ -16,7 +16,7 @@ from .conftest import REPO, run_dbt, write_lock_held
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
-P, M, T = layout.PURCHASES, layout.MESSAGES, layout.TARGETS
+P, M, T, A = layout.PURCHASES, layout.MESSAGES, layout.TARGETS, layout.ASSIGNMENTS
 KEPT_TABLES = ("staging.stg_apparel__purchases", "staging.stg_apparel__messages", "marts.customer_features")
 
 
@@ -193,6 +193,11 @@ CATALOGUE: dict[str, tuple[Callable[[Path], None], list[str], bool]] = {
     "daily counter with a fraction": (
         _rewrite(layout.CAMPAIGN_DAILY, lambda lines: [lines[0], _set_field(lines[1], 2, "2.5"), *lines[2:]]),
         [f"{layout.CAMPAIGN_DAILY}.csv", "column count_click has value '2.5'", "whole-number count"],
+        True,
+    ),
+    "client assigned twice to one holdout campaign": (
+        _rewrite(A, lambda lines: [*lines[:2], lines[1].replace(",treatment,", ",control,"), *lines[2:]]),
+        [f"{A}.csv", "column client_id", "assigned to campaign", "more than once"],
         True,
     ),
     "extra column (accepted, with a warning)": (

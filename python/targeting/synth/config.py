@@ -61,6 +61,8 @@ class SynthConfig:
         ``csv`` (the public dataset's format) or ``parquet``.
     ab_test
         Also write ``campaign_assignments`` for a few randomised holdout campaigns.
+    ab_campaigns
+        How many holdout campaigns; ``None``: ``max(2, round(6 * sqrt(min(scale, 1))))``.
 
     """
 
@@ -69,10 +71,13 @@ class SynthConfig:
     out: Path = Path("data/raw")
     fmt: str = "csv"
     ab_test: bool = True
+    ab_campaigns: int | None = None
     effects: TrueEffects = field(default_factory=TrueEffects)
 
     def __post_init__(self) -> None:
         if not 0 < self.scale <= 20:
             raise ValueError(f"--scale must be in (0, 20], got {self.scale}")
+        if self.ab_campaigns is not None and not 1 <= self.ab_campaigns <= 200:
+            raise ValueError(f"--ab-campaigns must be in [1, 200], got {self.ab_campaigns}")
         if self.fmt not in ("csv", "parquet"):
             raise ValueError(f"--format must be csv or parquet, got {self.fmt!r}")

@@ -71,8 +71,13 @@ def generate(cfg: SynthConfig, progress: bool = True) -> dict[str, int]:
     holdout: dict[int, np.ndarray] = {}
     if cfg.ab_test:
         late = np.flatnonzero(campaigns.day < DATA_DAYS - eff.uplift_window_days - 30)
-        n_ab = max(2, round(6 * min(cfg.scale, 1) ** 0.5))
-        ab_campaigns = rng.choice(late[-min(late.size, 200) :], size=n_ab, replace=False)
+        n_ab = cfg.ab_campaigns or max(2, round(6 * min(cfg.scale, 1) ** 0.5))
+        pool = late[-min(late.size, 200) :]
+        if n_ab > pool.size:
+            raise ValueError(
+                f"--ab-campaigns {n_ab} is more than the {pool.size} late campaigns to hold out from"
+            )
+        ab_campaigns = rng.choice(pool, size=n_ab, replace=False)
         for k in np.sort(ab_campaigns):
             audience = campaign_audience(cfg, clients, campaigns, int(k), buyers_only=True)
             control = rng.random(audience.size) < eff.ab_control_share

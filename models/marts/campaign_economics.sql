@@ -1,0 +1,168 @@
+-- Campaign economics for BI, one row per send month x campaign x channel x lifecycle segment:
+-- sends and their cost (channels seed), the orders and revenue attributed to those sends
+-- (int_orders_attributed: by the message id on the purchase lines), conversion rates, cost
+-- per conversion, ROAS and profit (gross margin from the targeting_economics seed minus the
+-- send cost). An attributed order counts in the month and segment of the send it came from,
+-- so revenue sits beside the cost that produced it. Ratios are of this row's sums: to roll
+-- up, sum the counts and amounts first, then divide.
+with
+
+messages as (
+    select * from {{ ref('stg_apparel__messages') }}
+),
+
+orders as (
+    select * from {{ ref('int_orders_aggregated') }}
+),
+
+attributed as (
+    select * from {{ ref('int_orders_attributed') }}
+),
+
+channels as (
+    select * from {{ ref('channels') }}
+),
+
+economics as (
+    select * from {{ ref('targeting_economics') }}
+),
+
+sends as (
+    select
+        message_id,
+        client_id,
+        bulk_campaign_id,
+        channel,
+        event_date as sent_on,
+        created_at
+    from messages
+    where event = 'send'
+),
+
+order_days as (
+    select distinct
+        client_id,
+        purchased_on
+    from orders
+),
+
+client_days as (
+    select
+        client_id,
+        purchased_on,
+        min(purchased_on) over (partition by client_id) as first_order_on
+    from order_days
+),
+
+-- the recipient's latest order day strictly before the send (point in time)
+segmented as (
+    select
+        sends.*,
+        cast(date_trunc('month', sends.sent_on) as date) as period_month,
+        case
+            when client_days.purchased_on is null then 'prospect'
+            when datediff('day', client_days.first_order_on, sends.sent_on) <= {{ number_var('segment_new_days') }}
+                then 'new'
+            when datediff('day', client_days.purchased_on, sends.sent_on) <= {{ number_var('segment_lapsed_days') }}
+                then 'active'
+            else 'lapsed'
+        end as segment
+    from sends
+    asof left join client_days
+        on
+            sends.client_id = client_days.client_id
+            and sends.sent_on > client_days.purchased_on
+),
+
+sent as (
+    select
+        period_month,
+        bulk_campaign_id,
+        channel,
+        segment,
+        count(*) as sends,
+        count(distinct client_id) as sent_clients
+    from segmented
+    group by period_month, bulk_campaign_id, channel, segment
+),
+
+attributed_messages as (
+    select distinct message_id
+    from attributed
+    where attribution_status = 'attributed'
+),
+
+-- the send each attributed order came from: its message's first send, the same one
+-- int_orders_attributed picks
+message_segments as (
+    select
+        message_id,
+        period_month,
+        bulk_campaign_id,
+        channel,
+        segment
+    from segmented
+    where message_id in (select attributed_messages.message_id from attributed_messages)
+    qualify row_number() over (
+        partition by message_id order by created_at, bulk_campaign_id, channel, client_id
+    ) = 1
+),
+
+converted as (
+    select
+        message_segments.period_month,
+        message_segments.bulk_campaign_id,
+        message_segments.channel,
+        message_segments.segment,
+        -- revenue summed as decimals: exact, whatever order the rows arrive in
+        cast(sum(cast(attributed.revenue as decimal(18, 4))) as double) as revenue,
+        count(*) as conversions,
+        count(distinct attributed.client_id) as converted_clients
+    from attributed
+    inner join message_segments on attributed.message_id = message_segments.message_id
+    where attributed.attribution_status = 'attributed'
+    group by
+        message_segments.period_month,
+        message_segments.bulk_campaign_id,
+        message_segments.channel,
+        message_segments.segment
+),
+
+margin as (
+    select cast(value as double) as gross_margin_rate
+    from economics
+    where parameter = 'gross_margin_rate'
+),
+
+final as (
+    select
+        sent.period_month,
+        sent.bulk_campaign_id,
+        sent.channel,
+        sent.segment,
+        cast(sent.sends as bigint) as sends,
+        cast(sent.sent_clients as bigint) as sent_clients,
+        cast(coalesce(converted.conversions, 0) as bigint) as conversions,
+        cast(coalesce(converted.converted_clients, 0) as bigint) as converted_clients,
+        coalesce(converted.revenue, 0.0) as revenue,
+        sent.sends * channels.cost_per_message as send_cost,
+        coalesce(converted.revenue, 0.0) * margin.gross_margin_rate as gross_margin,
+        coalesce(converted.revenue, 0.0) * margin.gross_margin_rate - sent.sends * channels.cost_per_message
+            as profit,
+        coalesce(converted.conversions, 0) / sent.sends as conversion_rate,
+        coalesce(converted.converted_clients, 0) / sent.sent_clients as client_conversion_rate,
+        sent.sends * channels.cost_per_message / nullif(converted.conversions, 0) as cost_per_conversion,
+        coalesce(converted.revenue, 0.0) / nullif(sent.sends * channels.cost_per_message, 0) as roas,
+        converted.revenue / nullif(converted.conversions, 0) as revenue_per_conversion
+    from sent
+    inner join channels on sent.channel = channels.channel
+    cross join margin
+    left join converted
+        on
+            sent.period_month = converted.period_month
+            and sent.bulk_campaign_id = converted.bulk_campaign_id
+            and sent.channel = converted.channel
+            and sent.segment = converted.segment
+)
+
+select * from final
