@@ -99,9 +99,18 @@ def _csv_table(csv: Path) -> duckdb.DuckDBPyConnection:
 
 
 def read_experiment(
-    cfg: AbConfig, csv: Path | None = None, relation: str | None = None, db: Path | None = None
+    cfg: AbConfig,
+    csv: Path | None = None,
+    relation: str | None = None,
+    db: Path | None = None,
+    group: str | None = None,
+    keep_if: str | None = None,
 ) -> tuple[pd.DataFrame, str]:
-    """Read the arm and outcome columns, checked; return the frame and a label of the source."""
+    """Read the arm and outcome columns, checked; return the frame and a label of the source.
+
+    ``group`` adds a column ``group`` (the column's values as text, e.g. the campaign);
+    ``keep_if`` names a boolean column: only rows where it is true are read.
+    """
     columns = list(dict.fromkeys([*cfg.metrics, *[c for _, n, d in cfg.ratios for c in (n, d)]]))
     if (csv is None) == (relation is None):
         raise AbTestError("give exactly one of --csv FILE or --relation SCHEMA.TABLE")
@@ -127,12 +136,27 @@ def read_experiment(
                     f"{label}: metric column {col!r} holds {rel.columns[col]} values; expected numbers "
                     f"(0/1 for a conversion, amounts for revenue)"
                 )
-        cols = ", ".join(f"cast({ident(c)} as double) as {ident(c)}" for c in columns)
-        frame = con.execute(f"select cast({ident(cfg.arm)} as varchar) as arm, {cols} from {rel.sql}").df()
-    for col in ["arm", *columns]:
+        select = [f"cast({ident(cfg.arm)} as varchar) as arm"]
+        select += [f"cast({ident(c)} as double) as {ident(c)}" for c in columns]
+        where = ""
+        if group is not None:
+            rel.column(group, "group column", label)
+            select.append(f"cast({ident(group)} as varchar) as {ident('group')}")
+        if keep_if is not None:
+            rel.column(keep_if, "keep-if column", label)
+            if rel.columns[keep_if].upper() != "BOOLEAN":
+                raise AbTestError(
+                    f"{label}: keep-if column {keep_if!r} holds {rel.columns[keep_if]} values; "
+                    "expected true/false"
+                )
+            where = f" where {ident(keep_if)}"
+        frame = con.execute(f"select {', '.join(select)} from {rel.sql}{where}").df()
+    if frame.empty:
+        raise AbTestError(f"{label}: no rows to analyse" + (f" where {keep_if} is true" if keep_if else ""))
+    for col in frame.columns:
         empty = int(frame[col].isna().sum())
         if empty:
-            name = cfg.arm if col == "arm" else col
+            name = {"arm": cfg.arm, "group": group}.get(col, col)
             raise AbTestError(
                 f"{label}: column {name!r} is empty on {empty:,} rows; every unit needs a value"
             )

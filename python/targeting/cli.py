@@ -34,6 +34,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         out=Path(args.out),
         fmt=args.format,
         ab_test=not args.no_ab_test,
+        ab_campaigns=args.ab_campaigns,
     )
     counts = generate(cfg, progress=not args.quiet)
     for name, rows in counts.items():
@@ -172,7 +173,7 @@ def _cmd_abtest(args: argparse.Namespace) -> int:
     if cfg.draws < 1000:
         raise abtest.AbTestError(f"--draws must be at least 1000, got {cfg.draws}")
     frame, label = abtest.read_experiment(
-        cfg, Path(args.csv) if args.csv else None, args.relation, Path(args.db)
+        cfg, Path(args.csv) if args.csv else None, args.relation, Path(args.db), keep_if=args.keep_if
     )
     table = abtest.analyse(cfg, frame, label)
     abtest.warn_srm(table)
@@ -195,6 +196,55 @@ def _cmd_abtest(args: argparse.Namespace) -> int:
         return 0
     write_ab_results(Path(args.db), cfg.experiment, table)
     print(f"wrote {len(table)} rows for experiment {cfg.experiment} to ml.ab_results in {args.db}")
+    from targeting.experiment_report import write_abtest_report
+
+    print(f"report: {write_abtest_report(cfg.experiment, table)}")
+    return 0
+
+
+def _cmd_lift(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from targeting import abtest, lift
+    from targeting.warehouse import write_lift_results
+
+    cfg = abtest.AbConfig(
+        experiment=args.analysis,
+        arm=args.arm,
+        control=args.control,
+        metrics=args.metric or [],
+        planned=abtest.parse_planned(args.planned) if args.planned else None,
+        alpha=args.alpha,
+        draws=args.draws,
+        seed=args.seed,
+    )
+    if not cfg.metrics:
+        raise abtest.AbTestError("name at least one --metric COLUMN (a 0/1 conversion or an amount)")
+    if not 0 < cfg.alpha < 0.5:
+        raise abtest.AbTestError(f"--alpha must be in (0, 0.5), got {cfg.alpha}")
+    if cfg.draws < 1000:
+        raise abtest.AbTestError(f"--draws must be at least 1000, got {cfg.draws}")
+    frame, label = abtest.read_experiment(
+        cfg, Path(args.csv) if args.csv else None, args.relation, Path(args.db), args.group, args.keep_if
+    )
+    print(
+        f"[lift] {len(frame):,} units in {frame['group'].nunique():,} groups of {args.group}",
+        file=sys.stderr,
+        flush=True,
+    )
+    table = lift.analyse_lift(cfg, frame, label, args.group)
+    lift.warn_srm(table)
+    cols = ["metric", "arm", "group_value", "n_treated", "n_control", "diff", "diff_lower", "diff_upper"]
+    cols += ["pooled_mean", "pooled_lower", "pooled_upper", "prob_positive"]
+    with pd.option_context("display.width", 220, "display.max_columns", 20, "display.precision", 4):
+        print(table[cols].to_string(index=False))
+    if args.no_write:
+        return 0
+    write_lift_results(Path(args.db), cfg.experiment, table)
+    print(f"wrote {len(table)} rows for analysis {cfg.experiment} to ml.campaign_lift in {args.db}")
+    from targeting.experiment_report import write_lift_report
+
+    print(f"report: {write_lift_report(cfg.experiment, table)}")
     return 0
 
 
@@ -257,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-ab-test",
         action="store_true",
         help="do not write campaign_assignments (A/B holdout campaigns)",
+    )
+    synth.add_argument(
+        "--ab-campaigns",
+        type=int,
+        help="holdout campaigns to write (default: 6 x sqrt(scale), at least 2)",
     )
     synth.add_argument("--quiet", action="store_true", help="no progress messages")
     synth.set_defaults(func=_cmd_synth)
@@ -394,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument(
         "--ratio", action="append", help="ratio metric name=numerator/denominator, e.g. roas=revenue/cost"
     )
+    ab.add_argument(
+        "--keep-if", help="boolean column: analyse only rows where it is true (e.g. window_complete)"
+    )
     ab.add_argument("--planned", help="planned shares, arm=share,... (default: equal); used by the SRM check")
     ab.add_argument(
         "--alpha", type=float, default=0.10, help="1 - interval level (default 0.10: 90%% intervals)"
@@ -404,12 +462,48 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--no-write", action="store_true", help="print the results only")
     ab.set_defaults(func=_cmd_abtest)
 
+    lf = sub.add_parser(
+        "lift",
+        help="per-campaign lift from randomised holdouts, with partial pooling across campaigns",
+        description=(
+            "Read a table with one row per unit (a warehouse relation or a CSV file): a group column "
+            "(campaign), an arm column with a control arm and outcome columns. Per metric, treatment "
+            "arm and group: the difference with the control and its confidence interval (two-proportion "
+            "z or Welch t, Holm-corrected), and the lift under a normal hierarchical model across groups "
+            "(partial pooling, exact on a grid of the between-group spread) with a credible interval and "
+            "P(lift > 0); plus the mean lift across groups. Results go to ml.campaign_lift."
+        ),
+    )
+    lsource = lf.add_mutually_exclusive_group(required=True)
+    lsource.add_argument("--csv", help="unit-level file (CSV with a header row)")
+    lsource.add_argument("--relation", help="warehouse relation, e.g. marts.campaign_holdout_outcomes")
+    lf.add_argument(
+        "--analysis", required=True, help="name of the analysis (key of its rows in ml.campaign_lift)"
+    )
+    lf.add_argument("--group", required=True, help="column holding each unit's group (campaign, experiment)")
+    lf.add_argument("--arm", required=True, help="column holding each unit's arm")
+    lf.add_argument("--control", required=True, help="the control arm's value")
+    lf.add_argument("--metric", action="append", help="outcome column (0/1 or an amount); repeat for more")
+    lf.add_argument(
+        "--keep-if", help="boolean column: analyse only rows where it is true (e.g. window_complete)"
+    )
+    lf.add_argument("--planned", help="planned shares, arm=share,... used by each group's SRM check")
+    lf.add_argument(
+        "--alpha", type=float, default=0.10, help="1 - interval level (default 0.10: 90%% intervals)"
+    )
+    lf.add_argument("--draws", type=int, default=20000, help="posterior draws (default 20000)")
+    lf.add_argument("--seed", type=int, default=1, help="seed of the posterior draws (default 1)")
+    lf.add_argument("--db", default=str(default_db()), help="warehouse file (read for --relation, written)")
+    lf.add_argument("--no-write", action="store_true", help="print the results only")
+    lf.set_defaults(func=_cmd_lift)
+
     export = sub.add_parser(
         "export",
         help="write the BI-facing marts to Parquet (atomic replace) for BI tools",
         description=(
-            "Copy targeting_list, customer_features, campaign_performance, channel_performance "
-            "and model_monitoring to <out>/<table>.parquet. Each file is replaced atomically, "
+            "Copy targeting_list, customer_features, campaign_performance, channel_performance, "
+            "campaign_economics, model_monitoring, ab_test_results and campaign_lift to "
+            "<out>/<table>.parquet. Each file is replaced atomically, "
             "so BI tools can read the exports at any time, even while dbt or targeting writes."
         ),
     )

@@ -312,3 +312,8 @@ def write_evaluations(db: Path, run_id: str, table: pd.DataFrame) -> None:
 def write_ab_results(db: Path, experiment: str, table: pd.DataFrame) -> None:
     """Replace one experiment's rows in ``ml.ab_results`` atomically."""
     replace_run_rows(db, experiment, {"ab_results": table}, key="experiment")
+
+
+def write_lift_results(db: Path, analysis: str, table: pd.DataFrame) -> None:
+    """Replace one analysis's rows in ``ml.campaign_lift`` atomically."""
+    replace_run_rows(db, analysis, {"campaign_lift": table}, key="analysis")

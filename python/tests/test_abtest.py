@@ -18,6 +18,11 @@ from targeting.abtest import AbConfig, analyse
 from .conftest import run_dbt
 
 
+@pytest.fixture(autouse=True)
+def _reports_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
+
+
 def _experiment(
     rng: np.random.Generator, rates: dict[str, float], spend: dict[str, float], n: int
 ) -> pd.DataFrame:
@@ -130,6 +135,8 @@ def test_a_public_style_csv_with_three_arms_through_the_cli(
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute("select * from ml.ab_results where metric = 'converted' order by arm").df()
     assert list(rows["arm"]) == ["ctrl", "v1", "v2"]
+    report = tmp_path / "reports" / "experiments" / "abtest_landing_page" / "report.html"
+    assert 'data-figures-expected="2"' in report.read_text()  # one figure per metric
     v2 = rows.set_index("arm").loc["v2"]
     assert v2["diff_lower"] > 0 and v2["p_value_holm"] < 0.01 and v2["prob_best"] > 0.99
     assert rows["omnibus_p_value"].notna().all()  # three arms: a chi-square across all of them

@@ -1,0 +1,157 @@
+"""HTML reports with figures for ``targeting abtest`` and ``targeting lift`` results.
+
+Written to ``<reports>/experiments/<name>/report.html`` (PNG files beside it), one page per
+experiment or analysis, from the same table that goes to the warehouse.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from targeting.report import _plt, _png
+from targeting.settings import reports_dir
+
+
+def _lift_forest(rows: pd.DataFrame, title: str) -> Any:
+    """Per-group lift: no pooling (grey) and partial pooling (blue), the mean across groups (band)."""
+    plt = _plt()
+    groups = rows[rows["level"] == "group"].reset_index(drop=True)
+    pooled = rows[rows["level"] == "pooled"].iloc[0]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(groups) + 1.8))
+    pos = np.arange(len(groups))
+    ax.axvspan(
+        pooled["pooled_lower"], pooled["pooled_upper"], color="tab:blue", alpha=0.12, label="mean lift (90%)"
+    )
+    ax.axvline(0, color="black", lw=0.8)
+    ax.errorbar(
+        groups["diff"],
+        pos + 0.15,
+        xerr=[groups["diff"] - groups["diff_lower"], groups["diff_upper"] - groups["diff"]],
+        fmt="o",
+        color="grey",
+        label="no pooling (confidence)",
+    )
+    ax.errorbar(
+        groups["pooled_mean"],
+        pos - 0.15,
+        xerr=[groups["pooled_mean"] - groups["pooled_lower"], groups["pooled_upper"] - groups["pooled_mean"]],
+        fmt="o",
+        color="tab:blue",
+        label="partial pooling (credible)",
+    )
+    ax.set_yticks(pos, groups["group_value"].astype(str))
+    ax.invert_yaxis()
+    ax.set_xlabel(f"treatment - control: {title}")
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def _arm_values(rows: pd.DataFrame, metric: str) -> Any:
+    """Each arm's value with its interval (Bayesian, or delta method for ratios)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 0.5 * len(rows) + 1.5))
+    pos = np.arange(len(rows))
+    lower = (rows["value"] - rows["value_lower"]).fillna(0).clip(lower=0)
+    upper = (rows["value_upper"] - rows["value"]).fillna(0).clip(lower=0)
+    ax.errorbar(rows["value"], pos, xerr=[lower, upper], fmt="o", color="tab:blue")
+    ax.set_yticks(pos, rows["arm"].astype(str))
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric} per arm (90% interval)")
+    fig.tight_layout()
+    return fig
+
+
+def _page(title: str, intro: str, table: pd.DataFrame, images: list[tuple[str, str]]) -> str:
+    figures = "\n".join(
+        f"<figure><figcaption>{html.escape(t)}</figcaption>"
+        f'<img class="figure" alt="{html.escape(t)}" src="data:image/png;base64,{b}"></figure>'
+        for t, b in images
+    )
+    with pd.option_context("display.precision", 4):
+        body = table.to_html(index=False, escape=True, float_format=lambda v: f"{v:.4g}")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 1200px; color: #222; }}
+table {{ border-collapse: collapse; font-size: 13px; }}
+td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; }}
+img.figure {{ max-width: 100%; }} figcaption {{ font-weight: bold; margin: 1em 0 .5em; }}
+</style></head>
+<body data-figures-expected="{len(images)}">
+<h1>{html.escape(title)}</h1>
+<p>{intro}</p>
+{body}
+<h2>Figures</h2>
+{figures}
+</body></html>
+"""
+
+
+def _write(
+    name: str, title: str, intro: str, table: pd.DataFrame, figs: list[tuple[str, str, Any]], out: Path | None
+) -> Path:
+    folder = (out or reports_dir()) / "experiments" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    images = []
+    for key, caption, fig in figs:
+        images.append((caption, base64.b64encode(_png(fig, folder / f"{key}.png")).decode()))
+    path = folder / "report.html"
+    path.write_text(_page(title, intro, table, images))
+    return path
+
+
+def write_lift_report(analysis: str, table: pd.DataFrame, out: Path | None = None) -> Path:
+    """Write the report of one ``targeting lift`` analysis; return the HTML path."""
+    # figure files are numbered: metric and arm names are data, never parts of a path
+    figs = [
+        (
+            f"lift_{i}",
+            f"Lift of {arm} over control on {metric}, per {table['grouping'].iloc[0]}",
+            _lift_forest(rows, str(metric)),
+        )
+        for i, ((metric, arm), rows) in enumerate(table.groupby(["metric", "arm"], sort=True))
+    ]
+    cols = ["metric", "arm", "level", "group_value", "n_treated", "n_control", "mean_treated", "mean_control"]
+    cols += [
+        "diff",
+        "diff_lower",
+        "diff_upper",
+        "p_value_holm",
+        "pooled_mean",
+        "pooled_lower",
+        "pooled_upper",
+    ]
+    cols += ["prob_positive", "tau_mean"]
+    intro = (
+        f"Source: {html.escape(str(table['source'].iloc[0]))}. Lift is treatment minus control in the "
+        "outcome window. <b>No pooling</b>: each group on its own (two-proportion z or Welch t, 90% "
+        "confidence, Holm-corrected p-values). <b>Partial pooling</b>: a normal hierarchical model across "
+        "groups (exact on a grid of the between-group spread tau), 90% credible intervals; the pooled row "
+        "is the mean lift across groups."
+    )
+    return _write(f"lift_{analysis}", f"Holdout lift: {analysis}", intro, table[cols], figs, out)
+
+
+def write_abtest_report(experiment: str, table: pd.DataFrame, out: Path | None = None) -> Path:
+    """Write the report of one ``targeting abtest`` experiment; return the HTML path."""
+    figs = [
+        (f"arms_{i}", f"{metric}: each arm's value", _arm_values(rows.reset_index(drop=True), str(metric)))
+        for i, (metric, rows) in enumerate(table.groupby("metric", sort=False))
+    ]
+    cols = ["metric", "metric_kind", "arm", "n_units", "value", "value_lower", "value_upper", "diff"]
+    cols += ["diff_lower", "diff_upper", "p_value_holm", "prob_best", "expected_loss", "srm_ok"]
+    srm = "passed" if bool(table["srm_ok"].iloc[0]) else "FAILED: do not trust these comparisons"
+    intro = (
+        f"Source: {html.escape(str(table['source'].iloc[0]))}. Sample ratio check {srm} "
+        f"(p = {float(table['srm_p_value'].iloc[0]):.3g}). Intervals are 90%: Bayesian for arm values "
+        "(Beta-Binomial for rates, reference posterior for means), frequentist for differences; "
+        "p-values are Holm-corrected across the experiment's comparisons."
+    )
+    return _write(f"abtest_{experiment}", f"A/B test: {experiment}", intro, table[cols], figs, out)
