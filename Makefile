@@ -20,7 +20,7 @@ export MM_REPORTS_DIR ?= $(CURDIR)/reports
 TEST_RAW ?= data/test_raw
 TEST_DB ?= data/test_warehouse.duckdb
 
-.PHONY: help install demo data build fit score evaluate marts test test-fast pytest dbt-test bench lint clean
+.PHONY: help install demo data build fit score evaluate experiments marts test test-fast pytest dbt-test bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,15 +51,25 @@ score: $(STAMP)  ## score the latest cutoff with the latest run, then validate t
 evaluate: $(STAMP)  ## evaluate the latest run (out of time, held-out clients) and write its report
 	$(BIN)/targeting evaluate --db $(DEMO_DB)
 
+HOLDOUT := --relation marts.campaign_holdout_outcomes --db $(DEMO_DB) --arm variant --control control \
+	--metric converted --metric revenue_in_window --keep-if window_complete --planned control=0.2,treatment=0.8
+experiments: $(STAMP)  ## holdout lift per campaign (partial pooling) and the A/B test of all holdouts pooled
+	$(BIN)/targeting lift $(HOLDOUT) --analysis holdouts --group bulk_campaign_id
+	$(BIN)/targeting abtest $(HOLDOUT) --experiment holdouts_all \
+		--ratio revenue_per_converter=revenue_in_window/converted
+
 marts: $(STAMP)  ## rebuild the ml staging models and marts, then export the BI marts to Parquet
 	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/dbt build --select staging.ml+ --vars '{raw_path: $(DEMO_RAW)}'
 	$(BIN)/targeting export --db $(DEMO_DB)
 
-demo: data build fit score evaluate marts  ## generate data, build, fit, score, evaluate, say where everything is
+demo: data build fit score evaluate experiments marts  ## generate data, build, fit, score, evaluate, say where everything is
 	@echo
 	@echo "Warehouse:        $(DEMO_DB)   (schemas: staging, intermediate, marts, ml)"
 	@echo "Targeting list:   marts.targeting_list (scores, key features, expected value)"
 	@echo "Monitoring:       marts.model_monitoring (held-out metrics vs baselines)"
+	@echo "Economics:        marts.campaign_economics (cost per conversion, ROAS, profit by campaign x channel x segment x month)"
+	@echo "Experiments:      marts.campaign_lift (holdout lift, partially pooled), marts.ab_test_results"
+	@echo "Experiment pages: $(MM_REPORTS_DIR)/experiments/*/report.html"
 	@echo "Report:           $(MM_REPORTS_DIR)/$$(cat $(MM_RUNS_DIR)/LATEST)/report.html"
 	@echo "Data Docs:        gx/uncommitted/data_docs/local_site/index.html"
 	@echo "Parquet for BI:   data/exports/*.parquet"

@@ -21,7 +21,10 @@ BI_TABLES = (
     "marts.customer_features",
     "marts.campaign_performance",
     "marts.channel_performance",
+    "marts.campaign_economics",
     "marts.model_monitoring",
+    "marts.ab_test_results",
+    "marts.campaign_lift",
 )
 
 

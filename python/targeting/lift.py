@@ -69,14 +69,17 @@ def _estimate(
 
 
 def _prior_scale(frame: pd.DataFrame, metric: str, label: str) -> float:
-    """Return the outcome's standard deviation (control rows, else all rows): the priors' scale."""
-    for values in (frame.loc[frame["is_control"], metric], frame[metric]):
-        scale = float(np.std(values.to_numpy(), ddof=1)) if len(values) > 1 else 0.0
-        if scale > 0:
-            return scale
-    raise AbTestError(
-        f"{label}: metric {metric!r} has the same value on every row; there is no lift to measure"
-    )
+    """Return the outcome's standard deviation over every row: the scale of the priors.
+
+    Every arm counts: a control that barely buys has a tiny spread, and a prior scaled by it
+    alone would pull a large true lift toward 0.
+    """
+    scale = float(np.std(frame[metric].to_numpy(), ddof=1)) if len(frame) > 1 else 0.0
+    if not scale > 0:
+        raise AbTestError(
+            f"{label}: metric {metric!r} has the same value on every row; there is no lift to measure"
+        )
+    return scale
 
 
 def analyse_lift(cfg: AbConfig, frame: pd.DataFrame, label: str, grouping: str) -> pd.DataFrame:
