@@ -53,10 +53,12 @@ evaluate: $(STAMP)  ## evaluate the latest run (out of time, held-out clients) a
 
 HOLDOUT := --relation marts.campaign_holdout_outcomes --db $(DEMO_DB) --arm variant --control control \
 	--metric converted --metric revenue_in_window --keep-if window_complete --planned control=0.2,treatment=0.8
-experiments: $(STAMP)  ## holdout lift per campaign (partial pooling) and the A/B test of all holdouts pooled
+UPLIFT_SPEC ?= python/specs/holdout_uplift.yml
+experiments: $(STAMP)  ## holdout lift per campaign (partial pooling), the A/B test of all holdouts, uplift models
 	$(BIN)/targeting lift $(HOLDOUT) --analysis holdouts --group bulk_campaign_id
 	$(BIN)/targeting abtest $(HOLDOUT) --experiment holdouts_all \
 		--ratio revenue_per_converter=revenue_in_window/converted
+	$(BIN)/targeting uplift --spec $(UPLIFT_SPEC) --db $(DEMO_DB) --quiet
 
 marts: $(STAMP)  ## rebuild the ml staging models and marts, then export the BI marts to Parquet
 	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/dbt build --select staging.ml+ --vars '{raw_path: $(DEMO_RAW)}'
@@ -69,7 +71,8 @@ demo: data build fit score evaluate experiments marts  ## generate data, build, 
 	@echo "Monitoring:       marts.model_monitoring (held-out metrics vs baselines)"
 	@echo "Economics:        marts.campaign_economics (cost per conversion, ROAS, profit by campaign x channel x segment x month)"
 	@echo "Experiments:      marts.campaign_lift (holdout lift, partially pooled), marts.ab_test_results"
-	@echo "Experiment pages: $(MM_REPORTS_DIR)/experiments/*/report.html"
+	@echo "Uplift:           marts.uplift_targeting (who to contact by expected incremental profit)"
+	@echo "Experiment pages: $(MM_REPORTS_DIR)/experiments/*/report.html, $(MM_REPORTS_DIR)/uplift/*/report.html"
 	@echo "Report:           $(MM_REPORTS_DIR)/$$(cat $(MM_RUNS_DIR)/LATEST)/report.html"
 	@echo "Data Docs:        gx/uncommitted/data_docs/local_site/index.html"
 	@echo "Parquet for BI:   data/exports/*.parquet"
@@ -82,8 +85,9 @@ dbt-test: $(STAMP)  ## dbt build with every data and unit test on small generate
 	rm -f $(TEST_DB)
 	MM_DUCKDB_PATH=$(TEST_DB) $(BIN)/dbt build --vars '{raw_path: $(TEST_RAW)}'
 
-pytest: $(STAMP)  ## the Python test suite
-	$(BIN)/python -m pytest -q
+PYTEST_WORKERS ?= 2
+pytest: $(STAMP)  ## the Python test suite (PYTEST_WORKERS processes, a test module each at a time)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)  ## the fast loop: tests not marked slow (no warehouse build, no model fit)
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -1,7 +1,8 @@
-"""HTML reports with figures for ``targeting abtest`` and ``targeting lift`` results.
+"""HTML reports with figures for ``targeting abtest``, ``lift`` and ``uplift`` results.
 
-Written to ``<reports>/experiments/<name>/report.html`` (PNG files beside it), one page per
-experiment or analysis, from the same table that goes to the warehouse.
+Written to ``<reports>/experiments/<name>/report.html`` (uplift: ``<reports>/uplift/<run>/``),
+PNG files beside it, one page per experiment, analysis or run, from the same tables that go
+to the warehouse.
 """
 
 from __future__ import annotations
@@ -95,9 +96,15 @@ img.figure {{ max-width: 100%; }} figcaption {{ font-weight: bold; margin: 1em 0
 
 
 def _write(
-    name: str, title: str, intro: str, table: pd.DataFrame, figs: list[tuple[str, str, Any]], out: Path | None
+    name: str,
+    title: str,
+    intro: str,
+    table: pd.DataFrame,
+    figs: list[tuple[str, str, Any]],
+    out: Path | None,
+    kind: str = "experiments",
 ) -> Path:
-    folder = (out or reports_dir()) / "experiments" / name
+    folder = (out or reports_dir()) / kind / name
     folder.mkdir(parents=True, exist_ok=True)
     images = []
     for key, caption, fig in figs:
@@ -155,3 +162,53 @@ def write_abtest_report(experiment: str, table: pd.DataFrame, out: Path | None =
         "p-values are Holm-corrected across the experiment's comparisons."
     )
     return _write(f"abtest_{experiment}", f"A/B test: {experiment}", intro, table[cols], figs, out)
+
+
+def _qini_figure(holdout: pd.DataFrame, control: str, arm: str, title: str) -> Any:
+    """Qini curves of the uplift and propensity rankings over the random-targeting line."""
+    from targeting import upliftstats
+
+    plt = _plt()
+    rows = holdout[holdout["assigned_arm"].isin([arm, control])]
+    treated = (rows["assigned_arm"] == arm).to_numpy()
+    y = rows["outcome"].to_numpy()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for column, name, colour in (
+        ("uplift_mean", "by predicted uplift", "tab:blue"),
+        ("p_control", "by propensity", "tab:orange"),
+    ):
+        x, q = upliftstats.qini_curve(rows[column].to_numpy(), treated, y)
+        auc = upliftstats.qini_auc(rows[column].to_numpy(), treated, y)
+        ax.plot(x, q, color=colour, label=f"{name} (Qini AUC {auc:.4f})")
+    ax.plot([0, 1], [0, q[-1]], color="grey", ls="--", label="random targeting")
+    ax.set_xlabel("share of held-out units targeted")
+    ax.set_ylabel("incremental conversions per unit")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def write_uplift_report(
+    run_id: str, scores: pd.DataFrame, evaluations: pd.DataFrame, out: Path | None = None
+) -> Path:
+    """Write the report of one ``targeting uplift`` run; return the HTML path."""
+    holdout = scores[scores["split"] == "holdout"]
+    control = str(scores["control_arm"].iloc[0])
+    figs = [
+        (
+            f"qini_{i}",
+            f"Qini curves, held-out half: {model}, {arm} vs {control}",
+            _qini_figure(rows, control, str(arm), f"{model}: {arm}"),
+        )
+        for i, ((model, arm), rows) in enumerate(holdout.groupby(["model", "arm"], sort=True))
+    ]
+    cols = ["model", "arm", "ranking", "metric", "value", "lower", "upper", "n_units"]
+    intro = (
+        f"Diagnostics: {html.escape(str(evaluations['diagnostics'].iloc[0]))}. Metrics on the held-out half "
+        "(90% bootstrap intervals, resampling units within arms). Qini AUC: the area between the Qini "
+        "curve and random targeting, in incremental conversions per unit; uplift_top_k: treated minus "
+        "control conversion rate among the top k% by the ranking. The propensity ranking targets the "
+        "units most likely to buy under the control (buyers who would buy anyway)."
+    )
+    return _write(run_id, f"Uplift: {run_id}", intro, evaluations[cols], figs, out, kind="uplift")

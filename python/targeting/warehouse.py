@@ -314,6 +314,11 @@ def write_ab_results(db: Path, experiment: str, table: pd.DataFrame) -> None:
     replace_run_rows(db, experiment, {"ab_results": table}, key="experiment")
 
 
+def write_uplift(db: Path, run_id: str, scores: pd.DataFrame, evaluations: pd.DataFrame) -> None:
+    """Replace one uplift run's rows in ``ml.uplift_scores`` and ``ml.uplift_evaluations`` atomically."""
+    replace_run_rows(db, run_id, {"uplift_scores": scores, "uplift_evaluations": evaluations})
+
+
 def write_lift_results(db: Path, analysis: str, table: pd.DataFrame) -> None:
     """Replace one analysis's rows in ``ml.campaign_lift`` atomically."""
     replace_run_rows(db, analysis, {"campaign_lift": table}, key="analysis")

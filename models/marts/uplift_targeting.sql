@@ -1,0 +1,88 @@
+-- Whom to contact next, by expected incremental profit: per unit of the latest run of each
+-- uplift spec (model var uplift_model), the predicted uplift times the margin of a converted
+-- order (default_order_value x gross_margin_rate, targeting_economics seed) minus the cost of
+-- one message on var uplift_contact_channel (channels seed). Units are ranked by that profit;
+-- `is_selected` marks those with a positive expected profit, in rank order, while the running
+-- contact cost stays within var uplift_budget.
+with
+
+scores as (
+    select * from {{ ref('stg_ml__uplift_scores') }}
+),
+
+channels as (
+    select * from {{ ref('channels') }}
+),
+
+economics as (
+    select * from {{ ref('targeting_economics') }}
+),
+
+latest_runs as (
+    select
+        spec_name,
+        arg_max(run_id, created_at) as run_id
+    from scores
+    group by spec_name
+),
+
+unit_value as (
+    select
+        max(value) filter (where parameter = 'default_order_value')
+        * max(value) filter (where parameter = 'gross_margin_rate') as margin_per_conversion
+    from economics
+),
+
+contact as (
+    select cost_per_message as contact_cost
+    from channels
+    where channel = {{ sql_string(var('uplift_contact_channel')) }}
+),
+
+valued as (
+    select
+        scores.run_id,
+        scores.spec_name,
+        scores.model,
+        scores.unit_id,
+        scores.group_value,
+        scores.arm,
+        scores.uplift_mean,
+        scores.uplift_lower,
+        scores.uplift_upper,
+        scores.prob_positive,
+        scores.p_control,
+        scores.p_treated,
+        unit_value.margin_per_conversion,
+        contact.contact_cost,
+        scores.uplift_mean * unit_value.margin_per_conversion - contact.contact_cost as expected_profit
+    from scores
+    inner join latest_runs on scores.run_id = latest_runs.run_id
+    cross join unit_value
+    cross join contact
+    where scores.model = {{ sql_string(var('uplift_model')) }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by run_id, arm order by expected_profit desc, unit_id asc, group_value asc
+        ) as profit_rank
+    from valued
+),
+
+final as (
+    select
+        *,
+        sum(contact_cost) over (
+            partition by run_id, arm order by profit_rank rows between unbounded preceding and current row
+        ) as cumulative_cost,
+        expected_profit > 0
+        and sum(contact_cost) over (
+            partition by run_id, arm order by profit_rank rows between unbounded preceding and current row
+        ) <= {{ number_var('uplift_budget', whole=false) }} as is_selected
+    from ranked
+)
+
+select * from final

@@ -1,0 +1,190 @@
+"""The uplift spec: which experiment table, arm, outcome and pre-treatment features to model.
+
+An analyst edits one YAML file; nothing about the apparel data is assumed::
+
+    name: holdout_uplift
+    relation: campaign_holdout_features   # dbt model or schema.table, one row per unit
+    id: client_id
+    group: bulk_campaign_id               # optional experiment column (a unit may be in several)
+    arm: variant
+    control: control
+    outcome: converted                    # 0/1
+    filter: window_complete               # optional condition on the relation's columns
+    features: [open_rate_365d, click_rate_365d, log1p(orders_365d)]
+    sampler: {method: nutpie, draws: 500, tune: 500, chains: 2, seed: 7}
+
+A feature is a numeric column, or one of ``log1p(col)``, ``sqrt(col)``, ``abs(col)``: the
+transform is applied by name from a fixed table, never evaluated as code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from targeting.specs import Sampler, SpecError, parse_sampler
+from targeting.sqlsafe import UnsafeSqlError, check_name
+
+#: The transforms a feature may name, applied to a numeric column.
+FEATURE_TRANSFORMS = {"log1p": np.log1p, "sqrt": np.sqrt, "abs": np.abs}
+MODELS = ("interaction", "two_model")
+_FEATURE = re.compile(
+    r"^(?:(?P<fn>[a-z0-9]+)\((?P<inner>[A-Za-z_][A-Za-z0-9_]*)\)|(?P<col>[A-Za-z_][A-Za-z0-9_]*))$"
+)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One pre-treatment feature: a column and an optional transform."""
+
+    term: str
+    column: str
+    transform: str | None = None
+
+    def values(self, raw: np.ndarray) -> np.ndarray:
+        """Apply the transform (if any) to the column's values."""
+        data = np.asarray(raw, dtype=float)
+        return FEATURE_TRANSFORMS[self.transform](data) if self.transform else data
+
+
+@dataclass(frozen=True)
+class UpliftSpec:
+    """A validated uplift spec (see the module docstring for the keys)."""
+
+    name: str
+    relation: str
+    id: str
+    arm: str
+    control: str
+    outcome: str
+    features: tuple[Feature, ...]
+    group: str | None = None
+    filter: str | None = None
+    holdout_share: float = 0.5
+    split_seed: int = 1
+    interaction_sigma: float = 0.5
+    models: tuple[str, ...] = MODELS
+    bootstrap: int = 200
+    sampler: Sampler = field(default_factory=Sampler)
+    text: str = ""
+    path: str = ""
+
+    @property
+    def digest(self) -> str:
+        """Short hash of the spec text."""
+        return hashlib.sha256(self.text.encode()).hexdigest()[:10]
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column the spec reads from its relation."""
+        cols = [self.id, self.arm, self.outcome, *[f.column for f in self.features]]
+        return list(dict.fromkeys([*cols, *([self.group] if self.group else [])]))
+
+
+_REQUIRED = ("name", "relation", "id", "arm", "control", "outcome", "features")
+_KNOWN = set(_REQUIRED) | {
+    "group",
+    "filter",
+    "holdout_share",
+    "split_seed",
+    "interaction_sigma",
+    "models",
+    "bootstrap",
+    "sampler",
+    "description",
+}
+
+
+def parse_feature(term: Any, where: str) -> Feature:
+    """Parse ``col`` or ``fn(col)`` with ``fn`` one of :data:`FEATURE_TRANSFORMS`."""
+    m = _FEATURE.match(term) if isinstance(term, str) else None
+    if m is None or (m["fn"] and m["fn"] not in FEATURE_TRANSFORMS):
+        raise SpecError(
+            f"{where}: feature {term!r} is not a column name or one of "
+            f"{', '.join(f'{t}(column)' for t in FEATURE_TRANSFORMS)}"
+        )
+    if m["col"]:
+        return Feature(term=m["col"], column=m["col"])
+    return Feature(term=term, column=m["inner"], transform=m["fn"])
+
+
+def _number(raw: dict[str, Any], key: str, default: float, low: float, high: float, where: str) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low < value < high:
+        raise SpecError(f"{where}: {key} must be a number in ({low}, {high}), got {value!r}")
+    return float(value)
+
+
+def load_uplift_spec(path: str | Path) -> UpliftSpec:
+    """Read and validate an uplift spec file; every refusal names the file and the key."""
+    p = Path(path)
+    if not p.exists():
+        raise SpecError(f"uplift spec file {p} does not exist")
+    text = p.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{p}: not valid YAML: {exc}") from exc
+    where = str(p)
+    if not isinstance(raw, dict):
+        raise SpecError(f"{p}: expected a mapping with keys {list(_REQUIRED)}")
+    missing = [k for k in _REQUIRED if raw.get(k) in (None, "", [])]
+    if missing:
+        hint = " (no pre-treatment features: name at least one)" if "features" in missing else ""
+        raise SpecError(f"{p}: missing required key(s) {missing}{hint}")
+    unknown = set(raw) - _KNOWN
+    if unknown:
+        raise SpecError(f"{p}: unknown key(s) {sorted(unknown)}; expected some of {sorted(_KNOWN)}")
+    for key in ("name", "relation", "id", "arm", "control", "outcome", "group", "filter"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise SpecError(f"{p}: {key} must be text, got {type(raw[key]).__name__} {raw[key]!r}")
+    try:
+        check_name(raw["name"], "name", where)
+    except UnsafeSqlError as exc:
+        raise SpecError(str(exc)) from exc
+    if not isinstance(raw["features"], list):
+        raise SpecError(f"{p}: features must be a list of column names, got {raw['features']!r}")
+    features = tuple(parse_feature(t, where) for t in raw["features"])
+    if len({f.term for f in features}) < len(features):
+        raise SpecError(f"{p}: features lists a term twice: {raw['features']}")
+    for f in features:
+        if f.column in (raw["id"], raw["arm"], raw["outcome"], raw.get("group")):
+            raise SpecError(
+                f"{p}: feature {f.term!r} is the spec's id, arm, outcome or group column; "
+                "features must be measured before the assignment"
+            )
+    models = raw.get("models", list(MODELS))
+    if not isinstance(models, list) or not models or not set(models) <= set(MODELS):
+        raise SpecError(f"{p}: models must be a non-empty list of {list(MODELS)}, got {models!r}")
+    for key in ("split_seed", "bootstrap"):
+        value = raw.get(key, 1 if key == "split_seed" else 200)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SpecError(f"{p}: {key} must be a whole number >= 0, got {value!r}")
+    sampler = raw.get("sampler") or {}
+    if not isinstance(sampler, dict):
+        raise SpecError(f"{p}: sampler must be a mapping of setting to value, got {sampler!r}")
+    return UpliftSpec(
+        name=raw["name"],
+        relation=raw["relation"],
+        id=raw["id"],
+        arm=raw["arm"],
+        control=raw["control"],
+        outcome=raw["outcome"],
+        features=features,
+        group=raw.get("group"),
+        filter=raw.get("filter"),
+        holdout_share=_number(raw, "holdout_share", 0.5, 0.0, 1.0, where),
+        split_seed=int(raw.get("split_seed", 1)),
+        interaction_sigma=_number(raw, "interaction_sigma", 0.5, 0.0, 100.0, where),
+        models=tuple(dict.fromkeys(models)),
+        bootstrap=int(raw.get("bootstrap", 200)),
+        sampler=parse_sampler(sampler, where),
+        text=text,
+        path=where,
+    )
