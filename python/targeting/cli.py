@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 #: One thread per numerical call: samplers run one chain per core, and BLAS or XLA thread
 #: pools inside each chain would fight over the same cores (measured: a 4-chain nutpie fit
@@ -155,23 +156,7 @@ def _cmd_abtest(args: argparse.Namespace) -> int:
     from targeting import abtest
     from targeting.warehouse import write_ab_results
 
-    cfg = abtest.AbConfig(
-        experiment=args.experiment,
-        arm=args.arm,
-        control=args.control,
-        metrics=args.metric or [],
-        ratios=[abtest.parse_ratio(r) for r in args.ratio or []],
-        planned=abtest.parse_planned(args.planned) if args.planned else None,
-        alpha=args.alpha,
-        draws=args.draws,
-        seed=args.seed,
-    )
-    if not cfg.metrics and not cfg.ratios:
-        raise abtest.AbTestError("name at least one --metric COLUMN or --ratio NAME=NUM/DEN")
-    if not 0 < cfg.alpha < 0.5:
-        raise abtest.AbTestError(f"--alpha must be in (0, 0.5), got {cfg.alpha}")
-    if cfg.draws < 1000:
-        raise abtest.AbTestError(f"--draws must be at least 1000, got {cfg.draws}")
+    cfg = _experiment_config(args, args.experiment, args.ratio or [])
     frame, label = abtest.read_experiment(
         cfg, Path(args.csv) if args.csv else None, args.relation, Path(args.db), keep_if=args.keep_if
     )
@@ -208,22 +193,7 @@ def _cmd_lift(args: argparse.Namespace) -> int:
     from targeting import abtest, lift
     from targeting.warehouse import write_lift_results
 
-    cfg = abtest.AbConfig(
-        experiment=args.analysis,
-        arm=args.arm,
-        control=args.control,
-        metrics=args.metric or [],
-        planned=abtest.parse_planned(args.planned) if args.planned else None,
-        alpha=args.alpha,
-        draws=args.draws,
-        seed=args.seed,
-    )
-    if not cfg.metrics:
-        raise abtest.AbTestError("name at least one --metric COLUMN (a 0/1 conversion or an amount)")
-    if not 0 < cfg.alpha < 0.5:
-        raise abtest.AbTestError(f"--alpha must be in (0, 0.5), got {cfg.alpha}")
-    if cfg.draws < 1000:
-        raise abtest.AbTestError(f"--draws must be at least 1000, got {cfg.draws}")
+    cfg = _experiment_config(args, args.analysis)
     frame, label = abtest.read_experiment(
         cfg, Path(args.csv) if args.csv else None, args.relation, Path(args.db), args.group, args.keep_if
     )
@@ -280,6 +250,60 @@ def _cmd_uplift(args: argparse.Namespace) -> int:
     )
     print(f"report: {write_uplift_report(result.run_id, result.scores, ev)}")
     return 0
+
+
+def _add_experiment_arguments(parser: argparse.ArgumentParser, csv_help: str, relation_help: str) -> None:
+    """Add the options ``abtest`` and ``lift`` share: the source, arms, metrics and settings."""
+    from targeting.settings import default_db
+
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", help=csv_help)
+    source.add_argument("--relation", help=relation_help)
+    parser.add_argument("--arm", required=True, help="column holding each unit's arm")
+    parser.add_argument("--control", required=True, help="the control arm's value")
+    parser.add_argument(
+        "--metric", action="append", help="outcome column (0/1 or an amount); repeat for more"
+    )
+    parser.add_argument(
+        "--keep-if", help="boolean column: analyse only rows where it is true (e.g. window_complete)"
+    )
+    parser.add_argument(
+        "--planned", help="planned shares, arm=share,... (default: equal); used by the SRM check"
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=0.10, help="1 - interval level (default 0.10: 90%% intervals)"
+    )
+    parser.add_argument("--draws", type=int, default=20000, help="posterior draws (default 20000)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the posterior draws (default 1)")
+    parser.add_argument(
+        "--db", default=str(default_db()), help="warehouse file (read for --relation, written)"
+    )
+    parser.add_argument("--no-write", action="store_true", help="print the results only")
+
+
+def _experiment_config(args: argparse.Namespace, name: str, ratios: list[str] | None = None) -> Any:
+    """Build and check the ``AbConfig`` of ``abtest`` or ``lift`` from their shared options."""
+    from targeting import abtest
+
+    cfg = abtest.AbConfig(
+        experiment=name,
+        arm=args.arm,
+        control=args.control,
+        metrics=args.metric or [],
+        ratios=[abtest.parse_ratio(r) for r in ratios or []],
+        planned=abtest.parse_planned(args.planned) if args.planned else None,
+        alpha=args.alpha,
+        draws=args.draws,
+        seed=args.seed,
+    )
+    if not cfg.metrics and not cfg.ratios:
+        extra = " or --ratio NAME=NUM/DEN" if ratios is not None else " (a 0/1 conversion or an amount)"
+        raise abtest.AbTestError(f"name at least one --metric COLUMN{extra}")
+    if not 0 < cfg.alpha < 0.5:
+        raise abtest.AbTestError(f"--alpha must be in (0, 0.5), got {cfg.alpha}")
+    if cfg.draws < 1000:
+        raise abtest.AbTestError(f"--draws must be at least 1000, got {cfg.draws}")
+    return cfg
 
 
 def _add_sampler_overrides(parser: argparse.ArgumentParser) -> None:
@@ -471,29 +495,15 @@ def build_parser() -> argparse.ArgumentParser:
             "sample-ratio-mismatch check. Results go to ml.ab_results (one transaction per experiment)."
         ),
     )
-    source = ab.add_mutually_exclusive_group(required=True)
-    source.add_argument("--csv", help="experiment file (CSV with a header row)")
-    source.add_argument("--relation", help="warehouse relation, schema.table")
     ab.add_argument(
         "--experiment", required=True, help="name of the experiment (key of its rows in ml.ab_results)"
     )
-    ab.add_argument("--arm", required=True, help="column holding each unit's arm")
-    ab.add_argument("--control", required=True, help="the control arm's value")
-    ab.add_argument("--metric", action="append", help="outcome column (0/1 or an amount); repeat for more")
     ab.add_argument(
         "--ratio", action="append", help="ratio metric name=numerator/denominator, e.g. roas=revenue/cost"
     )
-    ab.add_argument(
-        "--keep-if", help="boolean column: analyse only rows where it is true (e.g. window_complete)"
+    _add_experiment_arguments(
+        ab, "experiment file (CSV with a header row)", "warehouse relation, schema.table"
     )
-    ab.add_argument("--planned", help="planned shares, arm=share,... (default: equal); used by the SRM check")
-    ab.add_argument(
-        "--alpha", type=float, default=0.10, help="1 - interval level (default 0.10: 90%% intervals)"
-    )
-    ab.add_argument("--draws", type=int, default=20000, help="posterior draws (default 20000)")
-    ab.add_argument("--seed", type=int, default=1, help="seed of the posterior draws (default 1)")
-    ab.add_argument("--db", default=str(default_db()), help="warehouse file (read for --relation, written)")
-    ab.add_argument("--no-write", action="store_true", help="print the results only")
     ab.set_defaults(func=_cmd_abtest)
 
     lf = sub.add_parser(
@@ -508,27 +518,15 @@ def build_parser() -> argparse.ArgumentParser:
             "P(lift > 0); plus the mean lift across groups. Results go to ml.campaign_lift."
         ),
     )
-    lsource = lf.add_mutually_exclusive_group(required=True)
-    lsource.add_argument("--csv", help="unit-level file (CSV with a header row)")
-    lsource.add_argument("--relation", help="warehouse relation, e.g. marts.campaign_holdout_outcomes")
     lf.add_argument(
         "--analysis", required=True, help="name of the analysis (key of its rows in ml.campaign_lift)"
     )
     lf.add_argument("--group", required=True, help="column holding each unit's group (campaign, experiment)")
-    lf.add_argument("--arm", required=True, help="column holding each unit's arm")
-    lf.add_argument("--control", required=True, help="the control arm's value")
-    lf.add_argument("--metric", action="append", help="outcome column (0/1 or an amount); repeat for more")
-    lf.add_argument(
-        "--keep-if", help="boolean column: analyse only rows where it is true (e.g. window_complete)"
+    _add_experiment_arguments(
+        lf,
+        "unit-level file (CSV with a header row)",
+        "warehouse relation, e.g. marts.campaign_holdout_outcomes",
     )
-    lf.add_argument("--planned", help="planned shares, arm=share,... used by each group's SRM check")
-    lf.add_argument(
-        "--alpha", type=float, default=0.10, help="1 - interval level (default 0.10: 90%% intervals)"
-    )
-    lf.add_argument("--draws", type=int, default=20000, help="posterior draws (default 20000)")
-    lf.add_argument("--seed", type=int, default=1, help="seed of the posterior draws (default 1)")
-    lf.add_argument("--db", default=str(default_db()), help="warehouse file (read for --relation, written)")
-    lf.add_argument("--no-write", action="store_true", help="print the results only")
     lf.set_defaults(func=_cmd_lift)
 
     up = sub.add_parser(
