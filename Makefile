@@ -11,6 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export PATH := $(BIN):$(PATH)
 
 DEMO_SCALE ?= 0.05
+DEMO_AB_CAMPAIGNS ?= 16
 SEED ?= 42
 DEMO_RAW ?= data/raw
 DEMO_DB ?= data/warehouse.duckdb
@@ -35,7 +36,7 @@ $(STAMP): pyproject.toml requirements.lock
 install: $(STAMP)  ## create .venv and install the pinned dependency set
 
 data: $(STAMP)  ## generate the demo's raw files (DEMO_SCALE, SEED) and validate them
-	$(BIN)/targeting synth --scale $(DEMO_SCALE) --seed $(SEED) --out $(DEMO_RAW)
+	$(BIN)/targeting synth --scale $(DEMO_SCALE) --seed $(SEED) --out $(DEMO_RAW) --ab-campaigns $(DEMO_AB_CAMPAIGNS)
 	$(BIN)/targeting validate raw --raw $(DEMO_RAW)
 
 build: $(STAMP)  ## dbt build (all models and tests) on the demo data

@@ -32,6 +32,7 @@ import pandas as pd
 from targeting import upliftstats
 from targeting.modeling import DataError, build_model, diagnose, fit_model
 from targeting.predict import predict_draws
+from targeting.settings import manifest_path
 from targeting.specs import ModelSpec
 from targeting.sqlsafe import check_filter, ident, resolve
 from targeting.uplift_spec import UpliftSpec
@@ -49,7 +50,7 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
     """Read and check the spec's columns: a frame with unit_id, group, arm, y and the features."""
     where = spec.path or spec.name
     with connect(db) as con:
-        rel = resolve(con, spec.relation, where=where)
+        rel = resolve(con, spec.relation, manifest_path(), where)
         label = rel.label
         for col, what in ((spec.id, "id column"), (spec.arm, "arm column"), (spec.outcome, "outcome column")):
             rel.column(col, what, where)

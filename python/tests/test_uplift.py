@@ -170,7 +170,9 @@ def test_three_arm_table_of_its_own(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_planted_uplift_is_found_on_generated_holdouts(tmp_path: Path) -> None:
+def test_planted_uplift_is_found_on_generated_holdouts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Generated holdouts (20 campaigns), dbt, the shipped spec: the uplift ranking beats random
     and propensity targeting on the held-out half and follows the true per-client uplift."""
     from targeting.synth import SynthConfig, generate
@@ -181,7 +183,9 @@ def test_planted_uplift_is_found_on_generated_holdouts(tmp_path: Path) -> None:
     res = run_dbt(["build", "--select", "+campaign_holdout_features"], db, {"raw_path": str(raw)})
     assert res.returncode == 0, res.stdout[-3000:]
     spec = yaml.safe_load((REPO / "python" / "specs" / "holdout_uplift.yml").read_text())
-    spec.update(relation="marts.campaign_holdout_features", models=["interaction"], bootstrap=100)
+    # the shipped spec names the dbt model: it resolves through this build's manifest
+    monkeypatch.setenv("MM_DBT_MANIFEST", str(tmp_path / "target" / "manifest.json"))
+    spec.update(models=["interaction"], bootstrap=100)
     spec["sampler"].update(draws=300, tune=300)
     path = tmp_path / "spec.yml"
     path.write_text(yaml.safe_dump(spec))
