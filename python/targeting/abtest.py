@@ -112,6 +112,12 @@ def read_experiment(
     ``keep_if`` names a boolean column: only rows where it is true are read.
     """
     columns = list(dict.fromkeys([*cfg.metrics, *[c for _, n, d in cfg.ratios for c in (n, d)]]))
+    reserved = [c for c in columns if c in ("arm", "group")]
+    if reserved:
+        raise AbTestError(
+            f"metric column(s) {reserved} share a name the analysis uses for the arm or group; "
+            "rename them in a view or the CSV"
+        )
     if (csv is None) == (relation is None):
         raise AbTestError("give exactly one of --csv FILE or --relation SCHEMA.TABLE")
     if csv is not None:

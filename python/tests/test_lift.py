@@ -140,6 +140,11 @@ BAD = {
     ),
     "keep-if not boolean": (lambda f: f, ["--keep-if", "spend"], "keep-if column 'spend' holds DOUBLE"),
     "unknown group column": (lambda f: f, ["--group", "region"], "group column 'region' is not a column"),
+    "a metric named like the group": (
+        lambda f: f.assign(group=f["bought"]),
+        ["--metric", "group"],
+        "share a name the analysis uses for the arm or group",
+    ),
     "constant outcome": (lambda f: f.assign(bought=0), [], "metric 'bought' has the same value on every row"),
 }
 
