@@ -29,12 +29,10 @@ economics as (
 
 sends as (
     select
-        message_id,
         client_id,
         bulk_campaign_id,
         channel,
-        event_date as sent_on,
-        created_at
+        event_date as sent_on
     from messages
     where event = 'send'
 ),
@@ -59,14 +57,7 @@ segmented as (
     select
         sends.*,
         cast(date_trunc('month', sends.sent_on) as date) as period_month,
-        case
-            when client_days.purchased_on is null then 'prospect'
-            when datediff('day', client_days.first_order_on, sends.sent_on) <= {{ number_var('segment_new_days') }}
-                then 'new'
-            when datediff('day', client_days.purchased_on, sends.sent_on) <= {{ number_var('segment_lapsed_days') }}
-                then 'active'
-            else 'lapsed'
-        end as segment
+        {{ lifecycle_segment('client_days.first_order_on', 'client_days.purchased_on', 'sends.sent_on') }} as segment
     from sends
     asof left join client_days
         on
@@ -86,46 +77,34 @@ sent as (
     group by period_month, bulk_campaign_id, channel, segment
 ),
 
-attributed_messages as (
-    select distinct message_id
-    from attributed
-    where attribution_status = 'attributed'
-),
-
--- the send each attributed order came from: its message's first send, the same one
--- int_orders_attributed picks
-message_segments as (
+-- each attributed order at the send it came from (int_orders_attributed picks the message's
+-- first send), segmented like the sends: the recipient's orders strictly before that day
+attributed_segmented as (
     select
-        message_id,
-        period_month,
-        bulk_campaign_id,
-        channel,
-        segment
-    from segmented
-    where message_id in (select attributed_messages.message_id from attributed_messages)
-    qualify row_number() over (
-        partition by message_id order by created_at, bulk_campaign_id, channel, client_id
-    ) = 1
+        attributed.*,
+        cast(date_trunc('month', attributed.sent_on) as date) as period_month,
+        {{ lifecycle_segment('client_days.first_order_on', 'client_days.purchased_on', 'attributed.sent_on') }}
+            as segment
+    from attributed
+    asof left join client_days
+        on
+            attributed.recipient_client_id = client_days.client_id
+            and attributed.sent_on > client_days.purchased_on
+    where attributed.attribution_status = 'attributed'
 ),
 
 converted as (
     select
-        message_segments.period_month,
-        message_segments.bulk_campaign_id,
-        message_segments.channel,
-        message_segments.segment,
+        period_month,
+        bulk_campaign_id,
+        channel,
+        segment,
         -- revenue summed as decimals: exact, whatever order the rows arrive in
-        cast(sum(cast(attributed.revenue as decimal(18, 4))) as double) as revenue,
+        cast(sum(cast(revenue as decimal(18, 4))) as double) as revenue,
         count(*) as conversions,
-        count(distinct attributed.client_id) as converted_clients
-    from attributed
-    inner join message_segments on attributed.message_id = message_segments.message_id
-    where attributed.attribution_status = 'attributed'
-    group by
-        message_segments.period_month,
-        message_segments.bulk_campaign_id,
-        message_segments.channel,
-        message_segments.segment
+        count(distinct client_id) as converted_clients
+    from attributed_segmented
+    group by period_month, bulk_campaign_id, channel, segment
 ),
 
 margin as (
