@@ -75,8 +75,7 @@ def _page(title: str, intro: str, table: pd.DataFrame, images: list[tuple[str, s
         f'<img class="figure" alt="{html.escape(t)}" src="data:image/png;base64,{b}"></figure>'
         for t, b in images
     )
-    with pd.option_context("display.precision", 4):
-        body = table.to_html(index=False, escape=True, float_format=lambda v: f"{v:.4g}")
+    body = table.to_html(index=False, escape=True, float_format=lambda v: f"{v:.4g}")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>

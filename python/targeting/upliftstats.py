@@ -15,6 +15,8 @@ of the control among the top ``k`` share.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -56,7 +58,7 @@ def uplift_at(score: np.ndarray, treated: np.ndarray, y: np.ndarray, share: floa
 
 
 def bootstrap(
-    stat: object,
+    stat: Callable[[np.ndarray], float],
     treated: np.ndarray,
     n_reps: int,
     seed: int,
@@ -72,7 +74,7 @@ def bootstrap(
     values = []
     for _ in range(n_reps):
         idx = np.concatenate([rng.choice(a, size=a.size, replace=True) for a in arms])
-        values.append(stat(idx))  # type: ignore[operator]
+        values.append(stat(idx))
     values_arr = np.asarray(values, dtype=float)
     values_arr = values_arr[np.isfinite(values_arr)]
     if values_arr.size == 0:
