@@ -1,4 +1,5 @@
--- The BI-facing targeting list: every scored client of every run with the posterior
+-- The BI-facing targeting list: every scored client of every run fitted on customer_features
+-- (runs on other tables are in stg_ml__customer_scores only) with the posterior
 -- purchase probability, key features, and the expected value of one contact:
 --   p_mean x expected order value x gross margin - cost of a message on the client's channel.
 with
@@ -9,6 +10,7 @@ scores as (
 
 runs as (
     select * from {{ ref('stg_ml__model_runs') }}
+    where relation = '{{ ref("customer_features").schema }}.{{ ref("customer_features").identifier }}'
 ),
 
 features as (
@@ -32,7 +34,7 @@ joined as (
         runs.spec_name,
         runs.is_latest_run,
         runs.diagnostics_ok,
-        scores.client_id,
+        features.client_id,
         scores.as_of_date,
         scores.p_mean,
         scores.p_sd,
@@ -58,8 +60,8 @@ joined as (
         coalesce(channels.cost_per_message, 0) as contact_cost
     from scores
     inner join runs on scores.run_id = runs.run_id
-    left join features
-        on scores.client_id = features.client_id and scores.as_of_date = features.as_of_date
+    inner join features
+        on scores.client_id = cast(features.client_id as varchar) and scores.as_of_date = features.as_of_date
     left join channels on features.favourite_channel = channels.channel
     cross join economics
 ),

@@ -1,91 +1,184 @@
-"""Non-Bayesian reference models on the feature mart (scikit-learn)."""
+"""Non-Bayesian reference models (scikit-learn) built from a spec's table, never from its keys.
+
+Which columns a baseline may use is decided from the spec and the data, not from column
+names: every column of the relation except the id, the label, ``as_of`` and the spec's
+``exclude`` list. Numbers and booleans are numeric features (non-negative, right-skewed
+columns get ``log1p``; missing values the training median plus a missing flag); text columns
+with at most :data:`MAX_LEVELS` distinct values are one-hot encoded (a level unseen in
+training encodes as all zeros); other columns (dates, free text, ids) are left out and
+listed with the reason.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-#: Columns that are keys, labels or text, never numeric predictors.
-NON_FEATURES = {
-    "client_id",
-    "as_of_date",
-    "is_scoring_cutoff",
-    "favourite_root_category",
-    "favourite_channel",
-    "purchased_next_90d",
-    "label_source",
-    "label_window_end",
-    "orders_in_window",
-    "revenue_in_window",
-}
-_HEAVY_TAILED = (
-    "orders",
-    "revenue",
-    "sends",
-    "opens",
-    "clicks",
-    "units",
-    "lines",
-    "message_purchases",
-)
-_RECENCY = (
-    "days_since_last_order",
-    "days_since_first_order",
-    "days_since_last_open",
-    "days_since_last_click",
-    "tenure_days",
-)
+#: Text columns with more distinct values than this are not one-hot encoded (ids, free text).
+MAX_LEVELS = 50
+#: The recency/frequency rule baseline reads these columns; it runs only where both exist.
+RULE_COLUMNS = ("orders_365d", "days_since_last_order")
+#: Skewness above which a non-negative numeric column is modelled on the log1p scale.
+SKEW_FOR_LOG = 2.0
 
 
-def design_matrix(features: pd.DataFrame) -> pd.DataFrame:
-    """Turn mart rows into a numeric matrix the way a careful analyst would.
+@dataclass(frozen=True)
+class BaselineFeatures:
+    """The columns a baseline uses, by kind, and the columns it left out with the reason."""
 
-    Counts and money get ``log1p``; recency gets ``log1p`` with missing (no history) set to
-    a large value, the ``has_`` flags carrying the difference; booleans become 0/1.
+    numeric: list[str]
+    categorical: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        """Every feature column, numeric first."""
+        return [*self.numeric, *self.categorical]
+
+
+def baseline_features(frame: pd.DataFrame, never: set[str]) -> BaselineFeatures:
+    """Sort ``frame``'s columns into numeric and categorical features.
 
     Parameters
     ----------
-    features
-        Rows of ``customer_features`` (extra label columns are ignored).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One float column per predictor, no missing values.
+    frame
+        Training rows.
+    never
+        Columns that are never features: the id, the label, ``as_of`` and ``exclude``.
 
     """
-    cols = [c for c in features.columns if c not in NON_FEATURES]
-    x = features[cols].astype(float)
-    for col in cols:
-        if col.startswith(_HEAVY_TAILED):
-            x[col] = np.log1p(x[col].clip(lower=0))
-    for col in _RECENCY:
-        if col in x:
-            x[col] = np.log1p(x[col].fillna(999.0).clip(lower=0))
-    return x.fillna(-1.0)
+    numeric, categorical, skipped = [], [], {}
+    for col in frame.columns:
+        if col in never:
+            continue
+        series = frame[col]
+        if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+            numeric.append(col)
+        elif pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+            levels = series.nunique(dropna=True)
+            if levels <= MAX_LEVELS:
+                categorical.append(col)
+            else:
+                skipped[col] = f"text with {levels:,} distinct values (more than {MAX_LEVELS})"
+        else:
+            skipped[col] = f"type {series.dtype} is neither a number nor text"
+    return BaselineFeatures(numeric, categorical, skipped)
 
 
-def fit_logistic(train: pd.DataFrame, label: str = "purchased_next_90d", c: float = 0.1) -> Pipeline:
-    """Fit a standardised, L2-regularised logistic regression on mart rows.
+class SkewedLog1p(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """``log1p`` on the columns that are non-negative and right-skewed in training."""
 
-    Parameters
-    ----------
-    train
-        Mart rows with the label column.
-    label
-        Name of the 0/1 label column.
-    c
-        Inverse regularisation strength.
+    def fit(self, x: np.ndarray, y: object = None) -> SkewedLog1p:
+        """Find the skewed non-negative columns."""
+        arr = np.asarray(x, dtype=float)
+        with np.errstate(all="ignore"):
+            lows = np.nanmin(arr, axis=0) if arr.size else np.zeros(arr.shape[1])
+            skew = pd.DataFrame(arr).skew().to_numpy()
+        self.log_ = (lows >= 0) & (np.nan_to_num(skew) > SKEW_FOR_LOG)
+        return self
 
-    Returns
-    -------
-    sklearn.pipeline.Pipeline
-        Fitted scaler + logistic regression; ``predict_proba(design_matrix(rows))``.
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Apply ``log1p`` to the columns found in ``fit`` (negatives clipped to 0 there)."""
+        arr = np.array(x, dtype=float)
+        arr[:, self.log_] = np.log1p(np.clip(arr[:, self.log_], 0, None))
+        return arr
 
+
+def preprocessor(features: BaselineFeatures) -> ColumnTransformer:
+    """Numeric: skew log1p, median imputation with missing flags, standardising; text: one-hot."""
+    numeric = make_pipeline(
+        SkewedLog1p(), SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+    )
+    categorical = make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="(missing)"),
+        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+    )
+    parts = []
+    if features.numeric:
+        parts.append(("numeric", numeric, features.numeric))
+    if features.categorical:
+        parts.append(("categorical", categorical, features.categorical))
+    return ColumnTransformer(parts, remainder="drop")
+
+
+def _x(frame: pd.DataFrame, features: BaselineFeatures) -> pd.DataFrame:
+    x = frame[features.columns].copy()
+    for col in features.numeric:
+        x[col] = pd.to_numeric(x[col].astype("float64"), errors="coerce")
+    for col in features.categorical:
+        values = x[col]
+        x[col] = values.astype(str).astype(object).where(values.notna(), np.nan)
+    return x
+
+
+@dataclass
+class Baseline:
+    """A fitted baseline: its feature columns and scikit-learn pipeline."""
+
+    features: BaselineFeatures
+    pipeline: Pipeline
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """P(label = 1) for ``frame``'s rows."""
+        return self.pipeline.predict_proba(_x(frame, self.features))[:, 1]
+
+
+def fit_logistic(train: pd.DataFrame, features: BaselineFeatures, label: str, c: float = 0.1) -> Baseline:
+    """Fit a standardised, L2-regularised logistic regression on ``features``."""
+    pipe = make_pipeline(preprocessor(features), LogisticRegression(C=c, max_iter=5000))
+    pipe.fit(_x(train, features), train[label].astype(int))
+    return Baseline(features, pipe)
+
+
+def fit_gradient_boosting(train: pd.DataFrame, features: BaselineFeatures, label: str, seed: int) -> Baseline:
+    """Fit gradient-boosted trees (scikit-learn's histogram GBM) on ``features``."""
+    gbm = HistGradientBoostingClassifier(
+        max_iter=300, learning_rate=0.05, max_leaf_nodes=15, l2_regularization=1.0, random_state=seed
+    )
+    pipe = make_pipeline(preprocessor(features), gbm)
+    pipe.fit(_x(train, features), train[label].astype(int))
+    return Baseline(features, pipe)
+
+
+def rule_score(frame: pd.DataFrame) -> np.ndarray:
+    """Recency/frequency rule: more recent orders and more of them rank higher.
+
+    ``log1p(orders_365d) - log1p(days_since_last_order) / 2``, squashed to (0, 1) with a
+    logistic so log loss and calibration can be computed (they are not the rule's point).
+    Only for tables with both :data:`RULE_COLUMNS`.
     """
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
-    model.fit(design_matrix(train), train[label].astype(int))
-    return model
+    orders = np.log1p(frame[RULE_COLUMNS[0]].astype(float).fillna(0).to_numpy())
+    recency = np.log1p(frame[RULE_COLUMNS[1]].astype(float).fillna(999).to_numpy())
+    raw = orders - recency / 2
+    return 1 / (1 + np.exp(-(raw - 3.5)))
+
+
+def fit_baselines(
+    train: pd.DataFrame, features: BaselineFeatures, label: str, seed: int
+) -> dict[str, Baseline]:
+    """Fit the logistic regression and gradient boosting baselines on the same rows."""
+    if label in features.columns:  # the guard the tests pin: the label is never a feature
+        raise ValueError(f"label {label!r} is among the baseline features")
+    return {
+        "logistic_regression": fit_logistic(train, features, label),
+        "gradient_boosting": fit_gradient_boosting(train, features, label, seed),
+    }
+
+
+def predict_baselines(models: dict[str, Baseline], test: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Probabilities of every baseline for ``test`` (the rule where its columns exist)."""
+    out = {}
+    if all(c in test.columns for c in RULE_COLUMNS):
+        out["rule_recency_frequency"] = rule_score(test)
+    for name, model in models.items():
+        out[name] = model.predict(test)
+    return out

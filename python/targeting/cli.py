@@ -68,10 +68,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
         draws=args.draws,
         engine=args.engine,
     )
+    at = f"at {result.as_of}" if result.as_of is not None else "(every row)"
     print(
-        f"scored {result.n_scored:,} clients at {result.as_of} with run {result.run_id} "
+        f"scored {result.n_scored:,} clients {at} with run {result.run_id} "
         f"into ml.customer_scores ({result.n_unseen_group_rows:,} with unseen group levels, "
-        f"{result.n_skipped_missing:,} skipped for missing predictors)"
+        f"{result.n_skipped_missing:,} skipped for missing predictors or unseen categories)"
     )
     return 0
 
@@ -89,6 +90,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         n_boot=args.bootstrap,
         progress=not args.quiet,
         held_out_clients=not args.no_held_out,
+        cv=args.cv,
+        seed=args.seed,
     )
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summary_table(result.table).to_string(index=False))
@@ -306,6 +309,28 @@ def _experiment_config(args: argparse.Namespace, name: str, ratios: list[str] | 
     return cfg
 
 
+def _positive_int(text: str) -> int:
+    """Argparse type: a whole number >= 2 (a fold count, a cluster count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 2, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 2, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    """Argparse type: a seed in [0, 2**32)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole-number seed, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed must be in [0, 2**32), got {value}")
+    return value
+
+
 def _add_sampler_overrides(parser: argparse.ArgumentParser) -> None:
     """Add the options that override a spec's sampler settings."""
     from targeting.specs import INFERENCE_METHODS, MASS_MATRICES, NUTPIE_BACKENDS, PRECISIONS
@@ -430,13 +455,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser(
         "evaluate",
-        help="out-of-time and held-out-client metrics against baselines, plus an HTML report",
+        help="out-of-time, held-out-client or cross-validated metrics against baselines, plus an HTML report",
         description=(
-            "Evaluate a saved run out of time (test = the latest labelled cutoff) and on "
-            "held-out clients (a seeded hash share, refitted without them), next to a "
-            "recency/frequency rule, logistic regression and gradient boosting trained on the "
-            "same rows. Metrics with 90%% bootstrap intervals go to ml.model_evaluations; the "
-            "report to reports/<run_id>/report.html ($MM_REPORTS_DIR)."
+            "Evaluate a saved run out of time (specs with as_of: test = the latest labelled "
+            "cutoff) and on held-out clients (a seeded hash share, refitted without them), or "
+            "with --cv K by K-fold cross-validation by client (K refits; out-of-fold scores "
+            "saved), next to logistic regression and gradient boosting trained on the same rows "
+            "from every column of the spec's table except its id, label, as_of and exclude "
+            "(text one-hot), and a recency/frequency rule where its columns exist. Metrics with "
+            "90%% bootstrap intervals go to ml.model_evaluations; the report to "
+            "reports/<run_id>/report.html ($MM_REPORTS_DIR)."
         ),
     )
     evaluate.add_argument("--run", default="latest", help="run id, or latest (default)")
@@ -446,6 +474,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-report", action="store_true", help="skip the HTML report")
     evaluate.add_argument(
         "--no-held-out", action="store_true", help="skip the held-out-clients split (it refits the model)"
+    )
+    evaluate.add_argument(
+        "--cv",
+        type=_positive_int,
+        metavar="K",
+        help="K-fold cross-validation by client instead of the held-out-clients split (K >= 2)",
+    )
+    evaluate.add_argument(
+        "--seed",
+        type=_seed,
+        help="seed of the client hash behind held-out clients and folds (the run's seed)",
     )
     evaluate.add_argument("--quiet", action="store_true", help="no progress output")
     evaluate.set_defaults(func=_cmd_evaluate)

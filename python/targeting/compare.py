@@ -51,6 +51,9 @@ def compare_specs(
 ) -> Comparison:
     """Fit each spec, then compare by PSIS-LOO (ArviZ) and out-of-time metrics.
 
+    The ``oot_*`` columns are out-of-time metrics for specs with ``as_of``, held-out-client
+    metrics for a plain table (``test_split`` says which).
+
     LOO is only comparable between models fitted to the same rows; when the specs' training
     rows differ (other filters or cutoffs), the LOO columns are left empty and the table
     says so, and the ranking falls back to the out-of-time log loss.
@@ -66,14 +69,19 @@ def compare_specs(
         fitted = fit_spec(spec, db, progress=False, root=root)
         n_train[spec.name] = fitted.n_train
         loo_inputs[spec.name] = _loo_input(fitted.run_id, root)
-        ev = evaluate_run(fitted.run_id, db, n_boot=100, progress=False, root=root, held_out_clients=False)
-        m = ev.table[(ev.table["split"] == "out_of_time") & (ev.table["model"] == BAYES)].set_index("metric")
+        ev = evaluate_run(
+            fitted.run_id, db, n_boot=100, progress=False, root=root, held_out_clients=not spec.as_of
+        )
+        # out of time for specs with as_of; held-out clients for a plain table
+        split = "out_of_time" if spec.as_of else "held_out_clients"
+        m = ev.table[(ev.table["split"] == split) & (ev.table["model"] == BAYES)].set_index("metric")
         rows.append(
             {
                 "spec": spec.name,
                 "run_id": fitted.run_id,
                 "formula": spec.formula,
                 "diagnostics": fitted.diagnostics.message,
+                "test_split": split,
                 "oot_roc_auc": m.loc["roc_auc", "value"],
                 "oot_roc_auc_90ci": f"[{m.loc['roc_auc', 'lower']:.3f}, {m.loc['roc_auc', 'upper']:.3f}]",
                 "oot_log_loss": m.loc["log_loss", "value"],

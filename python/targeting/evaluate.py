@@ -1,15 +1,24 @@
 """``targeting evaluate``: honest splits, baselines on the same rows, metrics with intervals.
 
-Two splits, each scored for the Bayesian model and three baselines trained on exactly the
-same rows:
+Each split is scored for the Bayesian model and the baselines trained on exactly the same
+rows (baselines use every column of the spec's relation except its id, label, ``as_of`` and
+``exclude``; see :mod:`targeting.baselines`):
 
-* ``out_of_time``: train on the cutoffs before the test cutoff, test on the test cutoff's
-  clients and labels. When the latest cutoff has labels (the target file), it is the test
-  cutoff and the run's own posterior is used (the run never saw it); otherwise the latest
-  training cutoff is held out and the model is refitted on the earlier ones.
+* ``out_of_time`` (specs with ``as_of``): train on the cutoffs before the test cutoff, test on
+  the test cutoff's clients and labels. When the latest cutoff has labels (the target file),
+  it is the test cutoff and the run's own posterior is used (the run never saw it);
+  otherwise the latest training cutoff is held out and the model is refitted on the earlier
+  ones.
 * ``held_out_clients``: a seeded hash picks ``holdout_share`` of the clients; the model is
-  refitted on the other clients' rows and tested on the held-out clients' rows at the same
-  training cutoffs. No client is on both sides.
+  refitted on the other clients' rows and tested on the held-out clients' rows. No client is
+  on both sides.
+* ``cv_<K>fold`` (``--cv K``, instead of ``held_out_clients``): clients are split into K folds
+  by a seeded hash; each fold is predicted by models refitted on the other folds, and the
+  metrics are computed on the pooled out-of-fold predictions, which are also saved.
+
+Test rows whose category (a fixed-effect text column of the formula) was not seen in the
+split's training rows cannot get a Bayesian score: they are left out of that split for every
+model, and the split's note says how many and which values.
 """
 
 from __future__ import annotations
@@ -22,10 +31,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
 
 from targeting import modeling, runs, warehouse
-from targeting.baselines import NON_FEATURES, design_matrix, fit_logistic
+from targeting.baselines import BaselineFeatures, baseline_features, fit_baselines, predict_baselines
 from targeting.metrics import BAYES, EvaluationResult, SplitResult, metrics_with_intervals
 from targeting.predict import predict_summary
 from targeting.specs import ModelSpec
@@ -36,40 +44,9 @@ def _say(msg: str, progress: bool) -> None:
         print(f"[evaluate] {msg}", file=sys.stderr, flush=True)
 
 
-def rule_score(frame: pd.DataFrame) -> np.ndarray:
-    """Recency/frequency rule: more recent orders and more of them rank higher.
-
-    ``log1p(orders_365d) - log1p(days_since_last_order) / 2``, squashed to (0, 1) with a
-    logistic so log loss and calibration can be computed (they are not the rule's point).
-    """
-    orders = np.log1p(frame["orders_365d"].astype(float).fillna(0).to_numpy())
-    recency = np.log1p(frame["days_since_last_order"].astype(float).fillna(999).to_numpy())
-    raw = orders - recency / 2
-    return 1 / (1 + np.exp(-(raw - 3.5)))
-
-
-def fit_baselines(train: pd.DataFrame, label: str, seed: int) -> dict[str, Any]:
-    """Fit the scikit-learn baselines on all numeric mart features."""
-    y = train[label].astype(int)
-    logistic = fit_logistic(train, label=label)
-    gbm = HistGradientBoostingClassifier(
-        max_iter=300, learning_rate=0.05, max_leaf_nodes=15, l2_regularization=1.0, random_state=seed
-    ).fit(design_matrix(train), y)
-    return {"logistic_regression": logistic, "gradient_boosting": gbm}
-
-
-def predict_baselines(models: dict[str, Any], test: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Probabilities of every baseline for ``test``."""
-    x = design_matrix(test)
-    out = {"rule_recency_frequency": rule_score(test)}
-    for name, model in models.items():
-        out[name] = model.predict_proba(x)[:, 1]
-    return out
-
-
 def _bayes_on(spec: ModelSpec, train: pd.DataFrame, predictors: list[str]) -> tuple[Any, Any]:
     """Refit the run's model (its spec and fitted sampler) on other training rows."""
-    cols = [spec.id, spec.as_of, *predictors, spec.label]
+    cols = list(dict.fromkeys([*_keys(spec), *predictors, spec.label]))
     model = modeling.build_model(spec, train[cols].dropna(subset=predictors))
     idata, _ = modeling.fit_model(model, spec, progress=False)
     return model, idata
@@ -77,6 +54,41 @@ def _bayes_on(spec: ModelSpec, train: pd.DataFrame, predictors: list[str]) -> tu
 
 def _levels(train: pd.DataFrame, factors: list[str]) -> dict[str, set[str]]:
     return {f: set(map(str, pd.unique(train[f].dropna()))) for f in factors}
+
+
+def _keys(spec: ModelSpec) -> list[str]:
+    return [spec.id, *([spec.as_of] if spec.as_of else [])]
+
+
+def never_features(spec: ModelSpec) -> set[str]:
+    """Columns no baseline may use: the id, the label, ``as_of`` and the spec's ``exclude``."""
+    return {*_keys(spec), spec.label, *spec.exclude}
+
+
+def client_hash(ids: pd.Series, seed: int) -> np.ndarray:
+    """Hash each id (as text, so integer and text ids both work) to 64 bits, seeded."""
+    key = f"{seed:016d}"[-16:]
+    return pd.util.hash_pandas_object(ids.astype(str), index=False, hash_key=key).to_numpy()
+
+
+def drop_unseen(train: pd.DataFrame, test: pd.DataFrame, fixed: list[str]) -> tuple[pd.DataFrame, str]:
+    """Remove test rows whose value of a fixed-effect text column is not in ``train``; say which."""
+    keep = np.ones(len(test), dtype=bool)
+    parts = []
+    for col in fixed:
+        known = set(map(str, pd.unique(train[col].dropna())))
+        new = test[col].notna().to_numpy() & ~test[col].astype(str).isin(known).to_numpy()
+        if new.any():
+            values = test.loc[new, col].astype(str).value_counts()
+            shown = ", ".join(f"{v!r} ({n})" for v, n in values.head(5).items())
+            parts.append(f"{col}: {shown}{' ...' if len(values) > 5 else ''}")
+        keep &= ~new
+    if keep.all():
+        return test, ""
+    note = (
+        f"; {int((~keep).sum()):,} test rows with a category unseen in training left out ({'; '.join(parts)})"
+    )
+    return test[keep].reset_index(drop=True), note
 
 
 def evaluate_run(
@@ -87,8 +99,10 @@ def evaluate_run(
     progress: bool = True,
     root: Path | None = None,
     held_out_clients: bool = True,
+    cv: int | None = None,
+    seed: int | None = None,
 ) -> EvaluationResult:
-    """Evaluate a saved run on both splits and write ``ml.model_evaluations``.
+    """Evaluate a saved run and write ``ml.model_evaluations``.
 
     Parameters
     ----------
@@ -105,79 +119,99 @@ def evaluate_run(
     root
         Runs folder.
     held_out_clients
-        Also run the held-out-clients split (a second fit).
+        Also run the held-out-clients split (a second fit); ignored with ``cv``.
+    cv
+        Number of folds for cross-validation by client (``K`` refits) instead of the
+        held-out-clients split; out-of-fold scores go to the run's report folder.
+    seed
+        Seed of the client hash behind the held-out clients and the folds (default: the
+        run's sampler seed).
 
     """
+    if cv is not None and cv < 2:
+        raise ValueError(f"--cv needs at least 2 folds, got {cv}")
+    if not 0 < holdout_share < 1:
+        raise ValueError(f"--holdout-share must be between 0 and 1, got {holdout_share}")
     start = time.perf_counter()
     saved = runs.load_run(run, root)
     spec, rec = saved.spec, saved.record
     relation, labels = rec.relation, rec.labels
     predictors, factors = rec.predictors, rec.group_factors
-    seed = spec.sampler.seed
+    fixed = list(rec.fixed_levels)
+    seed = spec.sampler.seed if seed is None else seed
+    never = never_features(spec)
     with warehouse.connect(db) as con:
         src = warehouse.bind_spec(con, spec, predictors, relation, labels, where=f"run {saved.run_id}")
-        columns = [c for c in src.relation.columns if c not in NON_FEATURES or c in predictors]
+        columns = [c for c in src.relation.columns if c not in never or c in predictors]
         train_all = warehouse.load_training_frame(con, src, columns)
         latest = warehouse.latest_cutoff(con, src)
-        test_latest = warehouse.load_labelled_at(con, src, columns, latest)
+        test_latest = (
+            warehouse.load_labelled_at(con, src, columns, latest) if spec.as_of else train_all.iloc[:0]
+        )
     train_all = modeling.check_training_frame(spec, train_all, relation)
+    features = baseline_features(train_all, never)
+    if features.skipped and progress:
+        shown = "; ".join(f"{c} ({why})" for c, why in features.skipped.items())
+        _say(f"baselines leave out {shown}", progress)
+    _say(
+        f"baselines use {len(features.numeric)} numeric and {len(features.categorical)} text columns",
+        progress,
+    )
     label = spec.label
     splits: list[SplitResult] = []
 
     def complete(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.dropna(subset=predictors).reset_index(drop=True)
 
-    # out of time
-    if len(test_latest) and test_latest[label].nunique() == 2:
-        test = complete(modeling.check_training_frame(spec, test_latest, relation))
-        train = train_all
-        model = saved.model()
-        idata = saved.posterior()
-        levels = {f: set(v) for f, v in rec.group_levels.items()}
-        note = "test cutoff = latest cutoff (labels from the target file); the run's own posterior"
-    else:
-        cut = train_all[spec.as_of].max()
-        train = train_all[train_all[spec.as_of] < cut]
-        test = complete(train_all[train_all[spec.as_of] == cut])
-        _say(f"latest cutoff has no labels: refitting on cutoffs before {cut} and testing on {cut}", progress)
-        model, idata = _bayes_on(spec, train, predictors)
-        levels = _levels(train, factors)
-        note = f"test cutoff = {cut} (the latest labelled one); refitted on the earlier cutoffs"
-    _say(f"out_of_time: {len(train):,} training rows, {len(test):,} test rows", progress)
-    splits.append(_score_split("out_of_time", spec, model, idata, levels, factors, train, test, seed, note))
+    def ctx(name: str, note: str) -> _Split:
+        return _Split(name, spec, predictors, factors, fixed, features, seed, note)
 
-    # held-out clients
-    hashed = pd.util.hash_pandas_object(
-        train_all[spec.id].astype("int64"), index=False, hash_key=f"{seed:016d}"[:16]
-    )
-    held = (hashed.to_numpy() % 1000) < holdout_share * 1000
-    train = train_all[~held]
-    test = complete(train_all[held])
-    if held_out_clients and test[label].nunique() == 2 and train[label].nunique() == 2:
-        _say(
-            f"held_out_clients: refitting on {len(train):,} rows of {train[spec.id].nunique():,} clients; "
-            f"testing {len(test):,} rows of {test[spec.id].nunique():,} other clients",
-            progress,
-        )
-        model, idata = _bayes_on(spec, train, predictors)
-        note = f"{holdout_share:.0%} of clients held out (seeded hash), tested at every training cutoff"
-        splits.append(
-            _score_split(
-                "held_out_clients",
-                spec,
-                model,
-                idata,
-                _levels(train, factors),
-                factors,
-                train,
-                test,
-                seed,
-                note,
+    if spec.as_of:
+        if len(test_latest) and test_latest[label].nunique() == 2:
+            test = complete(modeling.check_training_frame(spec, test_latest, relation))
+            model, idata = saved.model(), saved.posterior()
+            note = "test cutoff = latest cutoff (labels from the target file); the run's own posterior"
+            _say(f"out_of_time: {len(train_all):,} training rows, {len(test):,} test rows", progress)
+            splits.append(ctx("out_of_time", note).score(train_all, test, model, idata))
+        else:
+            cut = train_all[spec.as_of].max()
+            train = train_all[train_all[spec.as_of] < cut]
+            test = complete(train_all[train_all[spec.as_of] == cut])
+            _say(
+                f"out_of_time: refitting on cutoffs before {cut}, testing {len(test):,} rows at {cut}",
+                progress,
             )
-        )
-    elif held_out_clients:
-        _say("held_out_clients: skipped (the held-out clients have one class only)", progress)
+            note = f"test cutoff = {cut} (the latest labelled one); refitted on the earlier cutoffs"
+            splits.append(ctx("out_of_time", note).refit_and_score(train, test))
 
+    hashed = client_hash(train_all[spec.id], seed)
+    if cv is not None:
+        splits.append(_cross_validate(ctx(f"cv_{cv}fold", ""), train_all, hashed, cv, saved, progress))
+    elif held_out_clients:
+        held = (hashed % 1000) < holdout_share * 1000
+        train, test = train_all[~held], complete(train_all[held])
+        if test[label].nunique() == 2 and train[label].nunique() == 2:
+            _say(
+                f"held_out_clients: refitting on {len(train):,} rows of "
+                f"{train[spec.id].nunique():,} clients; "
+                f"testing {len(test):,} rows of {test[spec.id].nunique():,} other clients",
+                progress,
+            )
+            note = f"{holdout_share:.0%} of clients held out (seeded hash)" + (
+                ", tested at every training cutoff" if spec.as_of else ""
+            )
+            splits.append(ctx("held_out_clients", note).refit_and_score(train, test))
+        else:
+            _say("held_out_clients: skipped (one side has one class only)", progress)
+
+    table = _metric_rows(saved.run_id, splits, n_boot, seed)
+    warehouse.write_evaluations(db, saved.run_id, table)
+    seconds = time.perf_counter() - start
+    _say(f"wrote {len(table):,} rows to ml.model_evaluations in {seconds:.1f} s", progress)
+    return EvaluationResult(saved.run_id, splits, table, seconds)
+
+
+def _metric_rows(run_id: str, splits: list[SplitResult], n_boot: int, seed: int) -> pd.DataFrame:
     rows = []
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     for split in splits:
@@ -185,7 +219,7 @@ def evaluate_run(
             for metric, mv in metrics_with_intervals(split.y, p, n_boot=n_boot, seed=seed).items():
                 rows.append(
                     {
-                        "run_id": saved.run_id,
+                        "run_id": run_id,
                         "split": split.name,
                         "model": model_name,
                         "metric": metric,
@@ -195,38 +229,110 @@ def evaluate_run(
                         "n_rows": len(split.y),
                         "n_positives": int(split.y.sum()),
                         "n_train_rows": split.n_train,
-                        "test_as_of": pd.Timestamp(split.test_as_of).date(),
+                        "test_as_of": None
+                        if split.test_as_of is None
+                        else pd.Timestamp(split.test_as_of).date(),
                         "note": split.note,
                         "evaluated_at": now,
                     }
                 )
-    table = pd.DataFrame(rows)
-    warehouse.write_evaluations(db, saved.run_id, table)
-    seconds = time.perf_counter() - start
-    _say(f"wrote {len(table):,} rows to ml.model_evaluations in {seconds:.1f} s", progress)
-    return EvaluationResult(saved.run_id, splits, table, seconds)
+    return pd.DataFrame(rows)
 
 
-def _score_split(
-    name: str,
-    spec: ModelSpec,
-    model: Any,
-    idata: Any,
-    levels: dict[str, set[str]],
-    factors: list[str],
-    train: pd.DataFrame,
-    test: pd.DataFrame,
-    seed: int,
-    note: str,
+class _Split:
+    """One split's settings: fits the Bayesian model and the baselines on training rows, scores test rows."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: ModelSpec,
+        predictors: list[str],
+        factors: list[str],
+        fixed: list[str],
+        features: BaselineFeatures,
+        seed: int,
+        note: str,
+    ) -> None:
+        self.name, self.spec, self.predictors, self.factors = name, spec, predictors, factors
+        self.fixed, self.features, self.seed, self.note = fixed, features, seed, note
+
+    def refit_and_score(self, train: pd.DataFrame, test: pd.DataFrame) -> SplitResult:
+        """Refit the run's model on ``train`` and score ``test`` with it and the baselines."""
+        model, idata = _bayes_on(self.spec, train, self.predictors)
+        return self.score(train, test, model, idata)
+
+    def predict(
+        self, train: pd.DataFrame, test: pd.DataFrame, model: Any, idata: Any
+    ) -> tuple[pd.DataFrame, dict[str, np.ndarray], str]:
+        """Predictions of every model on ``test`` (rows with an unseen category dropped)."""
+        test, dropped = drop_unseen(train, test, self.fixed)
+        if test.empty:
+            raise modeling.DataError(f"{self.name}: no test row left to score{dropped}")
+        summary, _ = predict_summary(model, idata, test, self.factors, _levels(train, self.factors))
+        predictions = {BAYES: summary["p_mean"]}
+        predictions.update(
+            predict_baselines(fit_baselines(train, self.features, self.spec.label, self.seed), test)
+        )
+        return test, predictions, dropped
+
+    def score(self, train: pd.DataFrame, test: pd.DataFrame, model: Any, idata: Any) -> SplitResult:
+        """Score ``test`` with a fitted Bayesian model and baselines fitted on ``train``."""
+        test, predictions, dropped = self.predict(train, test, model, idata)
+        return SplitResult(
+            name=self.name,
+            test_as_of=test[self.spec.as_of].max() if self.spec.as_of else None,
+            y=test[self.spec.label].astype(int).to_numpy(),
+            predictions=predictions,
+            n_train=len(train),
+            note=self.note + dropped,
+        )
+
+
+def _cross_validate(
+    split: _Split, frame: pd.DataFrame, hashed: np.ndarray, k: int, saved: runs.SavedRun, progress: bool
 ) -> SplitResult:
-    summary, _ = predict_summary(model, idata, test, factors, levels)
-    predictions = {BAYES: summary["p_mean"]}
-    predictions.update(predict_baselines(fit_baselines(train, spec.label, seed), test))
+    """K-fold cross-validation by client; saves the out-of-fold scores next to the run's report."""
+    from targeting.settings import reports_dir
+
+    spec = split.spec
+    fold = (hashed % np.uint64(k)).astype(np.int64)
+    pieces, notes, n_train = [], [], []
+    for f in range(k):
+        train = frame[fold != f]
+        test = frame[fold == f].dropna(subset=split.predictors).reset_index(drop=True)
+        if train[spec.label].nunique() < 2 or test.empty:
+            raise modeling.DataError(
+                f"fold {f + 1} of {k}: {len(test)} test rows, training labels "
+                f"{sorted(train[spec.label].unique())}; "
+                f"use fewer folds"
+            )
+        _say(f"fold {f + 1}/{k}: refitting on {len(train):,} rows, predicting {len(test):,}", progress)
+        model, idata = _bayes_on(spec, train, split.predictors)
+        kept, predictions, dropped = split.predict(train, test, model, idata)
+        if dropped:
+            notes.append(f"fold {f + 1}{dropped}")
+        out = kept[_keys(spec) + [spec.label]].copy()
+        out.insert(0, "fold", f + 1)
+        for name, p in predictions.items():
+            out[f"p_{name}"] = p
+        pieces.append(out)
+        n_train.append(len(train))
+    oof = pd.concat(pieces, ignore_index=True)
+    folder = reports_dir() / saved.run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"cv_{k}fold_scores.parquet"
+    oof.to_parquet(path, index=False)
+    _say(f"out-of-fold scores of {len(oof):,} rows: {path}", progress)
+    models = [c.removeprefix("p_") for c in oof.columns if c.startswith("p_")]
+    note = (
+        f"{k}-fold cross-validation by client (seeded hash, seed {split.seed}); metrics on the pooled "
+        f"out-of-fold predictions; scores in {path.name}" + ("" if not notes else "; " + "; ".join(notes))
+    )
     return SplitResult(
-        name=name,
-        test_as_of=test[spec.as_of].max(),
-        y=test[spec.label].astype(int).to_numpy(),
-        predictions=predictions,
-        n_train=len(train),
+        name=split.name,
+        test_as_of=frame[spec.as_of].max() if spec.as_of else None,
+        y=oof[spec.label].astype(int).to_numpy(),
+        predictions={m: oof[f"p_{m}"].to_numpy() for m in models},
+        n_train=int(np.mean(n_train)),
         note=note,
     )

@@ -49,7 +49,7 @@ def read_training_rows(
     """
     needed = modeling.formula_columns(spec)
     with warehouse.connect(db) as con:
-        src = warehouse.bind_spec(con, spec, needed.predictors)
+        src = warehouse.bind_spec(con, spec, needed.predictors, numeric=needed.numeric)
         frame = warehouse.load_training_frame(con, src, needed.predictors)
     relation = src.relation.label
     frame = modeling.check_training_frame(spec, frame, relation)
@@ -78,12 +78,14 @@ def fit_spec(
 
     """
     frame, needed, relation, labels = read_training_rows(spec, db)
-    cols = [spec.id, spec.as_of, *needed.predictors, spec.label]
+    cols = list(
+        dict.fromkeys([spec.id, *([spec.as_of] if spec.as_of else []), *needed.predictors, spec.label])
+    )
     train = frame[cols]
     n_missing = int(train[needed.predictors].isna().any(axis=1).sum())
+    span = f", cutoffs {train[spec.as_of].min()} .. {train[spec.as_of].max()}" if spec.as_of else ""
     _say(
-        f"{len(train):,} training rows ({int(train[spec.label].sum()):,} positive) from "
-        f"{relation}, cutoffs {train[spec.as_of].min()} .. {train[spec.as_of].max()}"
+        f"{len(train):,} training rows ({int(train[spec.label].sum()):,} positive) from {relation}{span}"
         + (f"; {n_missing:,} rows with missing predictors are dropped" if n_missing else ""),
         progress,
     )
@@ -129,8 +131,8 @@ def fit_spec(
         n_train_rows=len(train),
         n_train_positives=int(train[spec.label].sum()),
         n_dropped_missing=n_missing,
-        train_as_of_min=str(train[spec.as_of].min()),
-        train_as_of_max=str(train[spec.as_of].max()),
+        train_as_of_min=str(train[spec.as_of].min()) if spec.as_of else None,
+        train_as_of_max=str(train[spec.as_of].max()) if spec.as_of else None,
         diagnostics=dict(diag.__dict__),
         fit_seconds=seconds,
         fitted_at=datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,10 +25,15 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class FormulaColumns:
-    """What a formula reads: predictor columns and grouping factors."""
+    """What a formula reads: predictor columns, grouping factors, and the columns that must be numbers.
+
+    ``numeric`` are the columns inside a transform other than ``C()`` (``scale(x)``,
+    ``log1p(x)``, ``decay(x, 30)``, ...); a bare column may be text (a categorical term).
+    """
 
     predictors: list[str]
     group_factors: list[str]
+    numeric: list[str] = field(default_factory=list)
 
 
 def formula_columns(spec: ModelSpec) -> FormulaColumns:
@@ -51,7 +56,18 @@ def formula_columns(spec: ModelSpec) -> FormulaColumns:
     # formulae lists numeric literals (the 30 of decay(x, 30)) as an empty name
     names = sorted({v for v in desc.var_names if v.isidentifier()} - {spec.label} - set(TRANSFORMS))
     factors = sorted({v for t in desc.group_terms for v in t.factor.var_names})
-    return FormulaColumns(predictors=names, group_factors=factors)
+    terms = [*desc.common_terms, *(t.expr for t in desc.group_terms)]
+    numeric = sorted(
+        {
+            v
+            for t in terms
+            for c in getattr(t, "components", [])
+            if type(c).__name__ == "Call" and not str(c.name).startswith("C(")
+            for v in c.var_names
+            if v in names
+        }
+    )
+    return FormulaColumns(predictors=names, group_factors=factors, numeric=numeric)
 
 
 def check_training_frame(spec: ModelSpec, frame: pd.DataFrame, relation: str) -> pd.DataFrame:
@@ -65,8 +81,9 @@ def check_training_frame(spec: ModelSpec, frame: pd.DataFrame, relation: str) ->
     """
     if frame.empty:
         raise DataError(
-            f"no training rows in {relation} for spec {spec.name!r}: no labelled cutoff before "
-            f"the latest one matches filter {spec.filter!r}"
+            f"no training rows in {relation} for spec {spec.name!r}: "
+            + ("no labelled cutoff before the latest one" if spec.as_of else "no labelled row")
+            + f" matches filter {spec.filter!r}"
         )
     label = frame[spec.label]
     values = set(pd.unique(label.dropna()))

@@ -178,7 +178,8 @@ def write_report(
     """Write ``<reports>/<run_id>/report.html`` and one PNG per figure; return the HTML path."""
     folder = (out or reports_dir()) / saved.run_id
     folder.mkdir(parents=True, exist_ok=True)
-    oot = next(s for s in result.splits if s.name == "out_of_time")
+    # figures of the out-of-time split, else of the first (held-out clients or cross-validation)
+    oot = next((s for s in result.splits if s.name == "out_of_time"), result.splits[0])
     makers = {
         "reliability": lambda: _reliability(oot),
         "gains": lambda: _gains(oot),
@@ -190,6 +191,9 @@ def write_report(
     }
     images = []
     for key, title in FIGURES:
+        title = title.replace("out of time", oot.name.replace("_", " ")).replace(
+            "out-of-time", oot.name.replace("_", " ")
+        )
         data = _png(makers[key](), folder / f"{key}.png")
         images.append((key, title, base64.b64encode(data).decode()))
     rec = saved.record
@@ -201,10 +205,17 @@ def write_report(
         return "n/a" if value is None else f"{float(value):.{digits}f}"
 
     notes = "".join(
-        f"<li><b>{html.escape(s.name)}</b> (test cutoff {str(s.test_as_of)[:10]}): {html.escape(s.note)}; "
+        f"<li><b>{html.escape(s.name)}</b>"
+        + (f" (test cutoff {str(s.test_as_of)[:10]})" if s.test_as_of is not None else "")
+        + f": {html.escape(s.note)}; "
         f"{len(s.y):,} test rows, "
-        f"{int(s.y.sum()):,} buyers; trained on {s.n_train:,} rows</li>"
+        f"{int(s.y.sum()):,} positive; trained on {s.n_train:,} rows</li>"
         for s in result.splits
+    )
+    cutoffs = (
+        f", cutoffs {str(rec.train_as_of_min)[:10]} .. {str(rec.train_as_of_max)[:10]}"
+        if rec.train_as_of_min
+        else " (a table without cutoffs)"
     )
     figures = "\n".join(
         f'<figure id="fig-{k}"><figcaption>{html.escape(t)}</figcaption>'
@@ -226,15 +237,16 @@ img.figure {{ max-width: 100%; }}
 <h1>Model report: {html.escape(saved.run_id)}</h1>
 <p><b>Formula</b>: <code>{html.escape(rec.formula)}</code> ({html.escape(rec.family)},
 {html.escape(saved.spec.link)} link), fitted with {html.escape(str(rec.sampler["method"]))} on
-{rec.n_train_rows:,} rows ({rec.n_train_positives:,} buyers),
-cutoffs {str(rec.train_as_of_min)[:10]} .. {str(rec.train_as_of_max)[:10]}.</p>
+{rec.n_train_rows:,} rows ({rec.n_train_positives:,} positive){cutoffs}.</p>
 <p><b>Diagnostics</b>: <span class="{"" if diag["ok"] else "bad"}">{html.escape(diag["message"])}</span>
 (max r_hat {fmt(diag["max_r_hat"], 3)}, min bulk ESS {fmt(diag["min_ess_bulk"], 0)},
 divergences {diag["divergences"]}).</p>
 <h2>Held-out metrics (90% bootstrap intervals)</h2>
 <ul>{notes}</ul>
-<p>Baselines are trained on the same rows as the Bayesian model, on every numeric mart
-feature. The recency/frequency rule is a ranking rule squashed to (0, 1): read its AUC, PR-AUC
+<p>Baselines are trained on the same rows as the Bayesian model, on every column of the
+spec's table except its id, label, cutoff and <code>exclude</code> list (text one-hot). The
+figures show the {html.escape(oot.name)} split. The recency/frequency rule (where its columns
+exist) is a ranking rule squashed to (0, 1): read its AUC, PR-AUC
 and lift, not its calibration.</p>
 {table.to_html(index=False, escape=True)}
 <h2>Figures</h2>

@@ -58,8 +58,8 @@ class RunRecord:
     n_train_rows: int
     n_train_positives: int
     n_dropped_missing: int
-    train_as_of_min: str
-    train_as_of_max: str
+    train_as_of_min: str | None
+    train_as_of_max: str | None
     diagnostics: dict[str, Any]
     fit_seconds: float
     fitted_at: str

@@ -44,6 +44,7 @@ class ScoreResult:
     n_scored: int
     n_unseen_group_rows: int
     n_skipped_missing: int
+    unseen_categories: dict[str, dict[str, int]]
     as_of: Any
     seconds: float
 
@@ -121,6 +122,7 @@ def score_run(
     # per-column lists of chunk arrays: one copy of the scores in memory until the write
     pieces: dict[str, list[np.ndarray]] = {}
     n_unseen = n_skipped = 0
+    unseen_fixed: dict[str, dict[str, int]] = {}
     with warehouse.connect(db) as con:
         # the run's own check first: it names missing columns and changed types together
         src = warehouse.bind_spec(con, spec, [], relation, rec.labels, where=f"run {saved.run_id}")
@@ -132,7 +134,11 @@ def score_run(
         for chunk in warehouse.iter_scoring_frames(con, src, predictors, as_of, chunk_rows):
             missing = chunk[predictors].isna().any(axis=1)
             for col, known in fixed_levels.items():
-                missing |= ~chunk[col].astype(str).isin(known)
+                new = chunk[col].notna() & ~chunk[col].astype(str).isin(known)
+                for value, count in chunk.loc[new, col].astype(str).value_counts().items():
+                    seen = unseen_fixed.setdefault(col, {})
+                    seen[value] = seen.get(value, 0) + int(count)
+                missing |= new
             n_skipped += int(missing.sum())
             chunk = chunk[~missing].reset_index(drop=True)
             if fast is not None:
@@ -140,20 +146,27 @@ def score_run(
             else:
                 summary, unseen = predict_summary(model, idata, chunk, factors, levels)
             n_unseen += int(unseen.sum())
-            columns = {"client_id": chunk[spec.id].to_numpy(), **summary, "used_population_level": unseen}
+            ids = chunk[spec.id].astype(str).to_numpy(dtype=object)
+            columns = {"client_id": ids, **summary, "used_population_level": unseen}
             for name, values in columns.items():
                 pieces.setdefault(name, []).append(values)
             done += len(missing)
             if progress and (done - reported >= total / 20 or done == total):
                 reported = done
                 print(f"[score] {done:,}/{total:,} rows", file=sys.stderr, flush=True)
+    if not pieces:
+        raise RunError(
+            f"no row of {relation} could be scored: every row has a missing predictor or a "
+            f"category unseen in training ({_describe_unseen(unseen_fixed) or 'none unseen'})"
+        )
     scores = pd.DataFrame({name: np.concatenate(parts) for name, parts in pieces.items()})
     del pieces
-    order = np.lexsort((scores["client_id"].to_numpy(), -scores["p_mean"].to_numpy()))
+    # rank: highest p_mean first, ties by client id (text ids sort as text)
+    order = scores.sort_values(["p_mean", "client_id"], ascending=[False, True], kind="stable").index
     rank = np.empty(len(scores), dtype=np.int64)
-    rank[order] = np.arange(1, len(scores) + 1)
+    rank[order.to_numpy()] = np.arange(1, len(scores) + 1)
     del order
-    scores.insert(1, "as_of_date", pd.Timestamp(as_of))
+    scores.insert(1, "as_of_date", pd.Timestamp(as_of) if as_of is not None else pd.NaT)
     scores["rank"] = rank
     scores["decile"] = (np.ceil(rank * 10 / len(scores))).astype(np.int32)
     seconds = time.perf_counter() - start
@@ -168,9 +181,9 @@ def score_run(
         "inference_method": spec.sampler.method,
         "sampler": str(rec.sampler),
         "relation": relation,
-        "train_as_of_min": pd.Timestamp(rec.train_as_of_min).date(),
-        "train_as_of_max": pd.Timestamp(rec.train_as_of_max).date(),
-        "scored_as_of": pd.Timestamp(as_of).date(),
+        "train_as_of_min": _date(rec.train_as_of_min),
+        "train_as_of_max": _date(rec.train_as_of_max),
+        "scored_as_of": _date(as_of),
         "n_train_rows": rec.n_train_rows,
         "n_train_positives": rec.n_train_positives,
         "n_scored": len(scores),
@@ -194,14 +207,31 @@ def score_run(
             else ""
         )
         skipped = (
-            f"; {n_skipped:,} rows with missing predictors or a fixed-effect level unseen in "
-            f"training were not scored"
+            f"; {n_skipped:,} rows with missing predictors or a category unseen in training were not scored"
             if n_skipped
             else ""
         )
+        if unseen_fixed:
+            skipped += f" (unseen categories: {_describe_unseen(unseen_fixed)})"
+        where = f"for {as_of}" if as_of is not None else f"for every row of {relation}"
         print(
-            f"[score] wrote {len(scores):,} scores for {as_of} as run {saved.run_id}{extra}{skipped}",
+            f"[score] wrote {len(scores):,} scores {where} as run {saved.run_id}{extra}{skipped}",
             file=sys.stderr,
             flush=True,
         )
-    return ScoreResult(saved.run_id, len(scores), n_unseen, n_skipped, as_of, seconds)
+    return ScoreResult(saved.run_id, len(scores), n_unseen, n_skipped, unseen_fixed, as_of, seconds)
+
+
+def _date(value: object) -> object:
+    """Return a cutoff as a date, ``None`` for a plain table's missing cutoff."""
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+
+
+def _describe_unseen(unseen: dict[str, dict[str, int]], top: int = 5) -> str:
+    """``column: 'value' (n rows), ...`` for the most frequent unseen categories per column."""
+    parts = []
+    for col, counts in sorted(unseen.items()):
+        shown = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        more = f" and {len(counts) - top} more" if len(counts) > top else ""
+        parts.append(f"{col}: " + ", ".join(f"{v!r} ({n:,} rows)" for v, n in shown) + more)
+    return "; ".join(parts)

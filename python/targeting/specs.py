@@ -71,11 +71,18 @@ class ModelSpec:
     link
         ``logit`` (default), ``probit`` or ``cloglog``.
     as_of
-        Cutoff column; training uses labelled cutoffs before the latest, scoring the latest.
+        Cutoff column (a date); training uses labelled cutoffs before the latest, scoring the
+        latest. Omit it for a plain table (one row per customer, no dates): training then
+        uses every labelled row and scoring every row.
     labels
-        Relation holding the label, joined on (id, as_of); omit if the label is in ``relation``.
+        Relation holding the label, joined on (id, as_of), or on id without ``as_of``; omit
+        if the label is in ``relation``.
     filter
         Optional SQL condition on ``relation``'s columns selecting the population.
+    exclude
+        Columns the baselines of ``targeting evaluate`` must not use as features besides
+        the id, the label and ``as_of`` (which they never use), e.g. columns that leak the
+        outcome.
     train_cutoffs
         Use only the latest N labelled training cutoffs (default: all).
     max_train_rows
@@ -97,9 +104,10 @@ class ModelSpec:
     formula: str
     family: str = "bernoulli"
     link: str = "logit"
-    as_of: str = "as_of_date"
+    as_of: str | None = None
     labels: str | None = None
     filter: str | None = None
+    exclude: tuple[str, ...] = ()
     train_cutoffs: int | None = None
     max_train_rows: int | None = None
     priors: dict[str, Any] = field(default_factory=dict)
@@ -128,6 +136,7 @@ _KNOWN = set(_REQUIRED) | {
     "as_of",
     "labels",
     "filter",
+    "exclude",
     "train_cutoffs",
     "max_train_rows",
     "priors",
@@ -236,6 +245,11 @@ def load_spec(path: str | Path) -> ModelSpec:
         check_formula(formula, str(p))
     except FormulaError as exc:
         raise SpecError(str(exc)) from exc
+    exclude = raw.get("exclude") or []
+    if not isinstance(exclude, list) or not all(isinstance(c, str) and c for c in exclude):
+        raise SpecError(f"{p}: exclude must be a list of column names, got {exclude!r}")
+    if raw.get("train_cutoffs") is not None and not raw.get("as_of"):
+        raise SpecError(f"{p}: train_cutoffs needs an as_of column (a plain table has no cutoffs)")
     for key in ("train_cutoffs", "max_train_rows"):
         value = raw.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
@@ -254,9 +268,10 @@ def load_spec(path: str | Path) -> ModelSpec:
         formula=formula,
         family=family,
         link=link,
-        as_of=str(raw.get("as_of", "as_of_date")),
+        as_of=raw.get("as_of") or None,
         labels=raw.get("labels"),
         filter=raw.get("filter"),
+        exclude=tuple(exclude),
         train_cutoffs=raw.get("train_cutoffs"),
         max_train_rows=raw.get("max_train_rows"),
         priors=priors,

@@ -26,8 +26,8 @@ _CONSTRAINTS = {"": "", "not null": " not null", "primary key": " primary key"}
 _TYPES = re.compile(r"[a-z]+(\([0-9, ]+\))?")
 
 
-def _ml_tables() -> dict[str, str]:
-    """Column definitions of each ml table, from ``ML_SOURCES_YAML``."""
+def _ml_columns() -> dict[str, list[tuple[str, str, str]]]:
+    """``(name, type, constraint)`` of each ml table's columns, from ``ML_SOURCES_YAML``."""
     tables = {}
     for table in source_tables(ML_SOURCES_YAML, ML_SCHEMA).values():
         columns = []
@@ -37,13 +37,18 @@ def _ml_tables() -> dict[str, str]:
                 raise ValueError(
                     f"{ML_SOURCES_YAML}: column {table['name']}.{col['name']} has a bad type or constraint"
                 )
-            columns.append(f"{ident(col['name'])} {col['data_type']}{_CONSTRAINTS[constraint]}")
-        tables[table["name"]] = ", ".join(columns)
+            columns.append((col["name"], col["data_type"], constraint))
+        tables[table["name"]] = columns
     return tables
 
 
+#: The ml tables' columns: table name to ``(name, type, constraint)``.
+ML_COLUMNS: dict[str, list[tuple[str, str, str]]] = _ml_columns()
 #: The tables the Python layer owns: table name to its column definitions.
-ML_TABLES: dict[str, str] = _ml_tables()
+ML_TABLES: dict[str, str] = {
+    name: ", ".join(f"{ident(c)} {t}{_CONSTRAINTS[k]}" for c, t, k in columns)
+    for name, columns in ML_COLUMNS.items()
+}
 
 
 class WarehouseError(RuntimeError):
@@ -98,14 +103,19 @@ class SpecSource:
         return ident(self.spec.id)
 
     @property
-    def as_of(self) -> str:
-        """Quoted cutoff column."""
-        return ident(self.spec.as_of)
+    def as_of(self) -> str | None:
+        """Quoted cutoff column, ``None`` for a plain table."""
+        return ident(self.spec.as_of) if self.spec.as_of else None
 
     @property
     def label(self) -> str:
         """Quoted label column."""
         return ident(self.spec.label)
+
+    @property
+    def keys(self) -> list[str]:
+        """The row key's column names: id, and the cutoff when the spec has one."""
+        return [self.spec.id, *([self.spec.as_of] if self.spec.as_of else [])]
 
     def population(self) -> str:
         """Return the ``population`` CTE body: the relation's rows that pass the spec's filter."""
@@ -113,10 +123,11 @@ class SpecSource:
         return f"select * from {self.relation.sql} {where}"
 
     def base(self, columns: list[str]) -> str:
-        """Select id, cutoff, ``columns`` and the label from the population (labels joined)."""
-        cols = ", ".join(f"p.{ident(c)}" for c in dict.fromkeys([self.spec.id, self.spec.as_of, *columns]))
+        """Select the keys, ``columns`` and the label from the population (labels joined)."""
+        keys = self.keys
+        cols = ", ".join(f"p.{ident(c)}" for c in dict.fromkeys([*keys, *columns]) if c != self.spec.label)
         if self.labels is not None:
-            on = f"l.{self.id} = p.{self.id} and l.{self.as_of} = p.{self.as_of}"
+            on = " and ".join(f"l.{ident(k)} = p.{ident(k)}" for k in keys)
             join = f"left join {self.labels.sql} as l on {on}"
             label = f"l.{self.label}"
         else:
@@ -124,6 +135,41 @@ class SpecSource:
         return (
             f"with population as ({self.population()}) "
             f"select {cols}, {label} as {self.label} from population as p {join}"
+        )
+
+    def at_cutoff(self) -> str:
+        """Condition selecting the scoring cutoff (``$latest``); every row of a plain table."""
+        return f"{self.as_of} = $latest" if self.as_of else "true"
+
+
+#: DuckDB type prefixes by kind, for the spec column checks.
+NUMERIC_TYPES = (
+    "BIGINT",
+    "INTEGER",
+    "HUGEINT",
+    "SMALLINT",
+    "TINYINT",
+    "UBIGINT",
+    "UINTEGER",
+    "USMALLINT",
+    "UTINYINT",
+    "DOUBLE",
+    "FLOAT",
+    "DECIMAL",
+    "REAL",
+    "BOOLEAN",
+)
+DATE_TYPES = ("DATE", "TIMESTAMP")
+KEY_TYPES = ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "VARCHAR", "UUID")
+
+
+def _check_type(
+    rel: Relation, column: str, allowed: tuple[str, ...], role: str, expected: str, where: str
+) -> None:
+    actual = rel.columns[column]
+    if not actual.upper().startswith(allowed):
+        raise UnsafeSqlError(
+            f"{where}: {role} column {column!r} of {rel.label} is {actual}; expected {expected}"
         )
 
 
@@ -134,6 +180,7 @@ def bind_spec(
     relation: str | None = None,
     labels: str | None = None,
     where: str | None = None,
+    numeric: list[str] | None = None,
 ) -> SpecSource:
     """Resolve a spec's relations in the catalog and check every column it names.
 
@@ -145,6 +192,8 @@ def bind_spec(
         The model spec.
     columns
         Feature columns the caller will read (the formula's).
+    numeric
+        Those of ``columns`` that must be numeric (inside a transform such as ``scale()``).
     relation, labels
         Already-resolved ``schema.table`` names (a saved run's); default the spec's own.
     where
@@ -153,8 +202,9 @@ def bind_spec(
     Raises
     ------
     UnsafeSqlError
-        When a relation does not exist, a column is not in it, or the filter is not one
-        condition over the relation's columns.
+        When a relation does not exist, a column is not in it or has the wrong type (the id
+        an integer or text, ``as_of`` a date, the label a number or boolean, a transformed
+        predictor a number), or the filter is not one condition over the relation's columns.
 
     """
     where = where or spec.path or spec.name
@@ -162,51 +212,63 @@ def bind_spec(
     rel = resolve(con, relation or spec.relation, manifest, where)
     lab_name = labels if relation is not None else spec.labels
     lab = resolve(con, lab_name, manifest, where) if lab_name else None
-    rel.column(spec.id, "id", where)
-    rel.column(spec.as_of, "as_of", where)
+    keys = [("id", spec.id, KEY_TYPES, "an integer or text key")]
+    if spec.as_of:
+        keys.append(("as_of", spec.as_of, DATE_TYPES, "a DATE or TIMESTAMP cutoff"))
+    for role, name, allowed, expected in keys:
+        rel.column(name, role, where)
+        _check_type(rel, name, allowed, role, expected, where)
     missing = [c for c in columns if c not in rel.columns]
     if missing:
         raise UnsafeSqlError(
             f"{where}: formula names unknown column(s) {missing}; {rel.label} has: "
             f"{', '.join(sorted(rel.columns))}"
         )
+    for name in numeric or []:
+        _check_type(rel, name, NUMERIC_TYPES, "predictor", "a number (it is inside a transform)", where)
+    owner = lab if lab is not None else rel
     if lab is not None:
-        lab.column(spec.id, "id", where)
-        lab.column(spec.as_of, "as_of", where)
-        lab.column(spec.label, "label", where)
-    else:
-        rel.column(spec.label, "label", where)
+        for role, name, _allowed, _expected in keys:
+            lab.column(name, role, where)
+    owner.column(spec.label, "label", where)
+    _check_type(owner, spec.label, NUMERIC_TYPES, "label", "0/1 numbers or a boolean", where)
     flt = check_filter(con, rel, spec.filter, where) if spec.filter else None
     return SpecSource(spec, rel, lab, flt)
 
 
 def latest_cutoff(con: duckdb.DuckDBPyConnection, src: SpecSource) -> object:
-    """Return the latest cutoff of the relation (the one that gets scored)."""
+    """Return the latest cutoff of the relation (the one that gets scored); ``None`` without one."""
+    if src.as_of is None:
+        return None
     return con.execute(f"select max({src.as_of}) from {src.relation.sql}").fetchone()[0]
 
 
 def load_training_frame(con: duckdb.DuckDBPyConnection, src: SpecSource, columns: list[str]) -> pd.DataFrame:
-    """Labelled rows of cutoffs before the latest one (the latest is what gets scored)."""
+    """Labelled rows of cutoffs before the latest one (the latest is what gets scored).
+
+    Without ``as_of`` (a plain table), every labelled row.
+    """
     spec = src.spec
-    named: dict[str, object] = {"latest": latest_cutoff(con, src)}
-    cut = limit = ""
-    if spec.train_cutoffs:
+    named: dict[str, object] = {}
+    cut = limit = before = ""
+    if src.as_of is not None:
+        named["latest"] = latest_cutoff(con, src)
+        before = f"and {src.as_of} < $latest"
+    if spec.train_cutoffs and src.as_of is not None:
         cut = (
             f"and {src.as_of} in (select distinct {src.as_of} from base "
             f"where {src.label} is not null and {src.as_of} < $latest order by 1 desc limit $cutoffs)"
         )
-    if spec.max_train_rows:
-        limit = f"order by hash({src.id}, {src.as_of}, $seed) limit $rows"
-    if cut:
         named["cutoffs"] = spec.train_cutoffs
-    if limit:
+    if spec.max_train_rows:
+        limit = f"order by hash({', '.join(ident(k) for k in src.keys)}, $seed) limit $rows"
         named.update(seed=spec.sampler.seed, rows=spec.max_train_rows)
     sql = (
-        f"with base as ({src.base(columns)}) select * from base where {src.label} is not null "
-        f"and {src.as_of} < $latest {cut} {limit}"
+        f"with base as ({src.base(columns)}) select * from base "
+        f"where {src.label} is not null {before} {cut} {limit}"
     )
     frame = con.execute(sql, named).df()
-    return frame.sort_values([spec.as_of, spec.id], kind="stable").reset_index(drop=True)
+    return frame.sort_values(src.keys[::-1], kind="stable").reset_index(drop=True)
 
 
 def load_labelled_at(
@@ -221,23 +283,25 @@ def load_labelled_at(
 
 
 def count_scoring_rows(con: duckdb.DuckDBPyConnection, src: SpecSource) -> tuple[int, object]:
-    """Count the rows at the latest cutoff (after the spec's filter); return (count, cutoff)."""
+    """Count the rows to score (latest cutoff, or all rows of a plain table); return (count, cutoff)."""
     latest = latest_cutoff(con, src)
-    sql = f"with population as ({src.population()}) select count(*) from population where {src.as_of} = ?"
-    return int(con.execute(sql, [latest]).fetchone()[0]), latest
+    named = {"latest": latest} if src.as_of else {}
+    sql = f"with population as ({src.population()}) select count(*) from population where {src.at_cutoff()}"
+    return int(con.execute(sql, named).fetchone()[0]), latest
 
 
 def iter_scoring_frames(
     con: duckdb.DuckDBPyConnection, src: SpecSource, columns: list[str], as_of: object, chunk_rows: int
 ) -> Iterator[pd.DataFrame]:
-    """Rows of the latest cutoff in chunks of ``chunk_rows``, streamed in storage order.
+    """Rows to score in chunks of ``chunk_rows``, streamed in storage order.
 
     No ``order by``: sorting millions of rows would hold them all in memory, and every score
     depends on its own row only (ranks are computed after all chunks).
     """
-    cols = ", ".join(ident(c) for c in dict.fromkeys([src.spec.id, src.spec.as_of, *columns]))
-    sql = f"with population as ({src.population()}) select {cols} from population where {src.as_of} = ?"
-    result = con.execute(sql, [as_of])
+    cols = ", ".join(ident(c) for c in dict.fromkeys([*src.keys, *columns]))
+    named = {"latest": as_of} if src.as_of else {}
+    sql = f"with population as ({src.population()}) select {cols} from population where {src.at_cutoff()}"
+    result = con.execute(sql, named)
     while True:
         chunk = result.fetch_df_chunk(max(1, chunk_rows // 2048))
         if chunk is None or len(chunk) == 0:
@@ -246,10 +310,33 @@ def iter_scoring_frames(
 
 
 def ensure_ml_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the ``ml`` schema and its tables if they do not exist."""
+    """Create the ``ml`` schema and its tables if they do not exist, and bring older ones up to date.
+
+    A table written by an earlier version keeps its rows; a column whose declared type changed
+    (``customer_scores.client_id`` became text) is converted, and one that may now be null
+    loses its ``not null``.
+    """
     con.execute(f"create schema if not exists {ML_SCHEMA}")
     for name, columns in ML_TABLES.items():
         con.execute(f"create table if not exists {ML_SCHEMA}.{name} ({columns})")
+    existing = {
+        (t, c): (dtype, nullable)
+        for t, c, dtype, nullable in con.execute(
+            "select table_name, column_name, data_type, is_nullable from information_schema.columns "
+            "where table_schema = ?",
+            [ML_SCHEMA],
+        ).fetchall()
+    }
+    for table, cols in ML_COLUMNS.items():
+        for column, dtype, constraint in cols:
+            have = existing.get((table, column))
+            if have is None:
+                continue
+            target = f"{ML_SCHEMA}.{ident(table)}"
+            if have[0].lower() != dtype.lower() and dtype.lower() == "varchar":
+                con.execute(f"alter table {target} alter column {ident(column)} set data type varchar")
+            if have[1] == "NO" and not constraint:
+                con.execute(f"alter table {target} alter column {ident(column)} drop not null")
 
 
 def _fault_pause() -> None:

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from targeting.baselines import design_matrix, fit_logistic
+from targeting.baselines import baseline_features, fit_logistic
 from targeting.synth import SynthConfig, generate
 
 from .conftest import run_dbt
@@ -75,8 +75,9 @@ def test_mart_features_carry_the_generators_signal(tmp_path: Path) -> None:
         rows = con.execute(LABELLED).df()
     train = rows[rows["label_source"] == "purchases"]
     test = rows[rows["label_source"] == "target_file"]
-    model = fit_logistic(train)
-    auc = roc_auc_score(test["purchased_next_90d"], model.predict_proba(design_matrix(test))[:, 1])
+    features = baseline_features(train, {"client_id", "as_of_date", "purchased_next_90d", "label_source"})
+    model = fit_logistic(train, features, "purchased_next_90d")
+    auc = roc_auc_score(test["purchased_next_90d"], model.predict(test))
     oracle = json.loads((raw / "ground_truth" / "effects.json").read_text())["oracle_auc"]
     print(f"logistic AUC {auc:.3f} vs oracle AUC {oracle:.3f}")
     assert auc > 0.72

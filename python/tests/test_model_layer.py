@@ -143,7 +143,9 @@ def test_unseen_group_level_gets_population_score(env: Path) -> None:
             con.execute(
                 "select client_id from marts.customer_features where favourite_root_category = 'brand_new' "
                 "and has_purchase_history and is_scoring_cutoff"
-            ).df()["client_id"]
+            )
+            .df()["client_id"]
+            .astype(str)
         )
     flagged = set(scores.loc[scores["used_population_level"], "client_id"])
     assert new_level <= flagged  # every client of the new level got the population score

@@ -1,8 +1,14 @@
--- Every scored client exists in customer_features at the cutoff it was scored for.
+-- Every client scored by a run on customer_features exists there at the cutoff it was scored for.
 with
+
+runs as (
+    select run_id from {{ ref('stg_ml__model_runs') }}
+    where relation = '{{ ref("customer_features").schema }}.{{ ref("customer_features").identifier }}'
+),
 
 scores as (
     select * from {{ ref('stg_ml__customer_scores') }}
+    where run_id in (select runs.run_id from runs)
 ),
 
 features as (
@@ -15,5 +21,5 @@ select
     scores.as_of_date
 from scores
 left join features
-    on scores.client_id = features.client_id and scores.as_of_date = features.as_of_date
+    on scores.client_id = cast(features.client_id as varchar) and scores.as_of_date = features.as_of_date
 where features.client_id is null

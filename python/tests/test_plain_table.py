@@ -1,0 +1,178 @@
+"""The model layer on a plain labelled customer table the generator did not make.
+
+One row per customer, text ids, a text column, no dates, a label not named like the mart's:
+``targeting fit`` then ``targeting evaluate --cv K`` is the whole job; scoring writes text ids;
+an unseen category is reported by name; bad columns are refused at load, naming them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from targeting import cli
+from targeting.baselines import baseline_features
+from targeting.evaluate import never_features
+from targeting.specs import load_spec
+
+pytestmark = pytest.mark.slow  # fits models
+
+FAST = ["--draws", "200", "--tune", "200", "--chains", "2", "--quiet"]
+REGIONS = ("north", "south", "east", "west")
+
+
+def _customers(n: int = 1500, seed: int = 5) -> pd.DataFrame:
+    """Customers with a planted response: more spend and visits, and the south, respond more."""
+    rng = np.random.default_rng(seed)
+    region = rng.choice(REGIONS, size=n, p=[0.3, 0.3, 0.2, 0.2])
+    spend = rng.lognormal(4, 1, size=n)
+    visits = rng.poisson(3, size=n)
+    eta = -1.5 + 0.8 * (np.log1p(spend) - 4) + 0.35 * (visits - 3) + np.where(region == "south", 0.8, 0.0)
+    responded = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    return pd.DataFrame(
+        {
+            "customer_code": [f"C{i:05d}" for i in range(n)],
+            "region": region,
+            "spend": spend,
+            "visits": visits,
+            "notes": [f"free text {i}" for i in range(n)],  # 1,500 distinct values: never one-hot
+            "responded": responded,
+        }
+    )
+
+
+@pytest.fixture
+def plain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, pd.DataFrame]:
+    """A DuckDB file with ``crm.customers`` and a spec over it; private runs and reports folders."""
+    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
+    frame = _customers()
+    db = tmp_path / "plain.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema crm")
+        con.execute("create table crm.customers as select * from frame")
+    spec = _spec(tmp_path)
+    return db, spec, frame
+
+
+def _spec(tmp_path: Path, **changes: object) -> Path:
+    raw = {
+        "name": "response",
+        "relation": "crm.customers",
+        "id": "customer_code",
+        "label": "responded",
+        "formula": "responded ~ scale(log1p(spend)) + scale(visits) + region",
+        "sampler": {"method": "nutpie", "seed": 11},
+    }
+    raw.update(changes)
+    path = tmp_path / f"spec_{len(list(tmp_path.glob('spec_*')))}.yml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_fit_then_cross_validate_then_score(plain: tuple[Path, Path, pd.DataFrame], tmp_path: Path) -> None:
+    db, spec, frame = plain
+    assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST]) == 0
+    assert cli.main(["evaluate", "--db", str(db), "--cv", "3", "--bootstrap", "20", "--quiet"]) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        ev = con.execute("select * from ml.model_evaluations").df()
+    assert set(ev["split"]) == {"cv_3fold"}
+    # no rule baseline: its columns are not in this table
+    assert set(ev["model"]) == {"bayesian", "logistic_regression", "gradient_boosting"}
+    auc = ev[ev["metric"] == "roc_auc"].set_index("model")["value"]
+    assert auc["bayesian"] > 0.7, auc
+    # a baseline trained on the label would score ~1.0
+    assert auc["logistic_regression"] < 0.95, auc
+    assert (ev["n_rows"] == len(frame)).all()
+    assert ev["test_as_of"].isna().all()
+
+    oof = pd.read_parquet(next((tmp_path / "reports").glob("*/cv_3fold_scores.parquet")))
+    assert sorted(oof["customer_code"]) == sorted(frame["customer_code"])  # every row exactly once
+    assert set(oof["fold"]) == {1, 2, 3}
+
+    assert cli.main(["score", "--db", str(db), "--quiet"]) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        scores = con.execute("select * from ml.customer_scores").df()
+    assert sorted(scores["client_id"]) == sorted(frame["customer_code"])
+    assert scores["as_of_date"].isna().all()
+    assert sorted(scores["rank"]) == list(range(1, len(frame) + 1))
+
+
+def test_unseen_category_is_reported_by_name(
+    plain: tuple[Path, Path, pd.DataFrame], capsys: pytest.CaptureFixture
+) -> None:
+    db, spec, frame = plain
+    assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST]) == 0
+    with duckdb.connect(str(db)) as con:
+        con.execute("insert into crm.customers values ('X00001', 'atlantis', 10.0, 1, 'new', 0)")
+    capsys.readouterr()
+    assert cli.main(["score", "--db", str(db)]) == 0
+    err = capsys.readouterr().err
+    assert "region: 'atlantis' (1 rows)" in err, err[-2000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        ids = {r[0] for r in con.execute("select client_id from ml.customer_scores").fetchall()}
+    assert "X00001" not in ids and len(ids) == len(frame)
+
+
+def test_the_label_never_becomes_a_baseline_feature(plain: tuple[Path, Path, pd.DataFrame]) -> None:
+    db, spec_path, frame = plain
+    spec = load_spec(_spec(spec_path.parent, exclude=["spend"]))
+    features = baseline_features(frame, never_features(spec))
+    assert "responded" not in features.columns
+    assert "customer_code" not in features.columns
+    assert "spend" not in features.columns  # excluded by the spec
+    assert features.categorical == ["region"]
+    assert "notes" in features.skipped  # too many distinct values to one-hot
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"formula": "responded ~ scale(visits) + shoe_size"}, "unknown column(s) ['shoe_size']"),
+        ({"formula": "responded ~ scale(region)"}, "predictor column 'region' of crm.customers is VARCHAR"),
+        ({"label": "region", "formula": "region ~ scale(visits)"}, "label column 'region' of crm.customers"),
+        ({"as_of": "region"}, "as_of column 'region' of crm.customers is VARCHAR; expected a DATE"),
+        ({"id": "spend"}, "id column 'spend' of crm.customers is DOUBLE; expected an integer or text key"),
+        ({"id": "client_id"}, "id 'client_id' is not a column of crm.customers"),
+        ({"train_cutoffs": 3}, "train_cutoffs needs an as_of column"),
+    ],
+)
+def test_spec_columns_are_checked_at_load(
+    plain: tuple[Path, Path, pd.DataFrame], capsys: pytest.CaptureFixture, changes: dict, expected: str
+) -> None:
+    db, spec, _ = plain
+    bad = _spec(spec.parent, **changes)
+    assert cli.main(["fit", "--spec", str(bad), "--db", str(db), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert expected in err, err
+    assert err.count("\n") == 1  # one line
+
+
+def test_an_older_score_table_is_brought_up_to_date(tmp_path: Path) -> None:
+    """A warehouse scored before ids became text keeps its rows and takes text ids and null cutoffs."""
+    from targeting.warehouse import ensure_ml_tables
+
+    db = tmp_path / "old.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema ml")
+        old = (
+            "run_id varchar not null, client_id bigint not null, as_of_date date not null, "
+            "p_mean double not null, p_sd double not null, p_q05 double not null, p_q95 double not null, "
+            "rank bigint not null, decile integer not null, used_population_level boolean"
+        )
+        con.execute(f"create table ml.customer_scores ({old})")
+        row = "'r', 1515915625468060902, '2024-01-01', .1, .01, .05, .2, 1, 1, false"
+        con.execute(f"insert into ml.customer_scores values ({row})")
+        ensure_ml_tables(con)
+        sql = "select column_name, data_type from information_schema.columns where table_name = ?"
+        types = dict(con.execute(sql, ["customer_scores"]).fetchall())
+        assert types["client_id"] == "VARCHAR"
+        assert con.execute("select client_id from ml.customer_scores").fetchone()[0] == "1515915625468060902"
+        con.execute(
+            "insert into ml.customer_scores values ('r', 'C00001', null, .1, .01, .05, .2, 2, 1, false)"
+        )
