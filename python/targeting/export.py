@@ -25,6 +25,8 @@ BI_TABLES = (
     "marts.model_monitoring",
     "marts.ab_test_results",
     "marts.campaign_lift",
+    "marts.customer_segments",
+    "marts.customer_segment_transitions",
 )
 
 
