@@ -21,7 +21,7 @@ export MM_REPORTS_DIR ?= $(CURDIR)/reports
 TEST_RAW ?= data/test_raw
 TEST_DB ?= data/test_warehouse.duckdb
 
-.PHONY: help install demo data build fit score evaluate experiments marts test test-fast pytest dbt-test bench lint clean
+.PHONY: help install demo data build fit score evaluate experiments segments marts test test-fast pytest dbt-test bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,11 +61,15 @@ experiments: $(STAMP)  ## holdout lift per campaign (partial pooling), the A/B t
 		--ratio revenue_per_converter=revenue_in_window/converted
 	$(BIN)/targeting uplift --spec $(UPLIFT_SPEC) --db $(DEMO_DB) --quiet
 
+SEGMENT_SPEC ?= python/specs/segments.yml
+segments: $(STAMP)  ## k-means behavioural segments of the latest cutoff's buyers (k by silhouette)
+	$(BIN)/targeting segment --spec $(SEGMENT_SPEC) --db $(DEMO_DB) --quiet
+
 marts: $(STAMP)  ## rebuild the ml staging models and marts, then export the BI marts to Parquet
 	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/dbt build --select staging.ml+ --vars '{raw_path: $(DEMO_RAW)}'
 	$(BIN)/targeting export --db $(DEMO_DB)
 
-demo: data build fit score evaluate experiments marts  ## generate data, build, fit, score, evaluate, say where everything is
+demo: data build fit score evaluate experiments segments marts  ## generate data, build, fit, score, evaluate, say where everything is
 	@echo
 	@echo "Warehouse:        $(DEMO_DB)   (schemas: staging, intermediate, marts, ml)"
 	@echo "Targeting list:   marts.targeting_list (scores, key features, expected value)"
@@ -73,7 +77,9 @@ demo: data build fit score evaluate experiments marts  ## generate data, build, 
 	@echo "Economics:        marts.campaign_economics (cost per conversion, ROAS, profit by campaign x channel x segment x month)"
 	@echo "Experiments:      marts.campaign_lift (holdout lift, partially pooled), marts.ab_test_results"
 	@echo "Uplift:           marts.uplift_targeting (who to contact by expected incremental profit)"
+	@echo "Segments:         marts.customer_segments (RFM), marts.customer_segment_transitions, marts.segment_profiles (k-means)"
 	@echo "Experiment pages: $(MM_REPORTS_DIR)/experiments/*/report.html, $(MM_REPORTS_DIR)/uplift/*/report.html"
+	@echo "Segment pages:    $(MM_REPORTS_DIR)/segments/*/report.html"
 	@echo "Report:           $(MM_REPORTS_DIR)/$$(cat $(MM_RUNS_DIR)/LATEST)/report.html"
 	@echo "Data Docs:        gx/uncommitted/data_docs/local_site/index.html"
 	@echo "Parquet for BI:   data/exports/*.parquet"

@@ -255,6 +255,47 @@ def _cmd_uplift(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_segment(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import pandas as pd
+
+    from targeting.segment import run_segment
+    from targeting.segment_report import write_segment_report
+    from targeting.segment_spec import load_segment_spec, parse_k
+    from targeting.warehouse import write_segments
+
+    spec = load_segment_spec(args.spec)
+    if args.k is not None:
+        spec = dataclasses.replace(spec, k=parse_k(args.k, "--k"))
+    result = run_segment(spec, Path(args.db), progress=not args.quiet)
+    sizes = result.profiles.drop_duplicates("cluster")[["cluster", "n_clients", "share"]]
+    top = (
+        result.profiles.assign(a=result.profiles["z_centre"].abs())
+        .sort_values(["cluster", "a"], ascending=[True, False])
+        .groupby("cluster")
+        .head(3)
+        .assign(t=lambda f: f["feature"] + " " + f["z_centre"].map(lambda v: f"{v:+.1f}"))
+        .groupby("cluster")["t"]
+        .agg(", ".join)
+    )
+    with pd.option_context("display.width", 200, "display.max_colwidth", 80):
+        print(
+            sizes.set_index("cluster").join(top.rename("top_features")).reset_index().to_string(index=False)
+        )
+    run = result.run
+    print(
+        f"k={run['k']} ({run['k_method']}; best silhouette k={run['best_silhouette_k']}, "
+        f"elbow k={run['elbow_k']}), silhouette {run['silhouette']:.3f}, {run['n_rows']:,} customers"
+    )
+    if args.no_write:
+        return 0
+    write_segments(Path(args.db), result.run_id, pd.DataFrame([run]), result.clusters, result.profiles)
+    print(f"wrote run {result.run_id} to ml.segment_runs, ml.customer_clusters and ml.cluster_profiles")
+    print(f"report: {write_segment_report(result)}")
+    return 0
+
+
 def _add_experiment_arguments(parser: argparse.ArgumentParser, csv_help: str, relation_help: str) -> None:
     """Add the options ``abtest`` and ``lift`` share: the source, arms, metrics and settings."""
     from targeting.settings import default_db
@@ -586,12 +627,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampler_overrides(up)
     up.set_defaults(func=_cmd_uplift)
 
+    seg = sub.add_parser(
+        "segment",
+        help="k-means customer segments on standardised behavioural features (k by silhouette, elbow shown)",
+        description=(
+            "Cluster the segmentation spec's rows (the latest cutoff when it has as_of) with k-means on "
+            "standardised features (log1p where non-negative and right-skewed). --k auto picks the best "
+            "silhouette in the spec's k_range on a seeded sample and reports the inertia elbow beside "
+            "it. Writes ml.segment_runs, ml.customer_clusters and ml.cluster_profiles (staged by dbt "
+            "into marts.segment_profiles) and reports/segments/<run>/report.html."
+        ),
+    )
+    seg.add_argument("--spec", required=True, help="segmentation spec YAML (see python/specs/segments.yml)")
+    seg.add_argument("--db", default=str(default_db()), help="warehouse file (read and written)")
+    seg.add_argument("--k", help="auto or a whole number >= 2 (default: the spec's k)")
+    seg.add_argument("--no-write", action="store_true", help="print the clusters only")
+    seg.add_argument("--quiet", action="store_true", help="no progress output")
+    seg.set_defaults(func=_cmd_segment)
+
     export = sub.add_parser(
         "export",
         help="write the BI-facing marts to Parquet (atomic replace) for BI tools",
         description=(
             "Copy targeting_list, customer_features, campaign_performance, channel_performance, "
-            "campaign_economics, model_monitoring, ab_test_results and campaign_lift to "
+            "campaign_economics, model_monitoring, ab_test_results, campaign_lift, customer_segments, "
+            "customer_segment_transitions and segment_profiles to "
             "<out>/<table>.parquet. Each file is replaced atomically, "
             "so BI tools can read the exports at any time, even while dbt or targeting writes."
         ),

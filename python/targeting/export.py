@@ -27,6 +27,7 @@ BI_TABLES = (
     "marts.campaign_lift",
     "marts.customer_segments",
     "marts.customer_segment_transitions",
+    "marts.segment_profiles",
 )
 
 

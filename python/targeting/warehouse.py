@@ -409,3 +409,15 @@ def write_uplift(db: Path, run_id: str, scores: pd.DataFrame, evaluations: pd.Da
 def write_lift_results(db: Path, analysis: str, table: pd.DataFrame) -> None:
     """Replace one analysis's rows in ``ml.campaign_lift`` atomically."""
     replace_run_rows(db, analysis, {"campaign_lift": table}, key="analysis")
+
+
+def write_segments(
+    db: Path, run_id: str, run: pd.DataFrame, clusters: pd.DataFrame, profiles: pd.DataFrame
+) -> None:
+    """Replace one segmentation run's rows in the ``ml`` segment tables atomically.
+
+    The tables are ``segment_runs``, ``customer_clusters`` and ``cluster_profiles``.
+    """
+    replace_run_rows(
+        db, run_id, {"segment_runs": run, "customer_clusters": clusters, "cluster_profiles": profiles}
+    )

@@ -1,0 +1,104 @@
+-- k-means segments for BI: one row per segmentation run x cluster with its size, the
+-- 90-day purchase rate of its clients where customer_labels has their label at the clustered
+-- cutoff, the mean purchase score of the latest scoring run at that cutoff, and the three
+-- features that set the cluster apart most (standardised centre, + above / - below average).
+with
+
+runs as (
+    select * from {{ ref('stg_ml__segment_runs') }}
+),
+
+clusters as (
+    select * from {{ ref('stg_ml__customer_clusters') }}
+),
+
+profiles as (
+    select * from {{ ref('stg_ml__cluster_profiles') }}
+),
+
+labels as (
+    select * from {{ ref('customer_labels') }}
+),
+
+scores as (
+    select * from {{ ref('stg_ml__customer_scores') }}
+),
+
+model_runs as (
+    select * from {{ ref('stg_ml__model_runs') }}
+),
+
+latest_scores as (
+    select
+        scores.client_id,
+        scores.as_of_date,
+        scores.p_mean
+    from scores
+    inner join model_runs on scores.run_id = model_runs.run_id
+    where model_runs.is_latest_run
+),
+
+members as (
+    select
+        clusters.run_id,
+        clusters.cluster,
+        count(*) as n_clients,
+        count(labels.purchased_next_90d) as n_labelled,
+        avg(cast(labels.purchased_next_90d as integer)) as purchase_rate,
+        count(latest_scores.p_mean) as n_scored,
+        avg(latest_scores.p_mean) as mean_score,
+        avg(clusters.distance) as mean_distance
+    from clusters
+    left join labels
+        on clusters.client_id = cast(labels.client_id as varchar) and clusters.as_of_date = labels.as_of_date
+    left join latest_scores
+        on clusters.client_id = latest_scores.client_id and clusters.as_of_date = latest_scores.as_of_date
+    group by clusters.run_id, clusters.cluster
+),
+
+ranked_features as (
+    select
+        run_id,
+        cluster,
+        feature,
+        z_centre,
+        row_number() over (partition by run_id, cluster order by abs(z_centre) desc, feature) as feature_rank
+    from profiles
+),
+
+top_features as (
+    select
+        run_id,
+        cluster,
+        string_agg(
+            feature || case when z_centre >= 0 then ' +' else ' -' end || printf('%.1f', abs(z_centre)),
+            ', ' order by feature_rank
+        ) as top_features
+    from ranked_features
+    where feature_rank <= 3
+    group by run_id, cluster
+),
+
+final as (
+    select
+        runs.run_id,
+        runs.spec_name,
+        runs.is_latest_run,
+        runs.relation,
+        runs.as_of_date,
+        runs.k,
+        members.cluster,
+        members.n_clients,
+        top_features.top_features,
+        members.n_labelled,
+        members.purchase_rate,
+        members.n_scored,
+        members.mean_score,
+        members.mean_distance,
+        members.n_clients / runs.n_rows as share_of_clients
+    from members
+    inner join runs on members.run_id = runs.run_id
+    left join top_features on members.run_id = top_features.run_id and members.cluster = top_features.cluster
+)
+
+select * from final

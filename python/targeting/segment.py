@@ -1,0 +1,222 @@
+"""``targeting segment``: k-means clusters of customers on standardised behavioural features.
+
+Steps, every random one seeded by the spec's ``seed``:
+
+1. Read the spec's rows (the latest cutoff when it has ``as_of``), checking every column.
+2. Preprocess: ``log1p`` on non-negative right-skewed features, the median for missing
+   values, then standardise (fitted on all rows).
+3. Choose k (``k: auto``): on a seeded sample of ``selection_rows`` rows, fit k-means for
+   every k in ``k_range``; k is the one with the highest silhouette. The elbow of the
+   inertia curve (the point farthest from the chord between its ends) is reported beside it.
+4. Fit k-means with that k on all rows; clusters are numbered 1.. by size (1 = largest).
+5. Write ``ml.segment_runs``, ``ml.customer_clusters`` (one row per customer) and
+   ``ml.cluster_profiles`` (per cluster and feature: mean, overall mean, standardised
+   centre) in one transaction; dbt stages them into ``marts.segment_profiles``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import silhouette_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from targeting.baselines import SkewedLog1p
+from targeting.modeling import DataError
+from targeting.segment_spec import SegmentSpec
+from targeting.settings import manifest_path
+from targeting.sqlsafe import UnsafeSqlError, check_filter, ident, resolve
+from targeting.warehouse import DATE_TYPES, KEY_TYPES, NUMERIC_TYPES, connect
+
+#: k-means restarts (best of) for the selection fits and the final fit.
+N_INIT = 4
+#: Rows of the silhouette computation (it is quadratic in rows).
+SILHOUETTE_ROWS = 5000
+
+
+@dataclass
+class SegmentResult:
+    """What a segmentation run computed (the three ml tables and the k-selection curve)."""
+
+    run_id: str
+    run: dict[str, object]
+    clusters: pd.DataFrame
+    profiles: pd.DataFrame
+    selection: pd.DataFrame
+    x_sample: np.ndarray
+    labels_sample: np.ndarray
+    seconds: float
+
+
+def _say(message: str, progress: bool) -> None:
+    if progress:
+        print(f"[segment] {message}", file=sys.stderr, flush=True)
+
+
+def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
+    """Check the spec's columns against the catalog and read its rows; returns (rows, relation, cutoff)."""
+    where = spec.path or spec.name
+    with connect(db) as con:
+        rel = resolve(con, spec.relation, manifest_path(), where)
+        checks = [(spec.id, "id", KEY_TYPES, "an integer or text key")]
+        if spec.as_of:
+            checks.append((spec.as_of, "as_of", DATE_TYPES, "a DATE or TIMESTAMP cutoff"))
+        checks += [(f, "feature", NUMERIC_TYPES, "a number") for f in spec.features]
+        for col, role, allowed, expected in checks:
+            rel.column(col, f"{role} column", where)
+            if not rel.columns[col].upper().startswith(allowed):
+                raise UnsafeSqlError(
+                    f"{where}: {role} column {col!r} of {rel.label} is {rel.columns[col]}; "
+                    f"expected {expected}"
+                )
+        conds, params = [], []
+        if spec.filter:
+            conds.append(f"({check_filter(con, rel, spec.filter, where)})")
+        as_of = None
+        if spec.as_of:
+            as_of = con.execute(f"select max({ident(spec.as_of)}) from {rel.sql}").fetchone()[0]
+            conds.append(f"{ident(spec.as_of)} = ?")
+            params.append(as_of)
+        cols = [f"cast({ident(spec.id)} as varchar) as {ident('client_id')}"]
+        cols += [f"cast({ident(f)} as double) as {ident(f)}" for f in spec.features]
+        sql = f"select {', '.join(cols)} from {rel.sql}" + (f" where {' and '.join(conds)}" if conds else "")
+        frame = con.execute(sql, params).df()
+    if len(frame) < 10:
+        raise DataError(
+            f"{where}: {len(frame)} rows of {rel.label} to cluster (filter {spec.filter!r}); need at least 10"
+        )
+    if frame["client_id"].duplicated().any():
+        dup = frame.loc[frame["client_id"].duplicated(), "client_id"].iloc[0]
+        raise DataError(
+            f"{where}: id {dup!r} appears twice in the rows to cluster; the id must be unique per row"
+        )
+    empty = [f for f in spec.features if frame[f].isna().all()]
+    if empty:
+        raise DataError(f"{where}: feature column(s) {empty} of {rel.label} are empty in the rows to cluster")
+    return frame.sort_values("client_id", kind="stable").reset_index(drop=True), rel.label, as_of
+
+
+def elbow_k(ks: np.ndarray, inertia: np.ndarray) -> int:
+    """Return the k of the inertia curve's elbow: the point farthest below the chord joining its ends."""
+    x = (ks - ks[0]) / max(ks[-1] - ks[0], 1)
+    span = inertia[0] - inertia[-1]
+    y = (inertia - inertia[-1]) / span if span > 0 else np.zeros_like(inertia)
+    chord = 1 - x  # the straight line from (0, 1) to (1, 0)
+    return int(ks[int(np.argmax(chord - y))])
+
+
+def choose_k(x: np.ndarray, spec: SegmentSpec, progress: bool) -> pd.DataFrame:
+    """Fit k-means for each k of ``k_range`` on ``x``; silhouette and inertia per k."""
+    rng = np.random.default_rng(spec.seed)
+    sil_idx = rng.choice(len(x), size=min(SILHOUETTE_ROWS, len(x)), replace=False)
+    rows = []
+    high = min(spec.k_range[1], len(x) - 1)
+    for k in range(spec.k_range[0], high + 1):
+        km = KMeans(n_clusters=k, n_init=N_INIT, random_state=spec.seed).fit(x)
+        labels = km.labels_
+        sil = (
+            float(silhouette_score(x[sil_idx], labels[sil_idx], random_state=spec.seed))
+            if len(set(labels[sil_idx])) > 1
+            else float("nan")
+        )
+        rows.append({"k": k, "silhouette": sil, "inertia": float(km.inertia_)})
+        _say(f"k={k}: silhouette {sil:.3f}, inertia {km.inertia_:,.0f}", progress)
+    return pd.DataFrame(rows)
+
+
+def run_segment(spec: SegmentSpec, db: Path, progress: bool = True) -> SegmentResult:
+    """Cluster the spec's rows with its ``k`` (``None``: auto, by silhouette)."""
+    start = time.perf_counter()
+    frame, relation, as_of = read_rows(spec, db)
+    features = list(spec.features)
+    k = spec.k
+    if k is not None and k >= len(frame):
+        raise DataError(f"k={k} needs more than {len(frame)} rows")
+    _say(f"{len(frame):,} rows of {relation}" + (f" at {as_of}" if as_of is not None else ""), progress)
+    prep = make_pipeline(SkewedLog1p(), SimpleImputer(strategy="median"), StandardScaler())
+    x = prep.fit_transform(frame[features].to_numpy(dtype=float))
+    logged = [f for f, flag in zip(features, prep[0].log_, strict=True) if flag]
+    rng = np.random.default_rng(spec.seed)
+    sample = np.sort(rng.choice(len(x), size=min(spec.selection_rows, len(x)), replace=False))
+    selection = choose_k(x[sample], spec, progress)
+    elbow = elbow_k(selection["k"].to_numpy(), selection["inertia"].to_numpy())
+    best = int(selection.loc[selection["silhouette"].idxmax(), "k"])
+    method = "given"
+    if k is None:
+        k, method = best, "silhouette"
+    _say(f"k={k} ({method}); best silhouette at k={best}, elbow at k={elbow}", progress)
+    km = KMeans(n_clusters=k, n_init=N_INIT, random_state=spec.seed).fit(x)
+    # number clusters by size, largest first (ties by the first feature's centre)
+    sizes = np.bincount(km.labels_, minlength=k)
+    order = np.lexsort((km.cluster_centers_[:, 0], -sizes))
+    relabel = np.empty(k, dtype=np.int64)
+    relabel[order] = np.arange(1, k + 1)
+    cluster = relabel[km.labels_]
+    centres = km.cluster_centers_[order]
+    distance = np.linalg.norm(x - centres[cluster - 1], axis=1)
+    sil_idx = sample[: min(SILHOUETTE_ROWS, len(sample))]
+    silhouette = (
+        float(silhouette_score(x[sil_idx], cluster[sil_idx], random_state=spec.seed))
+        if len(set(cluster[sil_idx])) > 1
+        else float("nan")
+    )
+    h = hashlib.sha256(spec.text.encode())
+    h.update(f"k={k}".encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    run_id = f"{spec.name}-{h.hexdigest()[:12]}"
+    cutoff = None if as_of is None else pd.Timestamp(as_of).date()
+    clusters = pd.DataFrame(
+        {
+            "client_id": frame["client_id"].to_numpy(dtype=object),
+            "as_of_date": cutoff,
+            "cluster": cluster.astype(np.int32),
+            "distance": distance,
+        }
+    )
+    overall = frame[features].mean()
+    rows = []
+    for c in range(1, k + 1):
+        members = cluster == c
+        for j, f in enumerate(features):
+            rows.append(
+                {
+                    "cluster": c,
+                    "feature": f,
+                    "n_clients": int(members.sum()),
+                    "share": float(members.mean()),
+                    "mean_value": float(frame.loc[members, f].mean()),
+                    "overall_mean": float(overall[f]),
+                    "z_centre": float(centres[c - 1, j]),
+                }
+            )
+    profiles = pd.DataFrame(rows)
+    run = {
+        "run_id": run_id,
+        "spec_name": spec.name,
+        "relation": relation,
+        "as_of_date": cutoff,
+        "n_rows": len(frame),
+        "features": ", ".join(features),
+        "log_features": ", ".join(logged),
+        "k": k,
+        "k_method": method,
+        "best_silhouette_k": best,
+        "elbow_k": elbow,
+        "silhouette": silhouette,
+        "inertia": float(km.inertia_),
+        "seed": spec.seed,
+        "created_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+    }
+    seconds = time.perf_counter() - start
+    plot_idx = sample[: min(3000, len(sample))]
+    return SegmentResult(run_id, run, clusters, profiles, selection, x[plot_idx], cluster[plot_idx], seconds)

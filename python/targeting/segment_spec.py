@@ -1,0 +1,136 @@
+"""The segmentation spec: which table, key and behavioural columns ``targeting segment`` clusters.
+
+Nothing about the apparel data is assumed; an analyst edits one YAML file::
+
+    name: behaviour
+    relation: customer_features     # dbt model or schema.table
+    id: client_id
+    as_of: as_of_date               # optional: cluster the latest cutoff's rows (omit for a plain table)
+    filter: has_purchase_history    # optional condition on the relation's columns
+    features: [orders_365d, revenue_365d, days_since_last_order, open_rate_365d, click_rate_365d]
+    k: auto                         # or a whole number >= 2
+    k_range: [2, 8]                 # candidates for k: auto
+    seed: 42
+
+Features must be numeric columns: non-negative right-skewed ones are clustered on the
+``log1p`` scale, missing values take the median, and every feature is standardised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from targeting.specs import SpecError
+from targeting.sqlsafe import UnsafeSqlError, check_name
+
+_REQUIRED = ("name", "relation", "id", "features")
+_KNOWN = set(_REQUIRED) | {"as_of", "filter", "k", "k_range", "seed", "selection_rows", "description"}
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """A validated segmentation spec (see the module docstring for the keys)."""
+
+    name: str
+    relation: str
+    id: str
+    features: tuple[str, ...]
+    as_of: str | None = None
+    filter: str | None = None
+    k: int | None = None  # None = auto
+    k_range: tuple[int, int] = (2, 8)
+    seed: int = 42
+    selection_rows: int = 20000
+    text: str = ""
+    path: str = ""
+
+    @property
+    def digest(self) -> str:
+        """Short hash of the spec text."""
+        return hashlib.sha256(self.text.encode()).hexdigest()[:10]
+
+
+def _whole(raw: dict[str, Any], key: str, default: int, low: int, where: str) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise SpecError(f"{where}: {key} must be a whole number >= {low}, got {value!r}")
+    return value
+
+
+def parse_k(value: Any, where: str) -> int | None:
+    """``auto`` (or missing) is ``None``; otherwise a whole number >= 2."""
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise SpecError(f"{where}: k must be auto or a whole number >= 2, got {value!r}")
+    return value
+
+
+def load_segment_spec(path: str | Path) -> SegmentSpec:
+    """Read and validate a segmentation spec; every refusal names the file and the key."""
+    p = Path(path)
+    if not p.exists():
+        raise SpecError(f"segmentation spec file {p} does not exist")
+    text = p.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{p}: not valid YAML: {exc}") from exc
+    where = str(p)
+    if not isinstance(raw, dict):
+        raise SpecError(f"{p}: expected a mapping with keys {list(_REQUIRED)}")
+    missing = [k for k in _REQUIRED if raw.get(k) in (None, "", [])]
+    if missing:
+        raise SpecError(f"{p}: missing required key(s) {missing}")
+    unknown = set(raw) - _KNOWN
+    if unknown:
+        raise SpecError(f"{p}: unknown key(s) {sorted(unknown)}; expected some of {sorted(_KNOWN)}")
+    for key in ("name", "relation", "id", "as_of", "filter"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise SpecError(f"{p}: {key} must be text, got {type(raw[key]).__name__} {raw[key]!r}")
+    try:
+        check_name(raw["name"], "name", where)
+    except UnsafeSqlError as exc:
+        raise SpecError(str(exc)) from exc
+    features = raw["features"]
+    if not isinstance(features, list) or not all(isinstance(f, str) and f for f in features):
+        raise SpecError(f"{p}: features must be a list of column names, got {features!r}")
+    if len(set(features)) < len(features):
+        raise SpecError(f"{p}: features lists a column twice: {features}")
+    if len(features) < 2:
+        raise SpecError(f"{p}: features needs at least two columns to cluster on, got {features}")
+    keys = {raw["id"], raw.get("as_of")}
+    if keys & set(features):
+        raise SpecError(f"{p}: the id or as_of column cannot be a feature: {sorted(keys & set(features))}")
+    k_range = raw.get("k_range", [2, 8])
+    if (
+        not isinstance(k_range, list)
+        or len(k_range) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in k_range)
+        or not 2 <= k_range[0] < k_range[1]
+    ):
+        raise SpecError(f"{p}: k_range must be [low, high] with 2 <= low < high, got {k_range!r}")
+    seed = _whole(raw, "seed", 42, 0, where)
+    if seed >= 2**32:
+        raise SpecError(f"{p}: seed must be in [0, 2**32), got {seed}")
+    return SegmentSpec(
+        name=raw["name"],
+        relation=raw["relation"],
+        id=raw["id"],
+        features=tuple(features),
+        as_of=raw.get("as_of") or None,
+        filter=raw.get("filter"),
+        k=parse_k(raw.get("k"), where),
+        k_range=(k_range[0], k_range[1]),
+        seed=seed,
+        selection_rows=_whole(raw, "selection_rows", 20000, 100, where),
+        text=text,
+        path=str(p),
+    )

@@ -1,0 +1,178 @@
+"""``targeting segment``: planted customer types are recovered; runs are reproducible; the
+segment tables are staged, tested and joined into ``marts.segment_profiles`` by dbt."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.metrics import adjusted_rand_score
+
+from targeting import cli
+from targeting.segment import elbow_k
+
+from .conftest import REPO, run_dbt
+
+#: Planted customer types: mean orders, mean spend per order, recency (days), open rate, share of push.
+TYPES = {
+    "loyal": (12.0, 80.0, 10.0, 0.6, 0.2),
+    "big_ticket": (2.0, 600.0, 60.0, 0.3, 0.1),
+    "lapsed": (1.0, 60.0, 400.0, 0.05, 0.5),
+    "app_browsers": (4.0, 50.0, 30.0, 0.2, 0.9),
+}
+
+
+def planted_customers(n_per_type: int = 400, seed: int = 3) -> pd.DataFrame:
+    """A plain customer table (text ids, no dates) whose rows come from four planted types."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for name, (orders, spend, recency, open_rate, push) in TYPES.items():
+        n = n_per_type
+        frames.append(
+            pd.DataFrame(
+                {
+                    "planted_type": name,
+                    "orders": rng.poisson(orders, n),
+                    "avg_spend": rng.lognormal(np.log(spend), 0.25, n),
+                    "recency_days": rng.gamma(8.0, recency / 8.0, n),
+                    "open_rate": np.clip(rng.normal(open_rate, 0.05, n), 0, 1),
+                    "push_share": np.clip(rng.normal(push, 0.08, n), 0, 1),
+                }
+            )
+        )
+    frame = pd.concat(frames, ignore_index=True).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    frame.insert(0, "member_code", [f"M-{i:05d}" for i in range(len(frame))])
+    return frame
+
+
+def _spec(folder: Path, **changes: object) -> Path:
+    raw = {
+        "name": "planted",
+        "relation": "shop.members",
+        "id": "member_code",
+        "features": ["orders", "avg_spend", "recency_days", "open_rate", "push_share"],
+        "k": "auto",
+        "k_range": [2, 7],
+        "seed": 9,
+    }
+    raw.update(changes)
+    path = folder / f"segments_{len(list(folder.glob('segments_*')))}.yml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, pd.DataFrame]:
+    monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
+    frame = planted_customers()
+    db = tmp_path / "members.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema shop")
+        con.execute("create table shop.members as select * from frame")
+    return db, frame
+
+
+def _clusters(db: Path) -> pd.DataFrame:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("select * from ml.customer_clusters order by run_id, client_id").df()
+
+
+def test_planted_types_are_recovered(members: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    db, frame = members
+    spec = _spec(tmp_path)
+    assert cli.main(["segment", "--spec", str(spec), "--db", str(db), "--quiet"]) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        run = con.execute("select * from ml.segment_runs").df().iloc[0]
+        profiles = con.execute("select * from ml.cluster_profiles").df()
+    assert run["k"] == 4 and run["k_method"] == "silhouette"
+    clusters = _clusters(db).merge(frame, left_on="client_id", right_on="member_code")
+    assert len(clusters) == len(frame)
+    ari = adjusted_rand_score(clusters["planted_type"], clusters["cluster"])
+    print(f"adjusted Rand index {ari:.3f}")
+    assert ari > 0.9, ari
+    # clusters are numbered by size and the profile means are the members' means
+    sizes = clusters["cluster"].value_counts().sort_index()
+    assert (np.diff(sizes.to_numpy()) <= 0).all()
+    one = profiles[(profiles["cluster"] == 1) & (profiles["feature"] == "orders")].iloc[0]
+    assert one["mean_value"] == pytest.approx(clusters.loc[clusters["cluster"] == 1, "orders"].mean())
+    assert (tmp_path / "reports" / "segments" / run["run_id"] / "report.html").exists()
+
+    # the same spec and rows give the same run and the same clusters
+    before = _clusters(db)
+    assert cli.main(["segment", "--spec", str(spec), "--db", str(db), "--quiet"]) == 0
+    pd.testing.assert_frame_equal(_clusters(db), before)
+
+    # --k overrides the spec; a new run sits beside the first
+    assert cli.main(["segment", "--spec", str(spec), "--db", str(db), "--k", "3", "--quiet"]) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        runs = con.execute("select k, k_method from ml.segment_runs order by k").fetchall()
+    assert runs == [(3, "given"), (4, "silhouette")]
+
+
+def test_elbow_is_the_bend_of_the_inertia_curve() -> None:
+    ks = np.arange(2, 9)
+    inertia = np.array([100.0, 60.0, 25.0, 22.0, 20.0, 19.0, 18.0])
+    assert elbow_k(ks, inertia) == 4
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"features": ["orders", "planted_type"]},
+            "feature column 'planted_type' of shop.members is VARCHAR",
+        ),
+        ({"features": ["orders", "basket"]}, "feature column 'basket' is not a column of shop.members"),
+        ({"k": 1}, "k must be auto or a whole number >= 2, got 1"),
+        ({"features": ["orders"]}, "features needs at least two columns"),
+        ({"k_range": [5, 3]}, "k_range must be [low, high] with 2 <= low < high"),
+        ({"filter": "orders > 1; drop table shop.members"}, "filter"),
+        ({"id": "orders", "features": ["avg_spend", "open_rate"], "filter": "orders = 1"}, "appears twice"),
+    ],
+)
+def test_bad_segment_specs_are_refused(
+    members: tuple[Path, pd.DataFrame],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    changes: dict,
+    expected: str,
+) -> None:
+    db, frame = members
+    spec = _spec(tmp_path, **changes)
+    assert cli.main(["segment", "--spec", str(spec), "--db", str(db), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert expected in err, err
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from shop.members").fetchone()[0] == len(frame)
+
+
+@pytest.mark.slow
+def test_segment_profiles_mart_on_the_apparel_mart(
+    warehouse: Path, tmp_path: Path, synth_raw: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(warehouse, db)
+    monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
+    res = run_dbt(["parse"], db, {"raw_path": str(synth_raw)})
+    assert res.returncode == 0, res.stdout[-2000:]
+    monkeypatch.setenv("MM_DBT_MANIFEST", str(tmp_path / "target" / "manifest.json"))
+    spec = REPO / "python" / "specs" / "segments.yml"
+    assert cli.main(["segment", "--spec", str(spec), "--db", str(db), "--k", "4", "--quiet"]) == 0
+    res = run_dbt(["build", "--select", "staging.ml", "segment_profiles"], db, {"raw_path": str(synth_raw)})
+    assert res.returncode == 0, res.stdout[-4000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        mart = con.execute("select * from marts.segment_profiles order by cluster").df()
+        buyers = con.execute(
+            "select count(*) from marts.customer_features where is_scoring_cutoff and has_purchase_history"
+        ).fetchone()[0]
+    assert list(mart["cluster"]) == [1, 2, 3, 4]
+    assert mart["n_clients"].sum() == buyers
+    assert mart["share_of_clients"].sum() == pytest.approx(1.0)
+    # the latest cutoff's buyers have labels from the target file: every cluster has a purchase rate
+    assert mart["purchase_rate"].notna().all() and (mart["n_labelled"] == mart["n_clients"]).all()
+    assert mart["top_features"].str.count(",").eq(2).all()
