@@ -176,3 +176,19 @@ def test_an_older_score_table_is_brought_up_to_date(tmp_path: Path) -> None:
         con.execute(
             "insert into ml.customer_scores values ('r', 'C00001', null, .1, .01, .05, .2, 2, 1, false)"
         )
+
+
+def test_compare_ranks_specs_on_a_plain_table(
+    plain: tuple[Path, Path, pd.DataFrame], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    db, spec, _ = plain
+    weaker = _spec(spec.parent, name="response_visits", formula="responded ~ scale(visits)")
+    args = ["compare", str(spec), str(weaker), "--db", str(db), *FAST]
+    assert cli.main(args) == 0
+    table = pd.read_csv(next((tmp_path / "reports").glob("compare-*.csv")))
+    assert set(table["test_split"]) == {"held_out_clients"}
+    # same rows: ranked by PSIS-LOO; the spec with the real predictors wins
+    assert table.loc[table["rank"] == 0, "spec"].item() == "response"
+    assert table.set_index("spec").loc["response", "oot_roc_auc"] > table.set_index("spec").loc[
+        "response_visits", "oot_roc_auc"
+    ]
