@@ -23,10 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from targeting.specs import SpecError
-from targeting.sqlsafe import UnsafeSqlError, check_name
+from targeting.specs import SpecError, read_spec_file
 
 _REQUIRED = ("name", "relation", "id", "features")
 _KNOWN = set(_REQUIRED) | {"as_of", "filter", "k", "k_range", "seed", "selection_rows", "description"}
@@ -75,30 +72,10 @@ def parse_k(value: Any, where: str) -> int | None:
 
 def load_segment_spec(path: str | Path) -> SegmentSpec:
     """Read and validate a segmentation spec; every refusal names the file and the key."""
-    p = Path(path)
-    if not p.exists():
-        raise SpecError(f"segmentation spec file {p} does not exist")
-    text = p.read_text()
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{p}: not valid YAML: {exc}") from exc
+    p, text, raw = read_spec_file(
+        path, "segmentation spec", _REQUIRED, _KNOWN, ("name", "relation", "id", "as_of", "filter")
+    )
     where = str(p)
-    if not isinstance(raw, dict):
-        raise SpecError(f"{p}: expected a mapping with keys {list(_REQUIRED)}")
-    missing = [k for k in _REQUIRED if raw.get(k) in (None, "", [])]
-    if missing:
-        raise SpecError(f"{p}: missing required key(s) {missing}")
-    unknown = set(raw) - _KNOWN
-    if unknown:
-        raise SpecError(f"{p}: unknown key(s) {sorted(unknown)}; expected some of {sorted(_KNOWN)}")
-    for key in ("name", "relation", "id", "as_of", "filter"):
-        if raw.get(key) is not None and not isinstance(raw[key], str):
-            raise SpecError(f"{p}: {key} must be text, got {type(raw[key]).__name__} {raw[key]!r}")
-    try:
-        check_name(raw["name"], "name", where)
-    except UnsafeSqlError as exc:
-        raise SpecError(str(exc)) from exc
     features = raw["features"]
     if not isinstance(features, list) or not all(isinstance(f, str) and f for f in features):
         raise SpecError(f"{p}: features must be a list of column names, got {features!r}")

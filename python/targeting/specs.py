@@ -185,6 +185,47 @@ def parse_sampler(raw: dict[str, Any], where: str) -> Sampler:
     return s
 
 
+def read_spec_file(
+    path: str | Path,
+    what: str,
+    required: tuple[str, ...],
+    known: set[str],
+    text_keys: tuple[str, ...],
+    hints: dict[str, str] | None = None,
+) -> tuple[Path, str, dict[str, Any]]:
+    """Read a YAML spec file and run the checks every kind of spec shares.
+
+    The file exists and is a YAML mapping, every ``required`` key has a value, no key is
+    outside ``known``, the ``text_keys`` present are text, and ``name`` is a safe name.
+    ``hints`` adds a sentence to the message of a missing key. Returns (path, text, mapping).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SpecError(f"{what} file {p} does not exist")
+    text = p.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{p}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"{p}: expected a mapping with keys {list(required)}")
+    missing = [k for k in required if raw.get(k) in (None, "", [])]
+    if missing:
+        hint = "".join(f" ({hints[k]})" for k in missing if k in (hints or {}))
+        raise SpecError(f"{p}: missing required key(s) {missing}{hint}")
+    unknown = set(raw) - known
+    if unknown:
+        raise SpecError(f"{p}: unknown key(s) {sorted(unknown)}; expected some of {sorted(known)}")
+    for key in text_keys:
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise SpecError(f"{p}: {key} must be text, got {type(raw[key]).__name__} {raw[key]!r}")
+    try:
+        check_name(raw["name"], "name", str(p))
+    except UnsafeSqlError as exc:
+        raise SpecError(str(exc)) from exc
+    return p, text, raw
+
+
 def load_spec(path: str | Path) -> ModelSpec:
     """Read and validate a spec file.
 
@@ -204,29 +245,13 @@ def load_spec(path: str | Path) -> ModelSpec:
         When the file is missing, is not a mapping, lacks a required key, or has a bad value.
 
     """
-    p = Path(path)
-    if not p.exists():
-        raise SpecError(f"spec file {p} does not exist")
-    text = p.read_text()
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{p}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise SpecError(f"{p}: expected a mapping with keys {list(_REQUIRED)}")
-    missing = [k for k in _REQUIRED if not raw.get(k)]
-    if missing:
-        raise SpecError(f"{p}: missing required key(s) {missing}")
-    unknown = set(raw) - _KNOWN
-    if unknown:
-        raise SpecError(f"{p}: unknown key(s) {sorted(unknown)}; expected some of {sorted(_KNOWN)}")
-    for key in ("name", "relation", "id", "label", "formula", "as_of", "labels", "filter"):
-        if key in raw and raw[key] is not None and not isinstance(raw[key], str):
-            raise SpecError(f"{p}: {key} must be text, got {type(raw[key]).__name__} {raw[key]!r}")
-    try:
-        check_name(raw["name"], "name", str(p))
-    except UnsafeSqlError as exc:
-        raise SpecError(str(exc)) from exc
+    p, text, raw = read_spec_file(
+        path,
+        "spec",
+        _REQUIRED,
+        _KNOWN,
+        ("name", "relation", "id", "label", "formula", "as_of", "labels", "filter"),
+    )
     if not isinstance(raw.get("sampler") or {}, dict):
         raise SpecError(f"{p}: sampler must be a mapping of setting to value, got {raw['sampler']!r}")
     family = raw.get("family", "bernoulli")

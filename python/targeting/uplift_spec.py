@@ -26,10 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from targeting.specs import Sampler, SpecError, parse_sampler
-from targeting.sqlsafe import UnsafeSqlError, check_name
+from targeting.specs import Sampler, SpecError, parse_sampler, read_spec_file
 
 #: The transforms a feature may name, applied to a numeric column.
 FEATURE_TRANSFORMS = {"log1p": np.log1p, "sqrt": np.sqrt, "abs": np.abs}
@@ -123,31 +121,15 @@ def _number(raw: dict[str, Any], key: str, default: float, low: float, high: flo
 
 def load_uplift_spec(path: str | Path) -> UpliftSpec:
     """Read and validate an uplift spec file; every refusal names the file and the key."""
-    p = Path(path)
-    if not p.exists():
-        raise SpecError(f"uplift spec file {p} does not exist")
-    text = p.read_text()
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{p}: not valid YAML: {exc}") from exc
+    p, text, raw = read_spec_file(
+        path,
+        "uplift spec",
+        _REQUIRED,
+        _KNOWN,
+        ("name", "relation", "id", "arm", "control", "outcome", "group", "filter"),
+        hints={"features": "no pre-treatment features: name at least one"},
+    )
     where = str(p)
-    if not isinstance(raw, dict):
-        raise SpecError(f"{p}: expected a mapping with keys {list(_REQUIRED)}")
-    missing = [k for k in _REQUIRED if raw.get(k) in (None, "", [])]
-    if missing:
-        hint = " (no pre-treatment features: name at least one)" if "features" in missing else ""
-        raise SpecError(f"{p}: missing required key(s) {missing}{hint}")
-    unknown = set(raw) - _KNOWN
-    if unknown:
-        raise SpecError(f"{p}: unknown key(s) {sorted(unknown)}; expected some of {sorted(_KNOWN)}")
-    for key in ("name", "relation", "id", "arm", "control", "outcome", "group", "filter"):
-        if raw.get(key) is not None and not isinstance(raw[key], str):
-            raise SpecError(f"{p}: {key} must be text, got {type(raw[key]).__name__} {raw[key]!r}")
-    try:
-        check_name(raw["name"], "name", where)
-    except UnsafeSqlError as exc:
-        raise SpecError(str(exc)) from exc
     if not isinstance(raw["features"], list):
         raise SpecError(f"{p}: features must be a list of column names, got {raw['features']!r}")
     features = tuple(parse_feature(t, where) for t in raw["features"])
