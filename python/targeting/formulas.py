@@ -33,8 +33,19 @@ def decay(days: Any, half_days: float) -> Any:
     return np.where(np.isnan(x), 0.0, np.exp(-np.nan_to_num(x, nan=0.0) / float(half_days)))
 
 
+def cbind(*columns: Any) -> Any:
+    """Bind columns side by side into one term with one coefficient per column.
+
+    Use it to give many predictors one shared prior, e.g. a regularised horseshoe whose global
+    scale is learnt from all of them: ``y ~ cbind(scale(a), scale(log1p(b)), decay(c, 30))``
+    with ``priors: {common: {dist: RegularizedHorseshoe, ...}}``. Booleans count as 0/1.
+    """
+    return np.column_stack([np.asarray(c, dtype=float) for c in columns])
+
+
 #: Functions a formula may call besides formulae's own transforms below.
 TRANSFORMS: dict[str, Any] = {
+    "cbind": cbind,
     "decay": decay,
     "log1p": np.log1p,
     "log": np.log,

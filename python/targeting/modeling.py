@@ -13,6 +13,7 @@ import pandas as pd
 
 from targeting._compat import patch_formulae_lazycall_eq
 from targeting.formulas import TRANSFORMS, check_formula, new_model
+from targeting.shrinkage import SHRINKAGE_FUNCTIONS, SHRINKAGE_PRIORS, check_shrinkage
 from targeting.specs import ModelSpec, SpecError
 
 MAX_R_HAT = 1.01
@@ -108,6 +109,11 @@ def _priors(spec: ModelSpec) -> dict[str, Any] | None:
     where = spec.path or spec.name
 
     def build(term: str, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("dist") in SHRINKAGE_PRIORS:
+            args = check_shrinkage(
+                term, value["dist"], {k: v for k, v in value.items() if k != "dist"}, where
+            )
+            return bmb.Prior(value["dist"], dist=SHRINKAGE_FUNCTIONS[value["dist"]], **args)
         if isinstance(value, dict) and "dist" in value:
             kwargs = {k: build(term, v) for k, v in value.items() if k != "dist"}
             check_prior(term, value["dist"], kwargs, where)
@@ -116,7 +122,46 @@ def _priors(spec: ModelSpec) -> dict[str, Any] | None:
             raise SpecError(f"{where}: prior of {term!r}: {value!r} is not a finite number or a prior")
         return value
 
-    return {term: build(str(term), value) for term, value in spec.priors.items()}
+    bound = _bound_term_names(spec.formula)
+    return {bound.get(str(term), str(term)): build(str(term), value) for term, value in spec.priors.items()}
+
+
+def bound_columns(term: str) -> list[str]:
+    """Split a ``cbind(...)`` term into its arguments (at its top-level commas)."""
+    inner = term[term.index("(") + 1 : term.rindex(")")]
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(inner):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(inner[start:i].strip())
+            start = i + 1
+    return [*parts, inner[start:].strip()]
+
+
+def label_bound_terms(idata: Any, formula: str) -> Any:
+    """Name the coefficients of each ``cbind`` term after its columns (``scale(log1p(x))``, ...)."""
+    post = idata.posterior
+    coords = {}
+    for alias, term in _bound_term_names(formula).items():
+        dim = f"{alias}_dim"
+        if dim in post.dims:
+            coords[dim] = bound_columns(term)
+    if coords:
+        idata.posterior = post.assign_coords(coords)
+    return idata
+
+
+def _bound_term_names(formula: str) -> dict[str, str]:
+    """Alias (``cbind``, ``cbind_2``, ...) to full name of the formula's ``cbind(...)`` terms.
+
+    A spec may key a bound term's prior by its alias instead of the whole call.
+    """
+    import formulae
+
+    patch_formulae_lazycall_eq()
+    desc = formulae.model_description(formula)
+    names = [str(t.name) for t in desc.common_terms if str(getattr(t, "name", "")).startswith("cbind(")]
+    return {("cbind" if i == 0 else f"cbind_{i + 1}"): name for i, name in enumerate(names)}
 
 
 def check_prior(term: str, dist: Any, kwargs: dict[str, Any], where: str) -> None:
@@ -159,12 +204,27 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
                 noncentered=spec.noncentered,
                 dropna=True,
             )
+            aliases = bound_term_aliases(model)
+            if aliases:
+                model.set_alias(aliases)
             model.build()
     except Exception as exc:
         raise SpecError(
             f"{spec.path or spec.name}: Bambi cannot build formula {spec.formula!r}: {exc}"
         ) from exc
     return model
+
+
+def bound_term_aliases(model: Any) -> dict[str, str]:
+    """Short names for the ``cbind(...)`` terms: ``cbind``, ``cbind_2``, ... in formula order.
+
+    A bound term's own name holds commas, which break the dimension names of the sampled
+    posterior (nutpie stores dims comma-separated), so its coefficients are stored as
+    ``cbind`` with dimension ``cbind_dim`` (one entry per bound column).
+    """
+    component = model.components[model.family.likelihood.parent]
+    names = [name for name in component.common_terms if name.startswith("cbind(")]
+    return {name: "cbind" if i == 0 else f"cbind_{i + 1}" for i, name in enumerate(names)}
 
 
 def precision(spec: ModelSpec) -> Any:
@@ -248,7 +308,7 @@ def fit_model(model: Any, spec: ModelSpec, progress: bool = True) -> tuple[Any, 
                 raise SpecError(
                     f"inference method {s.method!r} needs a package that is not installed: {exc}"
                 ) from exc
-    return idata, time.perf_counter() - start
+    return label_bound_terms(idata, spec.formula), time.perf_counter() - start
 
 
 def _reshape_draws(idata: Any, chains: int) -> Any:

@@ -94,10 +94,14 @@ def _common_vars(idata: Any) -> list[str]:
 def _forest(idata: Any) -> Any:
     import arviz as az
 
+    post = idata.posterior
     names = [v for v in _common_vars(idata) if not v.endswith("_sigma") and v != "Intercept"]
-    axes = az.plot_forest(
-        idata, var_names=names, combined=True, hdi_prob=0.9, figsize=(7, 0.45 * len(names) + 1.5)
-    )
+    # a cbind term's coefficients (one per bound column), not its shrinkage parameters
+    hyper = ("_tau", "_lambda", "_c2", "_z", "_sigma")
+    names = [v for v in names if not v.endswith(hyper)]
+    names += [v for v in post.data_vars if post[v].dims[2:] == (f"{v}_dim",) and v.startswith("cbind")]
+    rows = sum(int(np.prod([post.sizes[d] for d in post[v].dims[2:]])) for v in names)
+    axes = az.plot_forest(idata, var_names=names, combined=True, hdi_prob=0.9, figsize=(7, 0.3 * rows + 1.5))
     fig = np.ravel(axes)[0].figure
     np.ravel(axes)[0].axvline(0, color="k", lw=1, ls="--")
     return fig
