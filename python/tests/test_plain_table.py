@@ -189,6 +189,7 @@ def test_compare_ranks_specs_on_a_plain_table(
     assert set(table["test_split"]) == {"held_out_clients"}
     # same rows: ranked by PSIS-LOO; the spec with the real predictors wins
     assert table.loc[table["rank"] == 0, "spec"].item() == "response"
-    assert table.set_index("spec").loc["response", "oot_roc_auc"] > table.set_index("spec").loc[
-        "response_visits", "oot_roc_auc"
-    ]
+    assert (
+        table.set_index("spec").loc["response", "oot_roc_auc"]
+        > table.set_index("spec").loc["response_visits", "oot_roc_auc"]
+    )
