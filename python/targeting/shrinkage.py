@@ -1,5 +1,8 @@
 """Shrinkage priors a spec may name besides PyMC's distributions (Bambi takes them as ``Prior(dist=...)``).
 
+``SharedNormal`` (``scale``) is a Bayesian ridge: beta_j ~ Normal(0, sigma) with one learnt
+sigma ~ HalfNormal(scale) for every coefficient of the term.
+
 ``RegularizedHorseshoe`` is Piironen and Vehtari's (2017) regularised horseshoe for the
 coefficients of one term (use ``cbind(...)`` to put many predictors in one term, so they share
 the global scale):
@@ -28,6 +31,7 @@ SHRINKAGE_PRIORS: dict[str, dict[str, float | None]] = {
         "df_global": 1.0,
         "df_local": 1.0,
     },
+    "SharedNormal": {"scale": 1.0},
 }
 
 
@@ -55,8 +59,22 @@ def regularized_horseshoe(
     return pm.Deterministic(name, z * tau * lam_tilde, dims=dims)
 
 
+def shared_normal(name: str, scale: float = 1.0, dims: Any = None, **_: Any) -> Any:
+    """Return the coefficients ``name`` under one learnt scale (a Bayesian ridge).
+
+    beta_j ~ Normal(0, sigma), sigma ~ HalfNormal(scale): every coefficient of the term is
+    shrunk by the same amount, learnt from all of them (non-centred: beta_j = sigma z_j).
+    Far easier to sample than the horseshoe.
+    """
+    import pymc as pm
+
+    sigma = pm.HalfNormal(f"{name}_sigma", sigma=scale)
+    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=dims)
+    return pm.Deterministic(name, z * sigma, dims=dims)
+
+
 #: The function that builds each shrinkage prior's coefficients.
-SHRINKAGE_FUNCTIONS = {"RegularizedHorseshoe": regularized_horseshoe}
+SHRINKAGE_FUNCTIONS = {"RegularizedHorseshoe": regularized_horseshoe, "SharedNormal": shared_normal}
 
 
 def check_shrinkage(term: str, dist: str, kwargs: dict[str, Any], where: str) -> dict[str, float]:

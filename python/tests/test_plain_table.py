@@ -20,7 +20,7 @@ from targeting.baselines import baseline_features
 from targeting.evaluate import never_features
 from targeting.specs import load_spec
 
-pytestmark = pytest.mark.slow  # fits models
+pytestmark = pytest.mark.slow  # fits models (the baseline transform test below is fast too)
 
 FAST = ["--draws", "200", "--tune", "200", "--chains", "2", "--quiet"]
 REGIONS = ("north", "south", "east", "west")
@@ -193,3 +193,13 @@ def test_compare_ranks_specs_on_a_plain_table(
         table.set_index("spec").loc["response", "oot_roc_auc"]
         > table.set_index("spec").loc["response_visits", "oot_roc_auc"]
     )
+
+
+def test_baseline_logs_counts_and_amounts_but_not_flags_or_signed_columns() -> None:
+    from targeting.baselines import NonNegativeLog1p
+
+    x = np.array([[0, 1, -2.0, 10.0], [1, 0, 3.0, 1000.0], [1, 5, 1.0, 0.0]])
+    t = NonNegativeLog1p().fit(x)
+    assert list(t.log_) == [False, True, False, True]  # a 0/1 flag and a signed column are kept
+    np.testing.assert_allclose(t.transform(x)[:, 3], np.log1p([10.0, 1000.0, 0.0]))
+    np.testing.assert_allclose(t.transform(x)[:, [0, 2]], x[:, [0, 2]])
