@@ -53,9 +53,18 @@ def _spec(tmp_path: Path, prior: dict) -> Path:
     return path
 
 
-def test_horseshoe_keeps_the_real_effects_and_shrinks_the_rest(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("prior", "null_bound"),
+    [
+        ({"dist": "RegularizedHorseshoe", "scale_global": 0.01}, 0.06),
+        ({"dist": "SharedNormal", "scale": 1}, 0.1),
+    ],
+)
+def test_shrinkage_keeps_the_real_effects_and_shrinks_the_rest(
+    tmp_path: Path, prior: dict, null_bound: float
+) -> None:
     frame = _frame()
-    spec = load_spec(_spec(tmp_path, {"dist": "RegularizedHorseshoe", "scale_global": 0.01}))
+    spec = load_spec(_spec(tmp_path, prior))
     model = modeling.build_model(spec, frame)
     idata, _ = modeling.fit_model(model, spec, progress=False)
     assert int(idata.sample_stats["diverging"].sum()) == 0
@@ -64,7 +73,7 @@ def test_horseshoe_keeps_the_real_effects_and_shrinks_the_rest(tmp_path: Path) -
     # the coefficients are named after the bound columns
     assert list(idata.posterior["cbind_dim"].values) == [f"scale(x{i})" for i in range(2 + N_NULL)]
     assert beta[0] == pytest.approx(1.0, abs=0.15) and beta[1] == pytest.approx(-0.7, abs=0.15), beta
-    assert np.abs(beta[2:]).max() < 0.06, beta  # shrunk towards 0
+    assert np.abs(beta[2:]).max() < null_bound, beta  # shrunk towards 0
     # the fast scoring engine reads the bound term like any other
     fast = LinearPredictor(model, idata.posterior).summary(frame.iloc[:300])
     ref = predict_draws(model, idata, frame.iloc[:300], True).mean(axis=(0, 1))
@@ -77,6 +86,7 @@ def test_horseshoe_keeps_the_real_effects_and_shrinks_the_rest(tmp_path: Path) -
         ({"dist": "RegularizedHorseshoe"}, "RegularizedHorseshoe needs scale_global"),
         ({"dist": "RegularizedHorseshoe", "scale_global": -1}, "scale_global must be a positive number"),
         ({"dist": "RegularizedHorseshoe", "scale_global": 0.1, "slab": 2}, "has no parameter(s) ['slab']"),
+        ({"dist": "SharedNormal", "scale": 0}, "SharedNormal scale must be a positive number"),
     ],
 )
 def test_bad_shrinkage_priors_are_refused(tmp_path: Path, prior: dict, expected: str) -> None:
