@@ -98,7 +98,7 @@ def _forest(idata: Any) -> Any:
     names = [v for v in _common_vars(idata) if not v.endswith("_sigma") and v != "Intercept"]
     # a cbind term's coefficients (one per bound column), not its shrinkage parameters
     hyper = ("_tau", "_lambda", "_c2", "_z", "_sigma")
-    names = [v for v in names if not v.endswith(hyper)]
+    names = [v for v in names if not v.endswith(hyper) and not v.endswith("__")]  # __: PyMC's transformed
     names += [v for v in post.data_vars if post[v].dims[2:] == (f"{v}_dim",) and v.startswith("cbind")]
     rows = sum(int(np.prod([post.sizes[d] for d in post[v].dims[2:]])) for v in names)
     axes = az.plot_forest(idata, var_names=names, combined=True, hdi_prob=0.9, figsize=(7, 0.3 * rows + 1.5))
