@@ -204,6 +204,11 @@ def evaluate_run(
         else:
             _say("held_out_clients: skipped (one side has one class only)", progress)
 
+    if not splits:
+        raise modeling.DataError(
+            f"run {saved.run_id}: nothing to evaluate: its spec has no as_of (no out-of-time split) and "
+            "the held-out split is off; drop --no-held-out or use --cv K"
+        )
     table = _metric_rows(saved.run_id, splits, n_boot, seed)
     warehouse.write_evaluations(db, saved.run_id, table)
     seconds = time.perf_counter() - start

@@ -78,6 +78,7 @@ def _spec(tmp_path: Path, **changes: object) -> Path:
 def test_fit_then_cross_validate_then_score(plain: tuple[Path, Path, pd.DataFrame], tmp_path: Path) -> None:
     db, spec, frame = plain
     assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST]) == 0
+    assert cli.main(["evaluate", "--db", str(db), "--no-held-out", "--no-report", "--quiet"]) == 2
     assert cli.main(["evaluate", "--db", str(db), "--cv", "3", "--bootstrap", "20", "--quiet"]) == 0
     with duckdb.connect(str(db), read_only=True) as con:
         ev = con.execute("select * from ml.model_evaluations").df()
