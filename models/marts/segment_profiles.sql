@@ -1,7 +1,8 @@
 -- k-means segments for BI: one row per segmentation run x cluster with its size, the
 -- 90-day purchase rate of its clients where customer_labels has their label at the clustered
--- cutoff, the mean purchase score of the latest scoring run at that cutoff, and the three
--- features that set the cluster apart most (standardised centre, + above / - below average).
+-- cutoff, the mean purchase score of the latest scoring run at that cutoff, the mean of every
+-- clustered feature (a JSON object) and the three features that set the cluster apart most
+-- (standardised centre, + above / - below average).
 with
 
 runs as (
@@ -66,6 +67,15 @@ ranked_features as (
     from profiles
 ),
 
+feature_means as (
+    select
+        run_id,
+        cluster,
+        cast(json_group_object(feature, round(mean_value, 4)) as varchar) as feature_means
+    from profiles
+    group by run_id, cluster
+),
+
 top_features as (
     select
         run_id,
@@ -90,6 +100,7 @@ final as (
         members.cluster,
         members.n_clients,
         top_features.top_features,
+        feature_means.feature_means,
         members.n_labelled,
         members.purchase_rate,
         members.n_scored,
@@ -99,6 +110,7 @@ final as (
     from members
     inner join runs on members.run_id = runs.run_id
     left join top_features on members.run_id = top_features.run_id and members.cluster = top_features.cluster
+    left join feature_means on members.run_id = feature_means.run_id and members.cluster = feature_means.cluster
 )
 
 select * from final

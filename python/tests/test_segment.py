@@ -3,6 +3,7 @@ segment tables are staged, tested and joined into ``marts.segment_profiles`` by 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -176,3 +177,12 @@ def test_segment_profiles_mart_on_the_apparel_mart(
     # the latest cutoff's buyers have labels from the target file: every cluster has a purchase rate
     assert mart["purchase_rate"].notna().all() and (mart["n_labelled"] == mart["n_clients"]).all()
     assert mart["top_features"].str.count(",").eq(2).all()
+    means = json.loads(mart.loc[0, "feature_means"])
+    with duckdb.connect(str(db), read_only=True) as con:
+        expected = con.execute(
+            "select avg(f.orders_365d) from ml.customer_clusters as c "
+            "join marts.customer_features as f "
+            "on c.client_id = cast(f.client_id as varchar) and c.as_of_date = f.as_of_date "
+            "where c.cluster = 1"
+        ).fetchone()[0]
+    assert means["orders_365d"] == pytest.approx(expected, abs=1e-4)
