@@ -26,10 +26,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 #: Text columns with more distinct values than this are not one-hot encoded (ids, free text).
 MAX_LEVELS = 50
+#: Inverse L2 strength of the logistic regression baseline (on standardised features).
+LOGISTIC_C = 0.1
 #: The recency/frequency rule baseline reads these columns; it runs only where both exist.
 RULE_COLUMNS = ("orders_365d", "days_since_last_order")
-#: Skewness above which a non-negative numeric column is modelled on the log1p scale.
-SKEW_FOR_LOG = 2.0
 
 
 @dataclass(frozen=True)
@@ -73,25 +73,6 @@ def baseline_features(frame: pd.DataFrame, never: set[str]) -> BaselineFeatures:
         else:
             skipped[col] = f"type {series.dtype} is neither a number nor text"
     return BaselineFeatures(numeric, categorical, skipped)
-
-
-class SkewedLog1p(BaseEstimator, TransformerMixin):  # type: ignore[misc]
-    """``log1p`` on the columns that are non-negative and right-skewed in training."""
-
-    def fit(self, x: np.ndarray, y: object = None) -> SkewedLog1p:
-        """Find the skewed non-negative columns."""
-        arr = np.asarray(x, dtype=float)
-        with np.errstate(all="ignore"):
-            lows = np.nanmin(arr, axis=0) if arr.size else np.zeros(arr.shape[1])
-            skew = pd.DataFrame(arr).skew().to_numpy()
-        self.log_ = (lows >= 0) & (np.nan_to_num(skew) > SKEW_FOR_LOG)
-        return self
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        """Apply ``log1p`` to the columns found in ``fit`` (negatives clipped to 0 there)."""
-        arr = np.array(x, dtype=float)
-        arr[:, self.log_] = np.log1p(np.clip(arr[:, self.log_], 0, None))
-        return arr
 
 
 class NonNegativeLog1p(BaseEstimator, TransformerMixin):  # type: ignore[misc]
@@ -158,21 +139,18 @@ class Baseline:
         return self.pipeline.predict_proba(_x(frame, self.features))[:, 1]
 
 
-def fit_logistic(train: pd.DataFrame, features: BaselineFeatures, label: str, c: float = 0.1) -> Baseline:
+def _fit(estimator: object, x: pd.DataFrame, y: pd.Series, features: BaselineFeatures) -> Baseline:
+    pipe = make_pipeline(preprocessor(features), estimator)
+    pipe.fit(x, y)
+    return Baseline(features, pipe)
+
+
+def fit_logistic(
+    train: pd.DataFrame, features: BaselineFeatures, label: str, c: float = LOGISTIC_C
+) -> Baseline:
     """Fit a standardised, L2-regularised logistic regression on ``features``."""
-    pipe = make_pipeline(preprocessor(features), LogisticRegression(C=c, max_iter=5000))
-    pipe.fit(_x(train, features), train[label].astype(int))
-    return Baseline(features, pipe)
-
-
-def fit_gradient_boosting(train: pd.DataFrame, features: BaselineFeatures, label: str, seed: int) -> Baseline:
-    """Fit gradient-boosted trees (scikit-learn's histogram GBM) on ``features``."""
-    gbm = HistGradientBoostingClassifier(
-        max_iter=300, learning_rate=0.05, max_leaf_nodes=15, l2_regularization=1.0, random_state=seed
-    )
-    pipe = make_pipeline(preprocessor(features), gbm)
-    pipe.fit(_x(train, features), train[label].astype(int))
-    return Baseline(features, pipe)
+    model = LogisticRegression(C=c, max_iter=5000)
+    return _fit(model, _x(train, features), train[label].astype(int), features)
 
 
 def rule_score(frame: pd.DataFrame) -> np.ndarray:
@@ -194,17 +172,28 @@ def fit_baselines(
     """Fit the logistic regression and gradient boosting baselines on the same rows."""
     if label in features.columns:  # the guard the tests pin: the label is never a feature
         raise ValueError(f"label {label!r} is among the baseline features")
+    x, y = _x(train, features), train[label].astype(int)  # prepared once for both models
+    gbm = HistGradientBoostingClassifier(
+        max_iter=300, learning_rate=0.05, max_leaf_nodes=15, l2_regularization=1.0, random_state=seed
+    )
     return {
-        "logistic_regression": fit_logistic(train, features, label),
-        "gradient_boosting": fit_gradient_boosting(train, features, label, seed),
+        "logistic_regression": _fit(LogisticRegression(C=LOGISTIC_C, max_iter=5000), x, y, features),
+        "gradient_boosting": _fit(gbm, x, y, features),
     }
 
 
 def predict_baselines(models: dict[str, Baseline], test: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Probabilities of every baseline for ``test`` (the rule where its columns exist)."""
+    """Probabilities of every baseline for ``test`` (the rule where its columns exist).
+
+    The models of :func:`fit_baselines` share their features: ``test`` is prepared once.
+    """
     out = {}
     if all(c in test.columns for c in RULE_COLUMNS):
         out["rule_recency_frequency"] = rule_score(test)
+    prepared: dict[int, pd.DataFrame] = {}
     for name, model in models.items():
-        out[name] = model.predict(test)
+        key = id(model.features)
+        if key not in prepared:
+            prepared[key] = _x(test, model.features)
+        out[name] = model.pipeline.predict_proba(prepared[key])[:, 1]
     return out

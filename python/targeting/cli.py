@@ -269,20 +269,9 @@ def _cmd_segment(args: argparse.Namespace) -> int:
     if args.k is not None:
         spec = dataclasses.replace(spec, k=parse_k(args.k, "--k"))
     result = run_segment(spec, Path(args.db), progress=not args.quiet)
-    sizes = result.profiles.drop_duplicates("cluster")[["cluster", "n_clients", "share"]]
-    top = (
-        result.profiles.assign(a=result.profiles["z_centre"].abs())
-        .sort_values(["cluster", "a"], ascending=[True, False])
-        .groupby("cluster")
-        .head(3)
-        .assign(t=lambda f: f["feature"] + " " + f["z_centre"].map(lambda v: f"{v:+.1f}"))
-        .groupby("cluster")["t"]
-        .agg(", ".join)
-    )
+    table = result.sizes().set_index("cluster").join(result.top_features()).reset_index()
     with pd.option_context("display.width", 200, "display.max_colwidth", 80):
-        print(
-            sizes.set_index("cluster").join(top.rename("top_features")).reset_index().to_string(index=False)
-        )
+        print(table.to_string(index=False))
     run = result.run
     print(
         f"k={run['k']} ({run['k_method']}; best silhouette k={run['best_silhouette_k']}, "

@@ -35,7 +35,7 @@ import pandas as pd
 from targeting import modeling, runs, warehouse
 from targeting.baselines import BaselineFeatures, baseline_features, fit_baselines, predict_baselines
 from targeting.metrics import BAYES, EvaluationResult, SplitResult, metrics_with_intervals
-from targeting.predict import predict_summary
+from targeting.predict import describe_unseen, predict_summary, unseen_categories
 from targeting.specs import ModelSpec
 
 
@@ -46,7 +46,7 @@ def _say(msg: str, progress: bool) -> None:
 
 def _bayes_on(spec: ModelSpec, train: pd.DataFrame, predictors: list[str]) -> tuple[Any, Any]:
     """Refit the run's model (its spec and fitted sampler) on other training rows."""
-    cols = list(dict.fromkeys([*_keys(spec), *predictors, spec.label]))
+    cols = list(dict.fromkeys([*spec.keys, *predictors, spec.label]))
     model = modeling.build_model(spec, train[cols].dropna(subset=predictors))
     idata, _ = modeling.fit_model(model, spec, progress=False)
     return model, idata
@@ -56,13 +56,9 @@ def _levels(train: pd.DataFrame, factors: list[str]) -> dict[str, set[str]]:
     return {f: set(map(str, pd.unique(train[f].dropna()))) for f in factors}
 
 
-def _keys(spec: ModelSpec) -> list[str]:
-    return [spec.id, *([spec.as_of] if spec.as_of else [])]
-
-
 def never_features(spec: ModelSpec) -> set[str]:
     """Columns no baseline may use: the id, the label, ``as_of`` and the spec's ``exclude``."""
-    return {*_keys(spec), spec.label, *spec.exclude}
+    return {*spec.keys, spec.label, *spec.exclude}
 
 
 def client_hash(ids: pd.Series, seed: int) -> np.ndarray:
@@ -73,22 +69,12 @@ def client_hash(ids: pd.Series, seed: int) -> np.ndarray:
 
 def drop_unseen(train: pd.DataFrame, test: pd.DataFrame, fixed: list[str]) -> tuple[pd.DataFrame, str]:
     """Remove test rows whose value of a fixed-effect text column is not in ``train``; say which."""
-    keep = np.ones(len(test), dtype=bool)
-    parts = []
-    for col in fixed:
-        known = set(map(str, pd.unique(train[col].dropna())))
-        new = test[col].notna().to_numpy() & ~test[col].astype(str).isin(known).to_numpy()
-        if new.any():
-            values = test.loc[new, col].astype(str).value_counts()
-            shown = ", ".join(f"{v!r} ({n})" for v, n in values.head(5).items())
-            parts.append(f"{col}: {shown}{' ...' if len(values) > 5 else ''}")
-        keep &= ~new
-    if keep.all():
+    new, counts = unseen_categories(test, _levels(train, fixed))
+    if not new.any():
         return test, ""
-    note = (
-        f"; {int((~keep).sum()):,} test rows with a category unseen in training left out ({'; '.join(parts)})"
-    )
-    return test[keep].reset_index(drop=True), note
+    note = f"; {int(new.sum()):,} test rows with a category unseen in training left out"
+    note += f" ({describe_unseen(counts)})"
+    return test[~new].reset_index(drop=True), note
 
 
 def evaluate_run(
@@ -316,7 +302,7 @@ def _cross_validate(
         kept, predictions, dropped = split.predict(train, test, model, idata)
         if dropped:
             notes.append(f"fold {f + 1}{dropped}")
-        out = kept[_keys(spec) + [spec.label]].copy()
+        out = kept[[*spec.keys, spec.label]].copy()
         out.insert(0, "fold", f + 1)
         for name, p in predictions.items():
             out[f"p_{name}"] = p

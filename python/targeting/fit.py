@@ -78,9 +78,7 @@ def fit_spec(
 
     """
     frame, needed, relation, labels = read_training_rows(spec, db)
-    cols = list(
-        dict.fromkeys([spec.id, *([spec.as_of] if spec.as_of else []), *needed.predictors, spec.label])
-    )
+    cols = list(dict.fromkeys([*spec.keys, *needed.predictors, spec.label]))
     train = frame[cols]
     n_missing = int(train[needed.predictors].isna().any(axis=1).sum())
     span = f", cutoffs {train[spec.as_of].min()} .. {train[spec.as_of].max()}" if spec.as_of else ""

@@ -38,7 +38,8 @@ def cbind(*columns: Any) -> Any:
 
     Use it to give many predictors one shared prior, e.g. a regularised horseshoe whose global
     scale is learnt from all of them: ``y ~ cbind(scale(a), scale(log1p(b)), decay(c, 30))``
-    with ``priors: {common: {dist: RegularizedHorseshoe, ...}}``. Booleans count as 0/1.
+    with ``priors: {cbind: {dist: RegularizedHorseshoe, ...}}`` (the term is stored as ``cbind``,
+    a second one as ``cbind_2``). Booleans count as 0/1.
     """
     return np.column_stack([np.asarray(c, dtype=float) for c in columns])
 

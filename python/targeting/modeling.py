@@ -154,7 +154,8 @@ def label_bound_terms(idata: Any, formula: str) -> Any:
 def _bound_term_names(formula: str) -> dict[str, str]:
     """Alias (``cbind``, ``cbind_2``, ...) to full name of the formula's ``cbind(...)`` terms.
 
-    A spec may key a bound term's prior by its alias instead of the whole call.
+    The one naming rule: the model stores each bound term under its alias, and a spec may key
+    a bound term's prior by it instead of the whole call.
     """
     import formulae
 
@@ -204,7 +205,9 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
                 noncentered=spec.noncentered,
                 dropna=True,
             )
-            aliases = bound_term_aliases(model)
+            # a bound term's name holds commas, which break the sampled posterior's dimension
+            # names (nutpie stores dims comma-separated): store it as cbind, cbind_2, ...
+            aliases = {term: alias for alias, term in _bound_term_names(spec.formula).items()}
             if aliases:
                 model.set_alias(aliases)
             model.build()
@@ -213,18 +216,6 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
             f"{spec.path or spec.name}: Bambi cannot build formula {spec.formula!r}: {exc}"
         ) from exc
     return model
-
-
-def bound_term_aliases(model: Any) -> dict[str, str]:
-    """Short names for the ``cbind(...)`` terms: ``cbind``, ``cbind_2``, ... in formula order.
-
-    A bound term's own name holds commas, which break the dimension names of the sampled
-    posterior (nutpie stores dims comma-separated), so its coefficients are stored as
-    ``cbind`` with dimension ``cbind_dim`` (one entry per bound column).
-    """
-    component = model.components[model.family.likelihood.parent]
-    names = [name for name in component.common_terms if name.startswith("cbind(")]
-    return {name: "cbind" if i == 0 else f"cbind_{i + 1}" for i, name in enumerate(names)}
 
 
 def precision(spec: ModelSpec) -> Any:

@@ -52,6 +52,47 @@ def unseen_levels(rows: pd.DataFrame, factors: list[str], levels: dict[str, set[
     return unseen
 
 
+def unseen_categories(
+    rows: pd.DataFrame, known: dict[str, set[str]]
+) -> tuple[np.ndarray, dict[str, dict[str, int]]]:
+    """Rows whose value of a fixed-effect text column was not seen in training, and those values.
+
+    A fixed effect has no coefficient for such a value, so these rows cannot be scored.
+
+    Returns
+    -------
+    tuple
+        The boolean mask of such rows, and per column the unseen values with their row counts.
+
+    """
+    mask = np.zeros(len(rows), dtype=bool)
+    counts: dict[str, dict[str, int]] = {}
+    for col, levels in known.items():
+        new = (rows[col].notna() & ~rows[col].astype(str).isin(levels)).to_numpy()
+        if new.any():
+            counts[col] = {str(v): int(n) for v, n in rows.loc[new, col].astype(str).value_counts().items()}
+        mask |= new
+    return mask, counts
+
+
+def add_counts(total: dict[str, dict[str, int]], more: dict[str, dict[str, int]]) -> None:
+    """Add the unseen-value counts ``more`` into ``total`` (chunk by chunk)."""
+    for col, values in more.items():
+        seen = total.setdefault(col, {})
+        for value, n in values.items():
+            seen[value] = seen.get(value, 0) + n
+
+
+def describe_unseen(unseen: dict[str, dict[str, int]], top: int = 5) -> str:
+    """``column: 'value' (n rows), ...`` for the most frequent unseen categories per column."""
+    parts = []
+    for col, counts in sorted(unseen.items()):
+        shown = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        more = f" and {len(counts) - top} more" if len(counts) > top else ""
+        parts.append(f"{col}: " + ", ".join(f"{v!r} ({n:,} rows)" for v, n in shown) + more)
+    return "; ".join(parts)
+
+
 def predict_summary(
     model: Any, idata: Any, rows: pd.DataFrame, factors: list[str], levels: dict[str, set[str]]
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:

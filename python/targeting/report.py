@@ -16,12 +16,12 @@ from targeting.runs import SavedRun
 from targeting.settings import reports_dir
 
 FIGURES = (
-    ("reliability", "Reliability diagram (out of time)"),
-    ("gains", "Cumulative gains (out of time)"),
-    ("lift", "Lift by decile (out of time)"),
+    ("reliability", "Reliability diagram ({split})"),
+    ("gains", "Cumulative gains ({split})"),
+    ("lift", "Lift by decile ({split})"),
     ("forest", "Coefficients: posterior means and 90% intervals"),
     ("ppc", "Posterior predictive check (training rows)"),
-    ("scores", "Score distribution (out-of-time test rows)"),
+    ("scores", "Score distribution ({split} test rows)"),
     ("rank", "Rank plots of the chains (diagnostics)"),
 )
 
@@ -195,9 +195,7 @@ def write_report(
     }
     images = []
     for key, title in FIGURES:
-        title = title.replace("out of time", oot.name.replace("_", " ")).replace(
-            "out-of-time", oot.name.replace("_", " ")
-        )
+        title = title.format(split=oot.name.replace("_", " "))
         data = _png(makers[key](), folder / f"{key}.png")
         images.append((key, title, base64.b64encode(data).decode()))
     rec = saved.record

@@ -14,7 +14,7 @@ import pandas as pd
 
 from targeting import modeling, runs, warehouse
 from targeting.linpred import DEFAULT_SCORE_DRAWS, LinearPredictor, UnsupportedModel, thin_posterior
-from targeting.predict import predict_summary, unseen_levels
+from targeting.predict import add_counts, describe_unseen, predict_summary, unseen_categories, unseen_levels
 from targeting.runs import RunError, SavedRun
 
 #: Scoring engines: ``fast`` (X @ B per chunk, linpred.py) and ``bambi`` (Model.predict).
@@ -132,13 +132,9 @@ def score_run(
             raise RunError(f"no rows to score in {relation} at its latest cutoff with filter {spec.filter!r}")
         done = reported = 0
         for chunk in warehouse.iter_scoring_frames(con, src, predictors, as_of, chunk_rows):
-            missing = chunk[predictors].isna().any(axis=1)
-            for col, known in fixed_levels.items():
-                new = chunk[col].notna() & ~chunk[col].astype(str).isin(known)
-                for value, count in chunk.loc[new, col].astype(str).value_counts().items():
-                    seen = unseen_fixed.setdefault(col, {})
-                    seen[value] = seen.get(value, 0) + int(count)
-                missing |= new
+            new, counts = unseen_categories(chunk, fixed_levels)
+            add_counts(unseen_fixed, counts)
+            missing = chunk[predictors].isna().any(axis=1).to_numpy() | new
             n_skipped += int(missing.sum())
             chunk = chunk[~missing].reset_index(drop=True)
             if fast is not None:
@@ -157,7 +153,7 @@ def score_run(
     if not pieces:
         raise RunError(
             f"no row of {relation} could be scored: every row has a missing predictor or a "
-            f"category unseen in training ({_describe_unseen(unseen_fixed) or 'none unseen'})"
+            f"category unseen in training ({describe_unseen(unseen_fixed) or 'none unseen'})"
         )
     scores = pd.DataFrame({name: np.concatenate(parts) for name, parts in pieces.items()})
     del pieces
@@ -212,7 +208,7 @@ def score_run(
             else ""
         )
         if unseen_fixed:
-            skipped += f" (unseen categories: {_describe_unseen(unseen_fixed)})"
+            skipped += f" (unseen categories: {describe_unseen(unseen_fixed)})"
         where = f"for {as_of}" if as_of is not None else f"for every row of {relation}"
         print(
             f"[score] wrote {len(scores):,} scores {where} as run {saved.run_id}{extra}{skipped}",
@@ -225,13 +221,3 @@ def score_run(
 def _date(value: object) -> object:
     """Return a cutoff as a date, ``None`` for a plain table's missing cutoff."""
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
-
-
-def _describe_unseen(unseen: dict[str, dict[str, int]], top: int = 5) -> str:
-    """``column: 'value' (n rows), ...`` for the most frequent unseen categories per column."""
-    parts = []
-    for col, counts in sorted(unseen.items()):
-        shown = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-        more = f" and {len(counts) - top} more" if len(counts) > top else ""
-        parts.append(f"{col}: " + ", ".join(f"{v!r} ({n:,} rows)" for v, n in shown) + more)
-    return "; ".join(parts)

@@ -25,23 +25,44 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import silhouette_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from targeting.baselines import SkewedLog1p
 from targeting.modeling import DataError
 from targeting.segment_spec import SegmentSpec
 from targeting.settings import manifest_path
-from targeting.sqlsafe import UnsafeSqlError, check_filter, ident, resolve
-from targeting.warehouse import DATE_TYPES, KEY_TYPES, NUMERIC_TYPES, connect
+from targeting.sqlsafe import check_filter, ident, resolve
+from targeting.warehouse import DATE_TYPES, KEY_TYPES, NUMERIC_TYPES, check_type, connect
 
 #: k-means restarts (best of) for the selection fits and the final fit.
 N_INIT = 4
 #: Rows of the silhouette computation (it is quadratic in rows).
 SILHOUETTE_ROWS = 5000
+#: Skewness above which a non-negative feature is clustered on the log1p scale.
+SKEW_FOR_LOG = 2.0
+
+
+class SkewedLog1p(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """``log1p`` on the columns that are non-negative and right-skewed in training."""
+
+    def fit(self, x: np.ndarray, y: object = None) -> SkewedLog1p:
+        """Find the skewed non-negative columns."""
+        arr = np.asarray(x, dtype=float)
+        with np.errstate(all="ignore"):
+            lows = np.nanmin(arr, axis=0) if arr.size else np.zeros(arr.shape[1])
+            skew = pd.DataFrame(arr).skew().to_numpy()
+        self.log_ = (lows >= 0) & (np.nan_to_num(skew) > SKEW_FOR_LOG)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Apply ``log1p`` to the columns found in ``fit`` (negatives clipped to 0 there)."""
+        arr = np.array(x, dtype=float)
+        arr[:, self.log_] = np.log1p(np.clip(arr[:, self.log_], 0, None))
+        return arr
 
 
 @dataclass
@@ -56,6 +77,19 @@ class SegmentResult:
     x_sample: np.ndarray
     labels_sample: np.ndarray
     seconds: float
+
+    def sizes(self) -> pd.DataFrame:
+        """One row per cluster: ``cluster``, ``n_clients``, ``share``."""
+        return self.profiles.drop_duplicates("cluster")[["cluster", "n_clients", "share"]].reset_index(
+            drop=True
+        )
+
+    def top_features(self, n: int = 3) -> pd.Series:
+        """Per cluster, its ``n`` features farthest from average: ``orders_365d +1.8, ...``."""
+        p = self.profiles.assign(distance=self.profiles["z_centre"].abs())
+        top = p.sort_values(["cluster", "distance"], ascending=[True, False]).groupby("cluster").head(n)
+        text = top["feature"] + " " + top["z_centre"].map(lambda v: f"{v:+.1f}")
+        return text.groupby(top["cluster"]).agg(", ".join).rename("top_features")
 
 
 def _say(message: str, progress: bool) -> None:
@@ -74,11 +108,7 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
         checks += [(f, "feature", NUMERIC_TYPES, "a number") for f in spec.features]
         for col, role, allowed, expected in checks:
             rel.column(col, f"{role} column", where)
-            if not rel.columns[col].upper().startswith(allowed):
-                raise UnsafeSqlError(
-                    f"{where}: {role} column {col!r} of {rel.label} is {rel.columns[col]}; "
-                    f"expected {expected}"
-                )
+            check_type(rel, col, allowed, role, expected, where)
         conds, params = [], []
         if spec.filter:
             conds.append(f"({check_filter(con, rel, spec.filter, where)})")

@@ -78,7 +78,7 @@ def write_segment_report(result: SegmentResult, out: Path | None = None) -> Path
         data = _png(maker(result), folder / f"{key}.png")
         figures.append((title, base64.b64encode(data).decode()))
     run = result.run
-    sizes = result.profiles.drop_duplicates("cluster")[["cluster", "n_clients", "share"]]
+    sizes = result.sizes()
     means = result.profiles.pivot(index="cluster", columns="feature", values="mean_value")
     table = sizes.set_index("cluster").join(means).reset_index()
     overall = result.profiles.drop_duplicates("feature").set_index("feature")["overall_mean"]

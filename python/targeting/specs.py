@@ -121,6 +121,11 @@ class ModelSpec:
         """Short hash of the spec text."""
         return hashlib.sha256(self.text.encode()).hexdigest()[:10]
 
+    @property
+    def keys(self) -> list[str]:
+        """The row key's columns: the id, and ``as_of`` when the spec has one."""
+        return [self.id, *([self.as_of] if self.as_of else [])]
+
     def with_sampler(self, **overrides: Any) -> ModelSpec:
         """Copy with some sampler settings replaced (``None`` values are ignored)."""
         values = {**self.sampler.__dict__, **{k: v for k, v in overrides.items() if v is not None}}

@@ -112,11 +112,6 @@ class SpecSource:
         """Quoted label column."""
         return ident(self.spec.label)
 
-    @property
-    def keys(self) -> list[str]:
-        """The row key's column names: id, and the cutoff when the spec has one."""
-        return [self.spec.id, *([self.spec.as_of] if self.spec.as_of else [])]
-
     def population(self) -> str:
         """Return the ``population`` CTE body: the relation's rows that pass the spec's filter."""
         where = f"where ({self.filter})" if self.filter else ""
@@ -124,7 +119,7 @@ class SpecSource:
 
     def base(self, columns: list[str]) -> str:
         """Select the keys, ``columns`` and the label from the population (labels joined)."""
-        keys = self.keys
+        keys = self.spec.keys
         cols = ", ".join(f"p.{ident(c)}" for c in dict.fromkeys([*keys, *columns]) if c != self.spec.label)
         if self.labels is not None:
             on = " and ".join(f"l.{ident(k)} = p.{ident(k)}" for k in keys)
@@ -163,9 +158,10 @@ DATE_TYPES = ("DATE", "TIMESTAMP")
 KEY_TYPES = ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "VARCHAR", "UUID")
 
 
-def _check_type(
+def check_type(
     rel: Relation, column: str, allowed: tuple[str, ...], role: str, expected: str, where: str
 ) -> None:
+    """Fail, naming the column, its type and ``expected``, unless its type starts with one of ``allowed``."""
     actual = rel.columns[column]
     if not actual.upper().startswith(allowed):
         raise UnsafeSqlError(
@@ -217,7 +213,7 @@ def bind_spec(
         keys.append(("as_of", spec.as_of, DATE_TYPES, "a DATE or TIMESTAMP cutoff"))
     for role, name, allowed, expected in keys:
         rel.column(name, role, where)
-        _check_type(rel, name, allowed, role, expected, where)
+        check_type(rel, name, allowed, role, expected, where)
     missing = [c for c in columns if c not in rel.columns]
     if missing:
         raise UnsafeSqlError(
@@ -225,13 +221,13 @@ def bind_spec(
             f"{', '.join(sorted(rel.columns))}"
         )
     for name in numeric or []:
-        _check_type(rel, name, NUMERIC_TYPES, "predictor", "a number (it is inside a transform)", where)
+        check_type(rel, name, NUMERIC_TYPES, "predictor", "a number (it is inside a transform)", where)
     owner = lab if lab is not None else rel
     if lab is not None:
         for role, name, _allowed, _expected in keys:
             lab.column(name, role, where)
     owner.column(spec.label, "label", where)
-    _check_type(owner, spec.label, NUMERIC_TYPES, "label", "0/1 numbers or a boolean", where)
+    check_type(owner, spec.label, NUMERIC_TYPES, "label", "0/1 numbers or a boolean", where)
     flt = check_filter(con, rel, spec.filter, where) if spec.filter else None
     return SpecSource(spec, rel, lab, flt)
 
@@ -261,14 +257,14 @@ def load_training_frame(con: duckdb.DuckDBPyConnection, src: SpecSource, columns
         )
         named["cutoffs"] = spec.train_cutoffs
     if spec.max_train_rows:
-        limit = f"order by hash({', '.join(ident(k) for k in src.keys)}, $seed) limit $rows"
+        limit = f"order by hash({', '.join(ident(k) for k in src.spec.keys)}, $seed) limit $rows"
         named.update(seed=spec.sampler.seed, rows=spec.max_train_rows)
     sql = (
         f"with base as ({src.base(columns)}) select * from base "
         f"where {src.label} is not null {before} {cut} {limit}"
     )
     frame = con.execute(sql, named).df()
-    return frame.sort_values(src.keys[::-1], kind="stable").reset_index(drop=True)
+    return frame.sort_values(src.spec.keys[::-1], kind="stable").reset_index(drop=True)
 
 
 def load_labelled_at(
@@ -298,7 +294,7 @@ def iter_scoring_frames(
     No ``order by``: sorting millions of rows would hold them all in memory, and every score
     depends on its own row only (ranks are computed after all chunks).
     """
-    cols = ", ".join(ident(c) for c in dict.fromkeys([*src.keys, *columns]))
+    cols = ", ".join(ident(c) for c in dict.fromkeys([*src.spec.keys, *columns]))
     named = {"latest": as_of} if src.as_of else {}
     sql = f"with population as ({src.population()}) select {cols} from population where {src.at_cutoff()}"
     result = con.execute(sql, named)
