@@ -10,6 +10,14 @@ Sections (``BENCH_SECTIONS``, default ``mart,fit,score``):
   1000 draws, for each installed inference method, against PyMC's default NUTS.
 * score: clients per second and peak memory with 1000-draw intervals at ``BENCH_SCORE_SIZES``
   (default 1M and 5M rows), against Bambi's own unchunked ``predict`` at 100k rows.
+* scale (not in the default): the mart section again at ``BENCH_BIG_SCALE`` (default 10,
+  about 127M message rows; generated once, 15 GB of CSV): ``dbt run`` time and peak memory
+  (DuckDB spills to disk past ``MM_DUCKDB_MEMORY_LIMIT``), the bare scan and the daily run,
+  against the scale-``BENCH_SCALE`` mart of this run (or, when the mart section is left
+  out, of results.json, which the table then says).
+* precision (not in the default): the plain spec (python/specs/purchase_90d.yml) fitted in
+  float64 and in float32 on the bench warehouse, each evaluated out of time: fit time, r_hat,
+  bulk ESS, divergences, ROC-AUC and log loss side by side.
 
 Sections left out keep their last results in results.json; the fit and score sections reuse
 the bench warehouse when the mart section is left out. Every command runs in its own child
@@ -33,6 +41,7 @@ SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 SECTIONS = os.environ.get("BENCH_SECTIONS", "mart,fit,score").split(",")
 FIT_ROWS = int(os.environ.get("BENCH_FIT_ROWS", "50000"))
 MART_DB = DATA / f"mart_scale{SCALE:g}.duckdb"
+BIG_SCALE = float(os.environ.get("BENCH_BIG_SCALE", "10"))
 SCORE_SIZES = [int(x) for x in os.environ.get("BENCH_SCORE_SIZES", "1000000,5000000").split(",")]
 
 
@@ -70,17 +79,17 @@ def py(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def ensure_raw() -> Path:
-    """Generated raw files at BENCH_SCALE (made once, then reused)."""
-    raw = DATA / f"raw_scale{SCALE:g}"
+def ensure_raw(scale: float = SCALE) -> Path:
+    """Generated raw files at ``scale`` (made once, then reused)."""
+    raw = DATA / f"raw_scale{scale:g}"
     if not (raw / "apparel-messages.csv").exists():
         measure(
-            f"generate scale {SCALE:g} (setup)",
+            f"generate scale {scale:g} (setup)",
             [
                 str(BIN / "targeting"),
                 "synth",
                 "--scale",
-                str(SCALE),
+                str(scale),
                 "--seed",
                 "1",
                 "--out",
@@ -91,9 +100,8 @@ def ensure_raw() -> Path:
     return raw
 
 
-def bench_mart(raw: Path) -> dict[str, object]:
-    """dbt run vs a bare scan and vs pandas."""
-    db = MART_DB
+def bench_mart(raw: Path, db: Path = MART_DB, scale: float = SCALE, pandas: bool = True) -> dict[str, object]:
+    """dbt run vs a bare scan and (``pandas``) vs pandas."""
     db.unlink(missing_ok=True)
     env = {"MM_DUCKDB_PATH": str(db), "DBT_PROFILES_DIR": str(REPO), "DO_NOT_TRACK": "1"}
     vars_ = "{raw_path: '" + str(raw) + "'}"
@@ -114,6 +122,24 @@ def bench_mart(raw: Path) -> dict[str, object]:
         env,
     )
     incremental = bench_daily_append(raw, db, vars_)
+    result: dict[str, object] = {
+        "scale": scale,
+        "dbt_seed": seed,
+        "dbt_run": ours,
+        "floor_scan": floor,
+        "dbt_fixed_cost": fixed,
+        "ratio_dbt_fixed_cost_vs_floor": round(fixed["seconds"] / floor["seconds"], 2),
+        "daily_append": incremental,
+        "ratio_daily_append_vs_full": round(incremental["seconds"] / ours["seconds"], 3),
+        "ratio_daily_selector_vs_full": round(
+            incremental["selector_daily_messages"]["seconds"] / ours["seconds"],  # type: ignore[index]
+            3,
+        ),
+        "ratio_vs_floor": round(ours["seconds"] / floor["seconds"], 2),
+        "warehouse": _portable(str(db)),
+    }
+    if not pandas:
+        return result
     import duckdb
 
     with duckdb.connect(str(db), read_only=True) as con:
@@ -123,7 +149,7 @@ def bench_mart(raw: Path) -> dict[str, object]:
                 "select as_of_date from intermediate.int_cutoffs_scheduled order by 1"
             ).fetchall()
         ]
-    pandas = measure(
+    baseline = measure(
         "baseline: pandas features (same cutoffs)",
         py(
             f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import pandas as pd; "
@@ -132,33 +158,47 @@ def bench_mart(raw: Path) -> dict[str, object]:
             f"pandas_features(Path({str(raw)!r}), [pd.Timestamp(c) for c in {cutoffs!r}])"
         ),
     )
-    return {
-        "scale": SCALE,
-        "dbt_seed": seed,
-        "dbt_run": ours,
-        "floor_scan": floor,
-        "pandas": pandas,
-        "dbt_fixed_cost": fixed,
-        "ratio_dbt_fixed_cost_vs_floor": round(fixed["seconds"] / floor["seconds"], 2),
-        "daily_append": incremental,
-        "ratio_daily_append_vs_full": round(incremental["seconds"] / ours["seconds"], 3),
-        "ratio_vs_floor": round(ours["seconds"] / floor["seconds"], 2),
-        "ratio_vs_pandas": round(ours["seconds"] / pandas["seconds"], 3),
-        "warehouse": _portable(str(db)),
+    result.update(pandas=baseline, ratio_vs_pandas=round(ours["seconds"] / baseline["seconds"], 3))
+    return result
+
+
+def bench_scale(small: dict[str, object], same_run: bool) -> dict[str, object]:
+    """The mart at BIG_SCALE (no pandas baseline: it would not fit) against ``small``."""
+    big = bench_mart(ensure_raw(BIG_SCALE), DATA / f"mart_scale{BIG_SCALE:g}.duckdb", BIG_SCALE, pandas=False)
+    ratios = {
+        "data": round(BIG_SCALE / float(small["scale"]), 2),  # type: ignore[arg-type]
+        "dbt_run_time": round(big["dbt_run"]["seconds"] / small["dbt_run"]["seconds"], 2),  # type: ignore[index]
+        "dbt_run_peak_memory": round(big["dbt_run"]["peak_mb"] / small["dbt_run"]["peak_mb"], 2),  # type: ignore[index]
+        "floor_scan_time": round(big["floor_scan"]["seconds"] / small["floor_scan"]["seconds"], 2),  # type: ignore[index]
+        "daily_append_time": round(
+            big["daily_append"]["seconds"] / small["daily_append"]["seconds"],
+            2,  # type: ignore[index]
+        ),
     }
+    print(
+        f"  scale {BIG_SCALE:g} vs {small['scale']:g}: dbt run {ratios['dbt_run_time']}x the time, "
+        f"peak {big['dbt_run']['peak_mb']:.0f} MB; daily run {big['ratio_daily_append_vs_full']}x "  # type: ignore[index]
+        f"its full run" + ("" if same_run else " (small scale from results.json, an earlier run)"),
+        flush=True,
+    )
+    return {**big, "vs_small_scale": ratios, "small_scale_measured_in_this_run": same_run}
 
 
-def bench_daily_append(raw: Path, db: Path, vars_: str) -> dict[str, float]:
-    """Incremental ``dbt run`` after one daily messages file arrives, on a copy of the warehouse.
+def bench_daily_append(raw: Path, db: Path, vars_: str) -> dict[str, object]:
+    """Incremental runs after one daily messages file arrives, on the warehouse itself.
 
-    The daily file repeats the history's last day one day later (about 1/600 of the rows);
-    it is removed afterwards, and the copy is discarded, so later sections are unaffected.
+    The daily file repeats the history's last day one day later (about 1/600 of the rows).
+    Two runs, each from the full build's state: the whole project (``dbt run``) and the
+    ``daily_messages`` selector (the messages model and everything downstream). The runs use
+    the full build's warehouse path, as a daily job does (a new path would make dbt re-parse
+    the project); the warehouse is restored from a copy after each, and the daily file
+    removed, so later sections are unaffected.
     """
     import shutil
 
     daily = raw / "apparel-messages-bench-daily.csv"
-    copy = db.with_name(db.stem + "_daily.duckdb")
-    shutil.copy(db, copy)
+    backup = db.with_name(db.stem + "_before_daily.duckdb")
+    shutil.copy(db, backup)
     read = "read_csv($src, all_varchar=true, header=true)"
     sql = (
         "copy (select * replace (strftime(cast(date as date) + 1, '%Y-%m-%d') as date, "
@@ -166,15 +206,21 @@ def bench_daily_append(raw: Path, db: Path, vars_: str) -> dict[str, float]:
         f"from {read} where date = (select max(date) from {read})) to $out (header)"
     )
     params = {"src": str(raw / "apparel-messages.csv"), "out": str(daily)}
+    env = {"MM_DUCKDB_PATH": str(db), "DBT_PROFILES_DIR": str(REPO), "DO_NOT_TRACK": "1"}
+    dbt = [str(BIN / "dbt"), "run", "--vars", vars_]
     try:
         measure("daily file: last day + 1 (setup)", py(f"import duckdb; duckdb.execute({sql!r}, {params!r})"))
-        env = {"MM_DUCKDB_PATH": str(copy), "DBT_PROFILES_DIR": str(REPO), "DO_NOT_TRACK": "1"}
-        return measure(
-            "dbt run after one daily messages file", [str(BIN / "dbt"), "run", "--vars", vars_], env
+        whole = measure("dbt run after one daily messages file", dbt, env)
+        shutil.copy(backup, db)
+        selected = measure(
+            "dbt run --selector daily_messages, same file", [*dbt, "--selector", "daily_messages"], env
         )
     finally:
         daily.unlink(missing_ok=True)
-        copy.unlink(missing_ok=True)
+        if backup.exists():
+            shutil.copy(backup, db)
+            backup.unlink()
+    return {**whole, "selector_daily_messages": selected}
 
 
 def _bench_spec() -> Path:
@@ -240,6 +286,62 @@ def bench_fit(db: Path) -> dict[str, object]:
             f"wall time, {mine['ess_per_second_vs_pymc']}x its bulk ESS/s",  # type: ignore[index]
             flush=True,
         )
+    return results
+
+
+def bench_precision(db: Path) -> dict[str, object]:
+    """The plain spec in float64 (baseline) and float32: fit diagnostics and out-of-time metrics."""
+    import duckdb
+
+    spec = REPO / "python" / "specs" / "purchase_90d.yml"
+    results: dict[str, object] = {"spec": _portable(str(spec))}
+    for precision in ("float64", "float32"):
+        runs_dir = DATA / f"runs_plain_{precision}"
+        env = {"MM_RUNS_DIR": str(runs_dir), "MM_REPORTS_DIR": str(DATA / "reports")}
+        r = measure(
+            f"fit plain spec, {precision}",
+            [str(BIN / "targeting"), "fit", "--spec", str(spec), "--db", str(db)]
+            + ["--precision", precision, "--quiet"],
+            env,
+        )
+        run = _latest_run(runs_dir)
+        meta = json.loads((runs_dir / str(run) / "schema.json").read_text())
+        d = meta["diagnostics"]
+        measure(
+            f"evaluate plain spec, {precision} (setup)",
+            [str(BIN / "targeting"), "evaluate", "--run", str(run), "--db", str(db)]
+            + ["--no-held-out", "--no-report", "--quiet"],
+            env,
+        )
+        with duckdb.connect(str(db), read_only=True) as con:
+            metrics = dict(
+                con.execute(
+                    "select metric, value from ml.model_evaluations where run_id = ? "
+                    "and split = 'out_of_time' and model = 'bayesian'",
+                    [run],
+                ).fetchall()
+            )
+        r.update(
+            {
+                "run": run,
+                "fit_seconds": round(meta["fit_seconds"], 1),
+                "max_r_hat": d["max_r_hat"],
+                "min_ess_bulk": d["min_ess_bulk"],
+                "divergences": d["divergences"],
+                "roc_auc": round(metrics["roc_auc"], 4),
+                "log_loss": round(metrics["log_loss"], 5),
+                "ece": round(metrics["ece"], 5),
+            }
+        )
+        results[precision] = r
+    f64, f32 = results["float64"], results["float32"]
+    results["float32_speedup"] = round(f64["fit_seconds"] / f32["fit_seconds"], 2)  # type: ignore[index]
+    results["roc_auc_difference"] = round(f32["roc_auc"] - f64["roc_auc"], 4)  # type: ignore[index]
+    print(
+        f"  float32: {results['float32_speedup']}x float64's fit time; r_hat {f32['max_r_hat']} vs "  # type: ignore[index]
+        f"{f64['max_r_hat']}, ROC-AUC {f32['roc_auc']} vs {f64['roc_auc']}",  # type: ignore[index]
+        flush=True,
+    )
     return results
 
 
@@ -330,6 +432,12 @@ def main() -> None:
     if "score" in SECTIONS:
         print("score", flush=True)
         results["score"] = bench_score(MART_DB)
+    if "precision" in SECTIONS:
+        print("precision: the plain spec in float64 and float32", flush=True)
+        results["precision"] = bench_precision(MART_DB)
+    if "scale" in SECTIONS:
+        print(f"scale {BIG_SCALE:g}", flush=True)
+        results["scale_up"] = bench_scale(results["mart"], same_run=built_mart)  # type: ignore[arg-type]
     out.write_text(_portable(json.dumps(results, indent=2, default=str)) + "\n")
     if built_mart:
         mart = results["mart"]

@@ -2,13 +2,15 @@
     {#- For a model incremental by raw file: list the files the source's glob matches now with
         a fingerprint (size, modification time and a content hash, see raw_files), compare them with the files already in
         {{ this }} (column source_file, source_fingerprint), and return
-        {'files': [(path, fingerprint), ...], 'pending': [paths to (re)load]}.
+        {'files': [(path, fingerprint), ...], 'pending': [paths to (re)load],
+         'replaced': [staged paths whose rows this build removes: changed or gone]}.
         Full builds load every file. Rows of loaded files that no longer match (moved,
         renamed, deleted) are removed by delete_unmatched_raw_files, the model's pre-hook. -#}
     {%- set files = [] -%}
     {%- set pending = [] -%}
+    {%- set replaced = [] -%}
     {%- if not execute -%}
-        {{ return({'files': [('none', 'none')], 'pending': ['none']}) }}
+        {{ return({'files': [('none', 'none')], 'pending': ['none'], 'replaced': []}) }}
     {%- endif -%}
     {%- set pattern = raw_file_pattern(source_name, table_name) -%}
     {%- do files.extend(raw_files(source_name, table_name, with_content=true)) -%}
@@ -23,10 +25,15 @@
         {%- for path, fingerprint in files if loaded.get(path) != fingerprint -%}
             {%- do pending.append(path) -%}
         {%- endfor -%}
+        {%- set current = {} -%}
+        {%- for path, fingerprint in files -%}{%- do current.update({path: fingerprint}) -%}{%- endfor -%}
+        {%- for path, fingerprint in loaded.items() if current.get(path) != fingerprint -%}
+            {%- do replaced.append(path) -%}
+        {%- endfor -%}
     {%- else -%}
         {%- for path, fingerprint in files -%}{%- do pending.append(path) -%}{%- endfor -%}
     {%- endif -%}
-    {{ return({'files': files, 'pending': pending}) }}
+    {{ return({'files': files, 'pending': pending, 'replaced': replaced}) }}
 {% endmacro %}
 
 

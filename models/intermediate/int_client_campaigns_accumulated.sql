@@ -1,7 +1,24 @@
--- Per client and day on which a received campaign's 7-day rates became known: how many
+-- Per client and day on which a received campaign's 7-day rates become usable for that
+-- client (the later of the day the rates are known and the client's first send of the
+-- campaign, so a cutoff never counts a campaign the client had not yet received): how many
 -- such campaigns, the sum of their rates, and the running totals of both. Rates are summed
 -- as decimals: exact, so the totals do not depend on the order rows arrive in (a double sum
 -- differs in the last bits between a full and an incremental build).
+--
+-- Incremental by client and date, like int_client_engagement_accumulated: only clients whose
+-- staged messages changed since the last run are recomputed, from the earliest changed day
+-- on. If the campaign rates themselves changed (rates_checksum), every client is recomputed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=[
+        "{{ record_changed_clients(ref('stg_apparel__messages'), 'known_on',
+            recompute_all_if='select max(rates_checksum) is distinct from ('
+            ~ campaign_rates_checksum(ref('int_campaign_rates_measured')) ~ ') from ' ~ this) }}"
+    ],
+    post_hook=["{{ drop_changed_clients() }}"]
+) }}
 with
 
 messages as (
@@ -11,36 +28,82 @@ messages as (
 campaign_rates as (
     select * from {{ ref('int_campaign_rates_measured') }}
 ),
+{% if is_incremental() %}
+    changes as (
+        select * from {{ changed_clients_relation() }}
+    ),
 
+    base as (
+        -- each changed client's stored totals on its last day before the change
+        select
+            changes.client_id,
+            stored.* exclude (client_id)
+        from changes
+        asof left join {{ this }} as stored
+            on changes.client_id = stored.client_id and changes.from_date > stored.known_on
+    ),
+{% endif %}
 received as (
-    select distinct
+    select
         client_id,
-        bulk_campaign_id
+        bulk_campaign_id,
+        min(event_date) as received_on
     from messages
     where event = 'send'
+    {%- if is_incremental() %}
+        and client_id in (select changes.client_id from changes)
+    {%- endif %}
+    group by client_id, bulk_campaign_id
 ),
 
 daily as (
     select
         received.client_id,
-        campaign_rates.known_on,
+        greatest(campaign_rates.known_on, received.received_on) as known_on,
         count(*) as campaigns,
         sum(cast(campaign_rates.open_rate_7d as decimal(18, 12))) as sum_open_rate,
         sum(cast(campaign_rates.click_rate_7d as decimal(18, 12))) as sum_click_rate
     from received
     inner join campaign_rates on received.bulk_campaign_id = campaign_rates.bulk_campaign_id
-    group by received.client_id, campaign_rates.known_on
+    group by received.client_id, greatest(campaign_rates.known_on, received.received_on)
 ),
 
-final as (
+scoped as (
+    select daily.*
+    from daily
+    {%- if is_incremental() %}
+        inner join changes on daily.client_id = changes.client_id and daily.known_on >= changes.from_date
+    {%- endif %}
+),
+
+running as (
     select
         client_id,
         known_on,
         sum(campaigns) over running as cum_campaigns,
         sum(sum_open_rate) over running as cum_open_rate,
         sum(sum_click_rate) over running as cum_click_rate
-    from daily
+    from scoped
     window running as (partition by client_id order by known_on rows between unbounded preceding and current row)
+),
+
+final as (
+    select
+        running.client_id,
+        running.known_on,
+        {%- for c in ['campaigns', 'open_rate', 'click_rate'] %}
+            {%- if is_incremental() %}
+                coalesce(base.cum_{{ c }}, 0) + running.cum_{{ c }} as cum_{{ c }},
+            {%- else %}
+                running.cum_{{ c }},
+            {%- endif %}
+        {%- endfor %}
+        ({{ campaign_rates_checksum('campaign_rates') }}) as rates_checksum,
+        {{ load_id() }} as load_id
+    from running
+    {%- if is_incremental() %}
+        left join base on running.client_id = base.client_id
+    {%- endif %}
 )
 
 select * from final

@@ -2,16 +2,20 @@
 -- since the client's first message. A window's count at a cutoff is then the difference of
 -- two running totals found by ASOF joins, which keeps the 12.7M-row history to one pass.
 --
--- Incremental by client: a client whose staged messages differ from what the stored
--- running totals were built from (message count or an order-free checksum of the rows:
--- new daily rows, late events, a re-staged file) has its rows recomputed and replaced;
--- every other client's rows are left alone. Clients with no staged message left are deleted.
+-- Incremental by client and date: a run recomputes only the clients whose staged messages
+-- changed since its last run (load_id), and for each only the days from
+-- the earliest changed date on, starting from the stored running totals of the day before.
+-- A daily file of new days appends a row per client it touches; a late or removed event
+-- recomputes that client's days from its date. The pre-hook records the changed clients
+-- (<this>_changes) and deletes their rows from that date on; the post-hook drops the list.
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='client_id',
-    post_hook="delete from {{ this }} where client_id not in
-        (select distinct client_id from {{ ref('stg_apparel__messages') }})"
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=[
+        "{{ record_changed_clients(ref('stg_apparel__messages'), 'event_date') }}"
+    ],
+    post_hook=["{{ drop_changed_clients() }}"]
 ) }}
 {%- set counted = [
     ('sends', 'send'), ('opens', 'open'), ('clicks', 'click'), ('purchases', 'purchase')
@@ -21,46 +25,38 @@
     ('unsubscribes', 'unsubscribe'), ('complaints', 'complain'), ('spam_reports', 'hbq_spam')
 ] %}
 {%- set channels = [('email', 'email'), ('push', 'mobile_push')] %}
+{%- set cums = [] %}
+{%- for name, _ in counted %}
+    {%- for short, _ in channels %}{% do cums.append(name ~ '_' ~ short) %}{% endfor %}
+{%- endfor %}
+{%- for name, _ in flags %}{% do cums.append(name) %}{% endfor %}
+{%- do cums.append('events') %}
 with
 
 messages as (
     select * from {{ ref('stg_apparel__messages') }}
 ),
 {% if is_incremental() %}
-    staged_counts as (
-        select
-            client_id,
-            count(*) as events,
-            sum({{ message_checksum() }}) as rows_checksum
-        from messages
-        group by client_id
+    changes as (
+        select * from {{ changed_clients_relation() }}
     ),
 
-    stored_counts as (
+    base as (
+        -- each changed client's stored totals on its last day before the change
         select
-            client_id,
-            max(cum_events) as events,
-            max_by(cum_checksum, event_date) as rows_checksum
-        from {{ this }}
-        group by client_id
-    ),
-
-    changed_clients as (
-        select staged_counts.client_id
-        from staged_counts
-        left join stored_counts
-            on
-                staged_counts.client_id = stored_counts.client_id
-                and staged_counts.events = stored_counts.events
-                and staged_counts.rows_checksum = stored_counts.rows_checksum
-        where stored_counts.client_id is null
+            changes.client_id,
+            stored.* exclude (client_id)
+        from changes
+        asof left join {{ this }} as stored
+            on changes.client_id = stored.client_id and changes.from_date > stored.event_date
     ),
 {% endif %}
 scoped as (
-    select *
+    select messages.*
     from messages
     {%- if is_incremental() %}
-        where client_id in (select changed_clients.client_id from changed_clients)
+        inner join changes
+            on messages.client_id = changes.client_id and messages.event_date >= changes.from_date
     {%- endif %}
 ),
 
@@ -76,30 +72,47 @@ daily as (
         {% for name, event in flags -%}
             count(*) filter (where event = '{{ event }}') as {{ name }},
         {% endfor -%}
-        count(*) as events,
-        sum({{ message_checksum() }}) as rows_checksum
+        count(*) as events
     from scoped
     group by client_id, event_date
 ),
 
-final as (
+running as (
     select
         client_id,
         event_date,
-        {% for name, _ in counted -%}
-            {% for short, _ in channels -%}
-                sum({{ name }}_{{ short }}) over running as cum_{{ name }}_{{ short }},
-            {% endfor -%}
+        {% for c in cums -%}
+            sum({{ c }}) over running as cum_{{ c }},
         {% endfor -%}
-        {% for name, _ in flags -%}
-            sum({{ name }}) over running as cum_{{ name }},
-        {% endfor -%}
-        sum(events) over running as cum_events,
-        sum(rows_checksum) over running as cum_checksum,
         max(case when opens_email + opens_push > 0 then event_date end) over running as last_open_date,
         max(case when clicks_email + clicks_push > 0 then event_date end) over running as last_click_date
     from daily
     window running as (partition by client_id order by event_date rows between unbounded preceding and current row)
+),
+
+final as (
+    select
+        running.client_id,
+        running.event_date,
+        {% for c in cums -%}
+            {%- if is_incremental() %}
+                coalesce(base.cum_{{ c }}, 0) + running.cum_{{ c }} as cum_{{ c }},
+            {%- else %}
+                running.cum_{{ c }},
+            {%- endif %}
+        {% endfor -%}
+        {%- if is_incremental() %}
+            coalesce(running.last_open_date, base.last_open_date) as last_open_date,
+            coalesce(running.last_click_date, base.last_click_date) as last_click_date,
+        {%- else %}
+            running.last_open_date,
+            running.last_click_date,
+        {%- endif %}
+        {{ load_id() }} as load_id
+    from running
+    {%- if is_incremental() %}
+        left join base on running.client_id = base.client_id
+    {%- endif %}
 )
 
 select * from final

@@ -2,20 +2,76 @@
 -- and all time, recency of opens and clicks, negative-event flags, and the mean 7-day rates
 -- of the campaigns received in the last 90 days. Every count is a difference of running
 -- totals taken strictly before the window's edges (ASOF joins on event_date < edge).
+--
+-- Incremental by (client, cutoff): a run computes the rows of the grid not stored yet (a new
+-- cutoff, a new client) and, for clients whose messages or campaign totals changed since its
+-- last run, the cutoffs after the earliest change; rows no longer in the grid (yesterday's
+-- scoring cutoff) are deleted by the post-hook.
+-- depends_on: {{ ref('stg_apparel__messages') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['client_id', 'as_of_date'],
+    on_schema_change='fail',
+    post_hook=["{{ delete_rows_not_in(ref('int_client_cutoffs_joined'), ['client_id', 'as_of_date']) }}"]
+) }}
 {%- set windows = [30, 90, 365] %}
 {%- set counted = ['sends', 'opens', 'clicks', 'purchases'] %}
 {%- set channels = ['email', 'push'] %}
 {%- set flags = ['hard_bounces', 'soft_bounces', 'unsubscribes', 'complaints', 'spam_reports'] %}
 with
 
+cutoff_grid as (
+    select * from {{ ref('int_client_cutoffs_joined') }}
+),
+{% if is_incremental() %}
+    changes as (
+        -- messages staged or removed, and campaign totals recomputed, since this model's last run
+        select
+            client_id,
+            min(from_date) as from_date
+        from (
+            {{ changed_clients(ref('stg_apparel__messages'), '(select coalesce(max(load_id), -1) from ' ~ this ~ ')') }}
+            union all
+            select
+                client_id,
+                min(known_on) as from_date
+            from {{ ref('int_client_campaigns_accumulated') }}
+            where load_id > (select coalesce(max(load_id), -1) from {{ this }})
+            group by client_id
+        ) as changed
+        group by client_id
+    ),
+
+    wanted as (
+        -- grid rows not stored yet, and stored rows after a change
+        select
+            cutoff_grid.client_id,
+            cutoff_grid.as_of_date
+        from cutoff_grid
+        anti join {{ this }} as stored
+            on cutoff_grid.client_id = stored.client_id and cutoff_grid.as_of_date = stored.as_of_date
+        union
+        select
+            cutoff_grid.client_id,
+            cutoff_grid.as_of_date
+        from cutoff_grid
+        inner join changes
+            on cutoff_grid.client_id = changes.client_id and cutoff_grid.as_of_date > changes.from_date
+    ),
+{% endif %}
 grid as (
     select
-        client_id,
+        cutoff_grid.client_id,
         {% for days in windows -%}
-            cast(as_of_date - interval {{ days }} day as date) as edge_{{ days }}d,
+            cast(cutoff_grid.as_of_date - interval {{ days }} day as date) as edge_{{ days }}d,
         {% endfor -%}
-        as_of_date
-    from {{ ref('int_client_cutoffs_joined') }}
+        cutoff_grid.as_of_date
+    from cutoff_grid
+    {%- if is_incremental() %}
+        semi join wanted
+            on cutoff_grid.client_id = wanted.client_id and cutoff_grid.as_of_date = wanted.as_of_date
+    {%- endif %}
 ),
 
 accumulated as (
@@ -125,7 +181,8 @@ final as (
         coalesce(cc.cum_campaigns, 0) - coalesce(cw.cum_campaigns, 0) as rated_campaigns_90d,
         -- exact decimals (see int_client_campaigns_accumulated); the mart divides them
         coalesce(cc.cum_open_rate, 0) - coalesce(cw.cum_open_rate, 0) as sum_campaign_open_rate_90d,
-        coalesce(cc.cum_click_rate, 0) - coalesce(cw.cum_click_rate, 0) as sum_campaign_click_rate_90d
+        coalesce(cc.cum_click_rate, 0) - coalesce(cw.cum_click_rate, 0) as sum_campaign_click_rate_90d,
+        {{ load_id() }} as load_id
     from grid
     left join edges as e using (client_id, as_of_date)
     left join campaigns_at_cutoff as cc using (client_id, as_of_date)

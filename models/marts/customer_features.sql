@@ -48,7 +48,7 @@ combined as (
         cast(coalesce(orders.distinct_leaf_categories, 0) as bigint) as distinct_leaf_categories,
         cast(coalesce(orders.sale_line_share, 0) as double) as sale_line_share,
         coalesce(cast(orders.favourite_root_category as varchar), 'none') as favourite_root_category,
-        engagement.* exclude (client_id, as_of_date)
+        engagement.* exclude (client_id, as_of_date, load_id)
     from grid
     inner join cutoffs on grid.as_of_date = cutoffs.as_of_date
     left join orders on grid.client_id = orders.client_id and grid.as_of_date = orders.as_of_date

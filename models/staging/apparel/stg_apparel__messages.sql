@@ -11,6 +11,9 @@
 -- appended on the next build; files already staged are not opened again. A file whose size
 -- or modification time changed is re-read and its rows replaced (delete+insert by file);
 -- rows of a file that no longer matches (moved, renamed, deleted) are removed first.
+-- Every row carries the load id of the run that staged it, and the clients of removed rows
+-- are logged (stg_apparel__messages_removed): downstream models recompute only the clients
+-- a run touched.
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -19,6 +22,7 @@
     pre_hook="{{ delete_unmatched_raw_files('apparel', 'messages') }}"
 ) }}
 {%- set batch = raw_file_batch('apparel', 'messages') %}
+{{- log_removed_rows(batch, 'event_date') }}
 
 with
 
@@ -147,7 +151,8 @@ final as (
         {{ checked_value('event_date', 'event_date <= current_date', 'date', 'a date up to today') }} as event_date,
         created_at,
         source_file,
-        source_fingerprint
+        source_fingerprint,
+        {{ load_id() }} as load_id
     from checked
     left join fingerprints on checked.source_file = fingerprints.fingerprinted_file
     {% if is_incremental() -%}
