@@ -74,11 +74,12 @@ grid as (
     {%- endif %}
 ),
 
-accumulated as (
+-- not materialized: each consumer reads only the columns it needs
+accumulated as not materialized (
     select * from {{ ref('int_client_engagement_accumulated') }}
 ),
 
-campaigns_accumulated as (
+campaigns_accumulated as not materialized (
     select * from {{ ref('int_client_campaigns_accumulated') }}
 ),
 
@@ -102,15 +103,35 @@ probes as (
     {% endfor %}
 ),
 
-looked_up as (
+accumulated_days as (
+    -- the ASOF join sorts its right side: keys only (a third of the time of sorting every
+    -- running total), the totals are then fetched by a hash join on the found day
     select
-        accumulated.* exclude (client_id, event_date),
+        client_id,
+        event_date
+    from accumulated
+),
+
+found_days as (
+    select
         probes.client_id,
         probes.as_of_date,
-        probes.edge
+        probes.edge,
+        accumulated_days.event_date
     from probes
-    asof left join accumulated
-        on probes.client_id = accumulated.client_id and probes.edge_date > accumulated.event_date
+    asof left join accumulated_days
+        on probes.client_id = accumulated_days.client_id and probes.edge_date > accumulated_days.event_date
+),
+
+looked_up as (
+    select
+        accumulated.* exclude (client_id, event_date, load_id),
+        found_days.client_id,
+        found_days.as_of_date,
+        found_days.edge
+    from found_days
+    left join accumulated
+        on found_days.client_id = accumulated.client_id and found_days.event_date = accumulated.event_date
 ),
 
 edges as (
@@ -135,28 +156,69 @@ edges as (
     group by client_id, as_of_date
 ),
 
+campaign_keys as (
+    select
+        client_id,
+        known_on
+    from campaigns_accumulated
+),
+
+campaign_probes as (
+    select
+        client_id,
+        as_of_date,
+        'cutoff' as edge,
+        as_of_date as edge_date
+    from grid
+    union all
+    select
+        client_id,
+        as_of_date,
+        '90d' as edge,
+        edge_90d as edge_date
+    from grid
+),
+
+campaign_days as (
+    -- keys-only ASOF join, as for found_days, at the cutoff and at the 90-day edge stacked
+    select
+        campaign_probes.client_id,
+        campaign_probes.as_of_date,
+        campaign_probes.edge,
+        campaign_keys.known_on
+    from campaign_probes
+    asof left join campaign_keys
+        on campaign_probes.client_id = campaign_keys.client_id and campaign_probes.edge_date > campaign_keys.known_on
+),
+
 campaigns_at_cutoff as (
     select
-        campaigns_accumulated.* exclude (client_id),
-        grid.client_id,
-        grid.as_of_date
-    from grid
-    asof left join campaigns_accumulated
+        campaign_days.client_id,
+        campaign_days.as_of_date,
+        campaigns_accumulated.cum_campaigns,
+        campaigns_accumulated.cum_open_rate,
+        campaigns_accumulated.cum_click_rate
+    from campaign_days
+    left join campaigns_accumulated
         on
-            grid.client_id = campaigns_accumulated.client_id
-            and grid.as_of_date > campaigns_accumulated.known_on
+            campaign_days.client_id = campaigns_accumulated.client_id
+            and campaign_days.known_on = campaigns_accumulated.known_on
+    where campaign_days.edge = 'cutoff'
 ),
 
 campaigns_at_edge_90d as (
     select
-        campaigns_accumulated.* exclude (client_id),
-        grid.client_id,
-        grid.as_of_date
-    from grid
-    asof left join campaigns_accumulated
+        campaign_days.client_id,
+        campaign_days.as_of_date,
+        campaigns_accumulated.cum_campaigns,
+        campaigns_accumulated.cum_open_rate,
+        campaigns_accumulated.cum_click_rate
+    from campaign_days
+    left join campaigns_accumulated
         on
-            grid.client_id = campaigns_accumulated.client_id
-            and grid.edge_90d > campaigns_accumulated.known_on
+            campaign_days.client_id = campaigns_accumulated.client_id
+            and campaign_days.known_on = campaigns_accumulated.known_on
+    where campaign_days.edge = '90d'
 ),
 
 final as (

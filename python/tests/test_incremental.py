@@ -93,11 +93,27 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
     assert res.returncode == 0, res.stdout[-3000:]
     with duckdb.connect(str(incremental), read_only=True) as con:
         history_rows = con.execute("select count(*) from staging.stg_apparel__messages").fetchone()[0]
-    for path in daily:  # one daily file arrives, then the next
+    for path, how in zip(daily, (["run"], ["run", "--selector", "daily_messages"]), strict=True):
+        # one daily file arrives, then the next (the second run selects only what depends on it)
         shutil.move(path, raw_copy / path.name)
-        res = run_dbt(["run"], incremental, vars_)
+        res = run_dbt(how, incremental, vars_)
         assert res.returncode == 0, res.stdout[-3000:]
         assert "incremental model staging.stg_apparel__messages" in res.stdout, res.stdout[-3000:]
+        # the running totals recomputed are exactly the new day's rows of the clients it
+        # touched: one row per (client, day) of the file, every other row left as stored
+        with duckdb.connect(str(incremental), read_only=True) as con:
+            new_days = con.execute(
+                "select count(*) from (select distinct client_id, event_date "
+                "from staging.stg_apparel__messages where parse_filename(source_file) = ?)",
+                [path.name],
+            ).fetchone()[0]
+            recomputed, kept = con.execute(
+                "select count(*) filter (where load_id = (select max(load_id) from {t})), "
+                "count(*) filter (where load_id < (select max(load_id) from {t})) from {t}".format(
+                    t="intermediate.int_client_engagement_accumulated"
+                )
+            ).fetchone()
+        assert recomputed == new_days > 0 and kept > 10 * recomputed, (recomputed, new_days, kept)
     with duckdb.connect(str(incremental), read_only=True) as con:
         per_file = dict(
             con.execute(
