@@ -29,30 +29,7 @@ campaign_rates as (
     select * from {{ ref('int_campaign_rates_measured') }}
 ),
 {% if is_incremental() %}
-    changes as (
-        select * from {{ changed_clients_relation() }}
-    ),
-
-    base_days as (
-        -- each changed client's last stored day before the change (a keys-only ASOF join:
-        -- it sorts its right side, so the totals are fetched afterwards by a hash join)
-        select
-            changes.client_id,
-            stored_days.known_on
-        from changes
-        asof left join (select client_id, known_on from {{ this }}) as stored_days
-            on changes.client_id = stored_days.client_id and changes.from_date > stored_days.known_on
-    ),
-
-    base as (
-        -- the stored totals on that day
-        select
-            base_days.client_id,
-            stored.* exclude (client_id)
-        from base_days
-        inner join {{ this }} as stored
-            on base_days.client_id = stored.client_id and base_days.known_on = stored.known_on
-    ),
+    {{ stored_totals_before_change('known_on') }}
 {% endif %}
 received as (
     select

@@ -37,30 +37,7 @@ messages as (
     select * from {{ ref('stg_apparel__messages') }}
 ),
 {% if is_incremental() %}
-    changes as (
-        select * from {{ changed_clients_relation() }}
-    ),
-
-    base_days as (
-        -- each changed client's last stored day before the change (a keys-only ASOF join:
-        -- it sorts its right side, so the totals are fetched afterwards by a hash join)
-        select
-            changes.client_id,
-            stored_days.event_date
-        from changes
-        asof left join (select client_id, event_date from {{ this }}) as stored_days
-            on changes.client_id = stored_days.client_id and changes.from_date > stored_days.event_date
-    ),
-
-    base as (
-        -- the stored totals on that day
-        select
-            base_days.client_id,
-            stored.* exclude (client_id)
-        from base_days
-        inner join {{ this }} as stored
-            on base_days.client_id = stored.client_id and base_days.event_date = stored.event_date
-    ),
+    {{ stored_totals_before_change('event_date') }}
 {% endif %}
 scoped as (
     select messages.*

@@ -191,36 +191,22 @@ campaign_days as (
         on campaign_probes.client_id = campaign_keys.client_id and campaign_probes.edge_date > campaign_keys.known_on
 ),
 
-campaigns_at_cutoff as (
-    select
-        campaign_days.client_id,
-        campaign_days.as_of_date,
-        campaigns_accumulated.cum_campaigns,
-        campaigns_accumulated.cum_open_rate,
-        campaigns_accumulated.cum_click_rate
-    from campaign_days
-    left join campaigns_accumulated
-        on
-            campaign_days.client_id = campaigns_accumulated.client_id
-            and campaign_days.known_on = campaigns_accumulated.known_on
-    where campaign_days.edge = 'cutoff'
-),
-
-campaigns_at_edge_90d as (
-    select
-        campaign_days.client_id,
-        campaign_days.as_of_date,
-        campaigns_accumulated.cum_campaigns,
-        campaigns_accumulated.cum_open_rate,
-        campaigns_accumulated.cum_click_rate
-    from campaign_days
-    left join campaigns_accumulated
-        on
-            campaign_days.client_id = campaigns_accumulated.client_id
-            and campaign_days.known_on = campaigns_accumulated.known_on
-    where campaign_days.edge = '90d'
-),
-
+{% for edge, name in [('cutoff', 'campaigns_at_cutoff'), ('90d', 'campaigns_at_edge_90d')] %}
+    {{ name }} as (
+        select
+            campaign_days.client_id,
+            campaign_days.as_of_date,
+            campaigns_accumulated.cum_campaigns,
+            campaigns_accumulated.cum_open_rate,
+            campaigns_accumulated.cum_click_rate
+        from campaign_days
+        left join campaigns_accumulated
+            on
+                campaign_days.client_id = campaigns_accumulated.client_id
+                and campaign_days.known_on = campaigns_accumulated.known_on
+        where campaign_days.edge = '{{ edge }}'
+    ),
+{% endfor %}
 final as (
     select
         grid.client_id,

@@ -209,11 +209,14 @@ CATALOGUE: dict[str, tuple[Callable[[Path], None], list[str], bool]] = {
 
 
 def _fingerprint(db: Path) -> dict[str, tuple]:
-    """Row count and an order-independent hash of every value (the raw path aside)."""
+    """Row count and an order-independent hash of every value (the raw path aside, and the load
+    id: each case's raw copy sits at a new path, so the messages file is staged again, by a
+    later load, holding the same rows)."""
     out = {}
     with duckdb.connect(str(db), read_only=True) as con:
         for table in KEPT_TABLES:
-            cols = [r[0] for r in con.execute(f"describe {table}").fetchall() if r[0] != "source_file"]
+            described = con.execute(f"describe {table}").fetchall()
+            cols = [r[0] for r in described if r[0] not in ("source_file", "load_id")]
             out[table] = con.execute(f"select count(*), sum(hash({', '.join(cols)})) from {table}").fetchone()
     return out
 
