@@ -37,10 +37,11 @@ received as (
         bulk_campaign_id,
         min(event_date) as received_on
     from messages
-    where event = 'send'
-    {%- if is_incremental() %}
-        and client_id in (select changes.client_id from changes)
-    {%- endif %}
+    where
+        event = 'send'
+        {% if is_incremental() %}
+            and client_id in (select changes.client_id from changes)
+        {% endif %}
     group by client_id, bulk_campaign_id
 ),
 
@@ -59,9 +60,9 @@ daily as (
 scoped as (
     select daily.*
     from daily
-    {%- if is_incremental() %}
+    {% if is_incremental() %}
         inner join changes on daily.client_id = changes.client_id and daily.known_on >= changes.from_date
-    {%- endif %}
+    {% endif %}
 ),
 
 running as (
@@ -89,9 +90,9 @@ final as (
         ({{ campaign_rates_checksum('campaign_rates') }}) as rates_checksum,
         {{ load_id() }} as load_id
     from running
-    {%- if is_incremental() %}
+    {% if is_incremental() %}
         left join base on running.client_id = base.client_id
-    {%- endif %}
+    {% endif %}
 )
 
 select * from final

@@ -42,10 +42,10 @@ messages as (
 scoped as (
     select messages.*
     from messages
-    {%- if is_incremental() %}
+    {% if is_incremental() %}
         inner join changes
             on messages.client_id = changes.client_id and messages.event_date >= changes.from_date
-    {%- endif %}
+    {% endif %}
 ),
 
 daily as (
@@ -98,9 +98,9 @@ final as (
         {%- endif %}
         {{ load_id() }} as load_id
     from running
-    {%- if is_incremental() %}
+    {% if is_incremental() %}
         left join base on running.client_id = base.client_id
-    {%- endif %}
+    {% endif %}
 )
 
 select * from final

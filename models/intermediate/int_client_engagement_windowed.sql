@@ -49,8 +49,8 @@ cutoff_grid as (
             cutoff_grid.client_id,
             cutoff_grid.as_of_date
         from cutoff_grid
-        anti join {{ this }} as stored
-            on cutoff_grid.client_id = stored.client_id and cutoff_grid.as_of_date = stored.as_of_date
+        anti join {{ this }} as stored_rows
+            on cutoff_grid.client_id = stored_rows.client_id and cutoff_grid.as_of_date = stored_rows.as_of_date
         union
         select
             cutoff_grid.client_id,
@@ -68,10 +68,10 @@ grid as (
         {% endfor -%}
         cutoff_grid.as_of_date
     from cutoff_grid
-    {%- if is_incremental() %}
+    {% if is_incremental() %}
         semi join wanted
             on cutoff_grid.client_id = wanted.client_id and cutoff_grid.as_of_date = wanted.as_of_date
-    {%- endif %}
+    {% endif %}
 ),
 
 -- not materialized: each consumer reads only the columns it needs
