@@ -5,8 +5,15 @@
         An incremental model recomputes those clients from that date on. -#}
     {%- set log = none -%}
     {%- if execute -%}
+        {#- asked of the catalog, not dbt's relation cache: the staging model creates the log
+            with a plain statement, earlier in the same run, and the cache never hears of it -#}
         {%- set wanted = removed_rows_relation(staged) -%}
-        {%- set log = adapter.get_relation(wanted.database, wanted.schema, wanted.identifier) -%}
+        {%- set found = run_query(
+            "select count(*) from information_schema.tables where table_catalog = "
+            ~ sql_string(wanted.database) ~ " and table_schema = " ~ sql_string(wanted.schema)
+            ~ " and table_name = " ~ sql_string(wanted.identifier)
+        ).columns[0].values()[0] -%}
+        {%- if found > 0 -%}{%- set log = wanted -%}{%- endif -%}
     {%- endif %}
     select
         client_id,

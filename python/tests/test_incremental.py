@@ -167,6 +167,16 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
             ).fetchall()
         )
     assert gone.name not in files and sum(files.values()) == before - per_file[gone.name]
+    # and every table downstream equals a full build of the files left (the removed rows'
+    # clients were recomputed from the removal log)
+    full_after = tmp_path / "full_after.duckdb"
+    assert run_dbt(["seed"], full_after, vars_).returncode == 0
+    res = run_dbt(["run"], full_after, vars_)
+    assert res.returncode == 0, res.stdout[-3000:]
+    for table in TABLES:
+        ignore = "source_fingerprint" if table == TABLES[0] else ""
+        n_a, n_b, only_a, only_b = _differences(incremental, full_after, table, ignore)
+        assert n_a == n_b > 0 and only_a == only_b == 0, (table, n_a, n_b, only_a, only_b)
 
 
 def _tables(db: Path) -> set[str]:
