@@ -178,15 +178,16 @@ def bench_scale(small: dict[str, object], same_run: bool) -> dict[str, object]:
         pandas=False,
         memory_limit=BIG_MEMORY_LIMIT,
     )
+
+    def ratio(key: str, field: str = "seconds") -> float:
+        return round(big[key][field] / small[key][field], 2)  # type: ignore[index]
+
     ratios = {
         "data": round(BIG_SCALE / float(small["scale"]), 2),  # type: ignore[arg-type]
-        "dbt_run_time": round(big["dbt_run"]["seconds"] / small["dbt_run"]["seconds"], 2),  # type: ignore[index]
-        "dbt_run_peak_memory": round(big["dbt_run"]["peak_mb"] / small["dbt_run"]["peak_mb"], 2),  # type: ignore[index]
-        "floor_scan_time": round(big["floor_scan"]["seconds"] / small["floor_scan"]["seconds"], 2),  # type: ignore[index]
-        "daily_append_time": round(
-            big["daily_append"]["seconds"] / small["daily_append"]["seconds"],
-            2,  # type: ignore[index]
-        ),
+        "dbt_run_time": ratio("dbt_run"),
+        "dbt_run_peak_memory": ratio("dbt_run", "peak_mb"),
+        "floor_scan_time": ratio("floor_scan"),
+        "daily_append_time": ratio("daily_append"),
     }
     print(
         f"  scale {BIG_SCALE:g} vs {small['scale']:g}: dbt run {ratios['dbt_run_time']}x the time, "
@@ -274,16 +275,12 @@ def bench_fit(db: Path) -> dict[str, object]:
             [str(BIN / "targeting"), "fit", "--spec", str(path), "--db", str(db), *args, "--quiet"],
             {"MM_RUNS_DIR": str(runs_dir)},
         )
-        meta = json.loads((runs_dir / str(_latest_run(runs_dir)) / "schema.json").read_text())
-        d = meta["diagnostics"]
+        fit = _fit_diagnostics(runs_dir)
         r.update(
             {
                 "args": " ".join(args),
-                "fit_seconds": round(meta["fit_seconds"], 1),
-                "max_r_hat": d["max_r_hat"],
-                "min_ess_bulk": d["min_ess_bulk"],
-                "divergences": d["divergences"],
-                "ess_per_second": round(d["min_ess_bulk"] / meta["fit_seconds"], 1),
+                **{k: v for k, v in fit.items() if k != "run"},
+                "ess_per_second": round(fit["min_ess_bulk"] / fit["fit_seconds"], 1),  # type: ignore[operator]
             }
         )
         results[label] = r
@@ -316,9 +313,8 @@ def bench_precision(db: Path) -> dict[str, object]:
             + ["--precision", precision, "--quiet"],
             env,
         )
-        run = _latest_run(runs_dir)
-        meta = json.loads((runs_dir / str(run) / "schema.json").read_text())
-        d = meta["diagnostics"]
+        fit = _fit_diagnostics(runs_dir)
+        run = fit["run"]
         measure(
             f"evaluate plain spec, {precision} (setup)",
             [str(BIN / "targeting"), "evaluate", "--run", str(run), "--db", str(db)]
@@ -335,11 +331,7 @@ def bench_precision(db: Path) -> dict[str, object]:
             )
         r.update(
             {
-                "run": run,
-                "fit_seconds": round(meta["fit_seconds"], 1),
-                "max_r_hat": d["max_r_hat"],
-                "min_ess_bulk": d["min_ess_bulk"],
-                "divergences": d["divergences"],
+                **fit,
                 "roc_auc": round(metrics["roc_auc"], 4),
                 "log_loss": round(metrics["log_loss"], 5),
                 "ece": round(metrics["ece"], 5),
@@ -355,6 +347,20 @@ def bench_precision(db: Path) -> dict[str, object]:
         flush=True,
     )
     return results
+
+
+def _fit_diagnostics(runs_dir: Path) -> dict[str, object]:
+    """The latest run in ``runs_dir``: its id, sampling seconds and convergence diagnostics."""
+    run = _latest_run(runs_dir)
+    meta = json.loads((runs_dir / str(run) / "schema.json").read_text())
+    d = meta["diagnostics"]
+    return {
+        "run": run,
+        "fit_seconds": round(meta["fit_seconds"], 1),
+        "max_r_hat": d["max_r_hat"],
+        "min_ess_bulk": d["min_ess_bulk"],
+        "divergences": d["divergences"],
+    }
 
 
 def _latest_run(runs_dir: Path) -> str | None:

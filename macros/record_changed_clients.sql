@@ -17,7 +17,7 @@
         delete from {{ this }}
     {%- else %}
         create or replace table {{ changes }} as
-        {{ changed_clients(staged, '(select coalesce(max(load_id), -1) from ' ~ this ~ ')') }};
+        {{ changed_clients(staged, last_load_id()) }};
         delete from {{ this }} as stored
         using {{ changes }} as changes
         where stored.client_id = changes.client_id and stored.{{ adapter.quote(date_column) }} >= changes.from_date

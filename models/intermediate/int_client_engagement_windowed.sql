@@ -31,13 +31,13 @@ cutoff_grid as (
             client_id,
             min(from_date) as from_date
         from (
-            {{ changed_clients(ref('stg_apparel__messages'), '(select coalesce(max(load_id), -1) from ' ~ this ~ ')') }}
+            {{ changed_clients(ref('stg_apparel__messages'), last_load_id()) }}
             union all
             select
                 client_id,
                 min(known_on) as from_date
             from {{ ref('int_client_campaigns_accumulated') }}
-            where load_id > (select coalesce(max(load_id), -1) from {{ this }})
+            where load_id > {{ last_load_id() }}
             group by client_id
         ) as changed
         group by client_id
