@@ -9,7 +9,9 @@ Sections (``BENCH_SECTIONS``, default ``mart,fit,score``):
 * fit: the hierarchical spec on ``BENCH_FIT_ROWS`` (default 50,000) training rows, 4 chains x
   1000 draws, for each installed inference method, against PyMC's default NUTS.
 * score: clients per second and peak memory with 1000-draw intervals at ``BENCH_SCORE_SIZES``
-  (default 1M and 5M rows), against Bambi's own unchunked ``predict`` at 100k rows.
+  (default 1M and 5M rows), against Bambi's own unchunked ``predict`` at 100k rows; the SQL
+  engine (the posterior compiled into SQL, run inside DuckDB) at the same sizes, against the
+  fast engine, with the largest differences of its scores from the fast engine's.
 * scale (not in the default): the mart section again at ``BENCH_BIG_SCALE`` (default 10,
   about 127M message rows; generated once, 15 GB of CSV): ``dbt run`` time and peak memory
   (DuckDB spills to disk past ``BENCH_BIG_MEMORY_LIMIT``, default 8GB; the project's default
@@ -412,7 +414,7 @@ def bench_score(mart_db: Path) -> dict[str, object]:
     results: dict[str, object] = {"run": run, "draws": 1000}
     env = {"MM_RUNS_DIR": str(runs_dir)}
     for label, rows, engine in [
-        *[(f"fast engine {n:,} clients", n, "fast") for n in SCORE_SIZES],
+        *[(f"{e} engine {n:,} clients", n, e) for n in SCORE_SIZES for e in ("fast", "sql")],
         ("baseline: Bambi predict, 100,000 clients", 100_000, "bambi"),
     ]:
         db = make_score_warehouse(mart_db, rows)
@@ -421,12 +423,51 @@ def bench_score(mart_db: Path) -> dict[str, object]:
         r["clients"] = rows
         r["clients_per_second"] = round(rows / r["seconds"])
         r["clients_per_minute"] = round(60 * rows / r["seconds"])
+        if engine == "fast":
+            _keep_scores(db, str(run))
+        if engine == "sql":
+            r["agreement_vs_fast"] = _score_agreement(db, str(run))
         results[f"{engine}_{rows}"] = r
     base = results["bambi_100000"]["clients_per_second"]  # type: ignore[index]
     for r in results.values():
         if isinstance(r, dict):
             r["speedup_vs_bambi"] = round(r["clients_per_second"] / base, 2)
+    for n in SCORE_SIZES:
+        sql, fast = results[f"sql_{n}"], results[f"fast_{n}"]
+        sql["speedup_vs_fast"] = round(fast["seconds"] / sql["seconds"], 2)  # type: ignore[index]
+        print(f"  sql engine at {n:,} clients: {sql['speedup_vs_fast']}x the fast engine's speed")  # type: ignore[index]
     return results
+
+
+def _keep_scores(db: Path, run: str) -> None:
+    """Copy the fast engine's scores aside, for the SQL engine's agreement."""
+    code = (
+        f"import duckdb; c = duckdb.connect({str(db)!r}); "
+        "c.execute('create or replace table bench_fast_scores as select client_id, p_mean, p_sd, "
+        f"p_q05, p_q95 from ml.customer_scores where run_id = ?', [{run!r}])"
+    )
+    subprocess.run(py(code), check=True, cwd=REPO)
+
+
+def _score_agreement(db: Path, run: str) -> dict[str, float]:
+    """Largest and mean absolute differences of the SQL engine's scores from the fast engine's."""
+    parts = ", ".join(
+        f"max(abs(s.{c} - f.{c})) as max_abs_{c}, avg(abs(s.{c} - f.{c})) as mean_abs_{c}"
+        for c in ("p_mean", "p_sd", "p_q05", "p_q95")
+    )
+    code = (
+        f"import duckdb, json; c = duckdb.connect({str(db)!r}, read_only=True); "
+        f"cur = c.execute('select count(*) as rows, {parts} from ml.customer_scores s "
+        f"join bench_fast_scores f using (client_id) where s.run_id = ?', [{run!r}]); "
+        "print(json.dumps(dict(zip([d[0] for d in cur.description], cur.fetchone()))))"
+    )
+    out = subprocess.run(py(code), check=True, cwd=REPO, capture_output=True, text=True).stdout
+    found = json.loads(out.strip().splitlines()[-1])
+    print(
+        f"  sql vs fast: p_mean max |diff| {found['max_abs_p_mean']:.2e}, "
+        f"interval ends {max(found['max_abs_p_q05'], found['max_abs_p_q95']):.2e} ({found['rows']:,} clients)"
+    )
+    return {k: (round(v, 8) if isinstance(v, float) else v) for k, v in found.items()}
 
 
 def main() -> None:

@@ -77,6 +77,34 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compile_sql(args: argparse.Namespace) -> int:
+    from targeting import runs, sqlscore, warehouse
+
+    saved = runs.load_run(args.run)
+    try:
+        program = sqlscore.compile_run(saved.model(), saved.posterior().posterior)
+        sqlscore.check_design(program, saved.model())
+    except sqlscore.Untranslatable as exc:
+        raise runs.RunError(f"run {saved.run_id} cannot be compiled to SQL: {exc}") from exc
+    spec, rec = saved.spec, saved.record
+    with warehouse.connect(Path(args.db)) as con:
+        src = warehouse.bind_spec(con, spec, [], rec.relation, rec.labels, where=f"run {saved.run_id}")
+    sql = sqlscore.scoring_statement(
+        program, src.relation.schema, src.relation.name, spec.id, spec.as_of, src.filter, args.dialect
+    )
+    header = (
+        f"-- run {saved.run_id} ({spec.name}) compiled for {args.dialect}: p_mean, p_sd and a 90% interval\n"
+        f"-- per row of {src.relation.label} at its latest cutoff, from a normal approximation of\n"
+        f"-- each row's linear predictor (targeting/sqlscore.py)\n"
+    )
+    if args.out:
+        Path(args.out).write_text(header + sql + "\n")
+        print(f"wrote {args.out} ({len(sql):,} characters, {len(program.design)} design columns)")
+    else:
+        print(header + sql)
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -476,12 +504,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument(
         "--engine",
-        choices=["fast", "bambi"],
+        choices=["fast", "bambi", "sql"],
         default="fast",
-        help="fast: X @ draws per chunk (default); bambi: Bambi's Model.predict (slow reference)",
+        help=(
+            "fast: X @ draws per chunk (default); bambi: Bambi's Model.predict (slow reference); "
+            "sql: the posterior compiled into one SQL statement that the warehouse runs at scan speed "
+            "(normal approximation of each row's linear predictor from every draw; --draws and "
+            "--chunk-rows do not apply; a term without a SQL translation is named)"
+        ),
     )
     score.add_argument("--quiet", action="store_true", help="no progress output")
     score.set_defaults(func=_cmd_score)
+
+    compile_sql = sub.add_parser(
+        "compile-sql",
+        help="print a saved run's posterior as one SQL statement (DuckDB or Spark) scoring its table",
+        description=(
+            "Compile a saved Bernoulli-logit run into SQL: each row's linear predictor gets a "
+            "posterior mean and variance from the posterior's mean and covariance, then p_mean, "
+            "p_sd (Gauss-Hermite quadrature) and a 90%% interval. Translates linear terms, scale, "
+            "center, log1p, log, exp, sqrt, abs, decay, clip, minimum, maximum, categorical "
+            "columns and one (1|factor) group intercept; any other term is named and refused. "
+            "`targeting score --engine sql` runs the same statement in the DuckDB warehouse."
+        ),
+    )
+    compile_sql.add_argument("--run", default="latest", help="run id, or latest (default)")
+    compile_sql.add_argument(
+        "--db", default=str(default_db()), help="warehouse file (its catalog checks the table)"
+    )
+    compile_sql.add_argument("--dialect", choices=["duckdb", "spark"], default="duckdb", help="SQL dialect")
+    compile_sql.add_argument("--out", help="write the statement to this file (default: print it)")
+    compile_sql.set_defaults(func=_cmd_compile_sql)
 
     evaluate = sub.add_parser(
         "evaluate",

@@ -12,15 +12,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from targeting import modeling, runs, warehouse
+from targeting import modeling, runs, sqlscore, warehouse
 from targeting.linpred import DEFAULT_SCORE_DRAWS, LinearPredictor, UnsupportedModel, thin_posterior
 from targeting.predict import add_counts, describe_unseen, predict_summary, unseen_categories, unseen_levels
 from targeting.runs import RunError, SavedRun
+from targeting.sqlsafe import ident
 
-#: Scoring engines: ``fast`` (X @ B per chunk, linpred.py) and ``bambi`` (Model.predict).
-ENGINES = ("fast", "bambi")
+#: Scoring engines: ``fast`` (X @ B per chunk, linpred.py), ``bambi`` (Model.predict) and
+#: ``sql`` (the posterior compiled into one SQL statement run by the warehouse, sqlscore.py).
+ENGINES = ("fast", "bambi", "sql")
 #: Default rows per chunk for each engine (memory is about rows x draws x 8 bytes x 3).
-DEFAULT_CHUNK_ROWS = {"fast": 20000, "bambi": 5000}
+DEFAULT_CHUNK_ROWS = {"fast": 20000, "bambi": 5000, "sql": 0}
 
 #: DuckDB types a pandas dtype of the training frame may come back as.
 _COMPATIBLE = {
@@ -94,8 +96,11 @@ def score_run(
         Posterior draws behind each client's mean and interval, evenly thinned from all
         chains (``None`` or 0: every draw).
     engine
-        ``fast`` (matrix product, the default) or ``bambi`` (``Model.predict``; slower, kept
-        as the reference the fast path is tested against).
+        ``fast`` (matrix product, the default), ``bambi`` (``Model.predict``; slower, kept
+        as the reference the fast path is tested against) or ``sql`` (the posterior compiled
+        into SQL and run inside the warehouse at scan speed; a normal approximation of each
+        row's linear predictor built from every draw, so ``draws`` and ``chunk_rows`` do not
+        apply; a model that does not translate fails naming the term).
 
     """
     if engine not in ENGINES:
@@ -105,6 +110,8 @@ def score_run(
     chunk_rows = chunk_rows or DEFAULT_CHUNK_ROWS[engine]
     start = time.perf_counter()
     saved = runs.load_run(run, root)
+    if engine == "sql":
+        return _score_in_sql(saved, db, progress, start)
     spec, rec = saved.spec, saved.record
     relation = rec.relation
     predictors, factors = rec.predictors, rec.group_factors
@@ -166,8 +173,18 @@ def score_run(
     scores["rank"] = rank
     scores["decile"] = (np.ceil(rank * 10 / len(scores))).astype(np.int32)
     seconds = time.perf_counter() - start
+    run_row = _run_row(saved, as_of, len(scores), n_unseen, seconds)
+    warehouse.write_run(db, run_row, scores)
+    if progress:
+        _report(saved.run_id, relation, as_of, len(scores), n_unseen, n_skipped, unseen_fixed)
+    return ScoreResult(saved.run_id, len(scores), n_unseen, n_skipped, unseen_fixed, as_of, seconds)
+
+
+def _run_row(saved: SavedRun, as_of: object, n_scored: int, n_unseen: int, seconds: float) -> dict[str, Any]:
+    """Return the run's ``ml.model_runs`` row."""
+    spec, rec = saved.spec, saved.record
     diag = rec.diagnostics
-    run_row = {
+    return {
         "run_id": saved.run_id,
         "spec_name": spec.name,
         "spec_path": spec.path,
@@ -176,13 +193,13 @@ def score_run(
         "family": spec.family,
         "inference_method": spec.sampler.method,
         "sampler": str(rec.sampler),
-        "relation": relation,
+        "relation": rec.relation,
         "train_as_of_min": _date(rec.train_as_of_min),
         "train_as_of_max": _date(rec.train_as_of_max),
         "scored_as_of": _date(as_of),
         "n_train_rows": rec.n_train_rows,
         "n_train_positives": rec.n_train_positives,
-        "n_scored": len(scores),
+        "n_scored": n_scored,
         "n_unseen_group_rows": n_unseen,
         "max_r_hat": diag["max_r_hat"],
         "min_ess_bulk": diag["min_ess_bulk"],
@@ -195,27 +212,114 @@ def score_run(
         "fitted_at": pd.Timestamp(rec.fitted_at).to_pydatetime(),
         "scored_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
     }
-    warehouse.write_run(db, run_row, scores)
+
+
+def _report(
+    run_id: str,
+    relation: str,
+    as_of: object,
+    n_scored: int,
+    n_unseen: int,
+    n_skipped: int,
+    unseen_fixed: dict[str, dict[str, int]],
+) -> None:
+    """Say on standard error what scoring wrote and what it left out."""
+    extra = (
+        f"; {n_unseen:,} rows had an unseen group level and got the population-level score"
+        if n_unseen
+        else ""
+    )
+    skipped = (
+        f"; {n_skipped:,} rows with missing predictors or a category unseen in training were not scored"
+        if n_skipped
+        else ""
+    )
+    if unseen_fixed:
+        skipped += f" (unseen categories: {describe_unseen(unseen_fixed)})"
+    where = f"for {as_of}" if as_of is not None else f"for every row of {relation}"
+    print(
+        f"[score] wrote {n_scored:,} scores {where} as run {run_id}{extra}{skipped}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _score_in_sql(saved: SavedRun, db: Path, progress: bool, start: float) -> ScoreResult:
+    """Score the latest cutoff with the run's posterior compiled into SQL (``--engine sql``).
+
+    The statement runs inside the warehouse; scores, ranks and deciles never leave it. The run
+    row and the scores replace the run's earlier rows in one transaction.
+    """
+    spec, rec = saved.spec, saved.record
+    try:
+        program = sqlscore.compile_run(saved.model(), saved.posterior().posterior)
+        sqlscore.check_design(program, saved.model())
+    except sqlscore.Untranslatable as exc:
+        raise RunError(f"run {saved.run_id} cannot be scored in SQL: {exc}") from exc
+    with warehouse.connect(db, read_only=False) as con:
+        src = warehouse.bind_spec(con, spec, [], rec.relation, rec.labels, where=f"run {saved.run_id}")
+        check_schema(saved, src.relation.columns, rec.relation)
+        total, as_of = warehouse.count_scoring_rows(con, src)
+        if total == 0:
+            raise RunError(
+                f"no rows to score in {rec.relation} at its latest cutoff with filter {spec.filter!r}"
+            )
+        named = {"latest": as_of} if src.as_of else {}
+        rows = f"with population as ({src.population()}) select * from population where {src.at_cutoff()}"
+        if progress:
+            print(f"[score] scoring {total:,} rows in the warehouse (SQL)", file=sys.stderr, flush=True)
+        scored = program.select(f"select * from ({rows})", spec.id, "duckdb")
+        con.execute(
+            "create or replace temp table new_scores as select client_id, p_mean, p_sd, p_q05, p_q95, "
+            "used_population_level, row_number() over (order by p_mean desc, client_id) as rank "
+            f"from ({scored})",
+            named,
+        )
+        n_scored, n_unseen = con.execute(
+            "select count(*), count(*) filter (where used_population_level) from new_scores"
+        ).fetchone()
+        unseen_fixed = _unseen_in_sql(con, rows, named, rec.fixed_levels)
+        if n_scored == 0:
+            raise RunError(
+                f"no row of {rec.relation} could be scored: every row has a missing predictor or a "
+                f"category unseen in training ({describe_unseen(unseen_fixed) or 'none unseen'})"
+            )
+        seconds = time.perf_counter() - start
+        run_row = _run_row(saved, as_of, n_scored, n_unseen, seconds)
+        cutoff = pd.Timestamp(as_of).date() if as_of is not None else None
+        warehouse.replace_run_rows_in(
+            con,
+            saved.run_id,
+            {"model_runs": pd.DataFrame([run_row])},
+            {
+                "customer_scores": (
+                    "select ? as run_id, client_id, cast(? as date) as as_of_date, p_mean, p_sd, p_q05, "
+                    "p_q95, rank, cast(ceil(rank * 10.0 / ?) as integer) as decile, used_population_level "
+                    "from new_scores",
+                    [saved.run_id, cutoff, n_scored],
+                )
+            },
+        )
     if progress:
-        extra = (
-            f"; {n_unseen:,} rows had an unseen group level and got the population-level score"
-            if n_unseen
-            else ""
-        )
-        skipped = (
-            f"; {n_skipped:,} rows with missing predictors or a category unseen in training were not scored"
-            if n_skipped
-            else ""
-        )
-        if unseen_fixed:
-            skipped += f" (unseen categories: {describe_unseen(unseen_fixed)})"
-        where = f"for {as_of}" if as_of is not None else f"for every row of {relation}"
-        print(
-            f"[score] wrote {len(scores):,} scores {where} as run {saved.run_id}{extra}{skipped}",
-            file=sys.stderr,
-            flush=True,
-        )
-    return ScoreResult(saved.run_id, len(scores), n_unseen, n_skipped, unseen_fixed, as_of, seconds)
+        _report(saved.run_id, rec.relation, as_of, n_scored, n_unseen, total - n_scored, unseen_fixed)
+    return ScoreResult(saved.run_id, n_scored, n_unseen, total - n_scored, unseen_fixed, as_of, seconds)
+
+
+def _unseen_in_sql(
+    con: Any, rows: str, named: dict[str, object], fixed_levels: dict[str, list[str]]
+) -> dict[str, dict[str, int]]:
+    """Count each categorical predictor's values that training never saw (not scored)."""
+    out: dict[str, dict[str, int]] = {}
+    for column, levels in fixed_levels.items():
+        col = ident(column)
+        found = con.execute(
+            f"select cast({col} as varchar) as level, count(*) from ({rows}) "
+            f"where {col} is not null and cast({col} as varchar) not in (select unnest($levels)) group by 1",
+            {**named, "levels": [str(v) for v in levels]},
+        ).fetchall()
+        if found:
+            out[column] = {str(level): int(n) for level, n in found}
+    return out
 
 
 def _date(value: object) -> object:

@@ -361,23 +361,41 @@ def replace_run_rows(db: Path, key_value: str, frames: dict[str, pd.DataFrame], 
     ``key`` column gets it as a constant (saves a string per row in memory).
     """
     with connect(db, read_only=False) as con:
-        ensure_ml_tables(con)
-        con.execute("begin transaction")
-        try:
-            for table, frame in frames.items():
-                con.register(f"new_{table}", frame)
-                cols = ", ".join(ident(c) for c in frame.columns)
-                con.execute(f"delete from {ML_SCHEMA}.{table} where {ident(key)} = ?", [key_value])
-                if key in frame.columns:
-                    con.execute(f"insert into {ML_SCHEMA}.{table} ({cols}) select {cols} from new_{table}")
-                else:
-                    target = f"{ML_SCHEMA}.{table} ({ident(key)}, {cols})"
-                    con.execute(f"insert into {target} select ?, {cols} from new_{table}", [key_value])
-            _fault_pause()
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
+        replace_run_rows_in(con, key_value, frames, {}, key)
+
+
+def replace_run_rows_in(
+    con: duckdb.DuckDBPyConnection,
+    key_value: str,
+    frames: dict[str, pd.DataFrame],
+    selects: dict[str, tuple[str, list[object]]],
+    key: str = "run_id",
+) -> None:
+    """:func:`replace_run_rows` on an open read-write connection.
+
+    ``selects`` maps more tables to a ``select`` (and its bound values) whose named columns,
+    ``key`` included, are inserted by name: rows computed in the warehouse never leave it.
+    """
+    ensure_ml_tables(con)
+    con.execute("begin transaction")
+    try:
+        for table, (sql, params) in selects.items():
+            con.execute(f"delete from {ML_SCHEMA}.{table} where {ident(key)} = ?", [key_value])
+            con.execute(f"insert into {ML_SCHEMA}.{table} by name {sql}", params)
+        for table, frame in frames.items():
+            con.register(f"new_{table}", frame)
+            cols = ", ".join(ident(c) for c in frame.columns)
+            con.execute(f"delete from {ML_SCHEMA}.{table} where {ident(key)} = ?", [key_value])
+            if key in frame.columns:
+                con.execute(f"insert into {ML_SCHEMA}.{table} ({cols}) select {cols} from new_{table}")
+            else:
+                target = f"{ML_SCHEMA}.{table} ({ident(key)}, {cols})"
+                con.execute(f"insert into {target} select ?, {cols} from new_{table}", [key_value])
+        _fault_pause()
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
 
 
 def write_run(db: Path, run_row: dict[str, object], scores: pd.DataFrame) -> None:
