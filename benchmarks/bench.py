@@ -390,10 +390,12 @@ def make_score_warehouse(mart_db: Path, rows: int) -> Path:
         "select * exclude (n) replace (k * 10000000 + n as client_id) "
         "from base, range($rows // (select count(*) from base) + 1) r(k) order by k, n limit $rows"
     )
+    # scoring checks that the run's label relation exists; these clients have no labels
+    labels = "create table marts.customer_labels as select * from src.marts.customer_labels limit 0"
     code = (
         f"import duckdb; c = duckdb.connect({str(tmp)!r}); c.execute('set enable_progress_bar = false'); "
         f"c.execute('attach ? as src (read_only)', [{str(mart_db)!r}]); "
-        f"c.execute({sql!r}, {{'rows': {rows}}})"
+        f"c.execute({sql!r}, {{'rows': {rows}}}); c.execute({labels!r})"
     )
     measure(f"make {rows:,}-client warehouse (setup)", py(code))
     tmp.rename(out)
@@ -432,11 +434,50 @@ def bench_score(mart_db: Path) -> dict[str, object]:
     for r in results.values():
         if isinstance(r, dict):
             r["speedup_vs_bambi"] = round(r["clients_per_second"] / base, 2)
+    # agreement with every posterior draw (the 1,000-draw fast path has its own Monte Carlo error)
+    db = make_score_warehouse(mart_db, 100_000)
+    cmd = [str(BIN / "targeting"), "score", "--run", str(run), "--db", str(db), "--quiet"]
+    measure("fast engine, every draw, 100,000 clients", [*cmd, "--draws", "0"], env)
+    _keep_scores(db, str(run))
+    measure("sql engine, 100,000 clients", [*cmd, "--engine", "sql"], env)
+    results["sql_vs_every_draw_100000"] = _score_agreement(db, str(run))
+    big = make_score_warehouse(mart_db, max(SCORE_SIZES))
+    results["bare_scan"] = measure(
+        f"baseline: bare scan of the spec's columns, {max(SCORE_SIZES):,} rows",
+        py(
+            f"import duckdb; c = duckdb.connect({str(big)!r}, read_only=True); "
+            f"print(c.execute({_BARE_SCAN!r}).fetchone())"
+        ),
+    )
+    statement = DATA / "score_statement.sql"
+    measure(
+        "compile-sql (setup)",
+        [str(BIN / "targeting"), "compile-sql", "--run", str(run), "--db", str(big), "--out", str(statement)],
+        env,
+    )
+    results["sql_statement_alone"] = measure(
+        f"sql statement alone (no write, no rank), {max(SCORE_SIZES):,} rows",
+        py(
+            f"import duckdb; c = duckdb.connect({str(big)!r}, read_only=True); "
+            f"s = open({str(statement)!r}).read(); "
+            "print(c.execute(f'select count(*), sum(p_mean), sum(p_q95) from ({s})').fetchone())"
+        ),
+    )
     for n in SCORE_SIZES:
         sql, fast = results[f"sql_{n}"], results[f"fast_{n}"]
         sql["speedup_vs_fast"] = round(fast["seconds"] / sql["seconds"], 2)  # type: ignore[index]
         print(f"  sql engine at {n:,} clients: {sql['speedup_vs_fast']}x the fast engine's speed")  # type: ignore[index]
     return results
+
+
+#: The floor for scoring: one pass over the hierarchical spec's columns at the scoring cutoff.
+_BARE_SCAN = (
+    "select count(*), sum(click_rate_365d + open_rate_365d + orders_30d + orders_90d + clicks_push_90d "
+    "+ clicks_email_90d + avg_order_value_all + coalesce(days_since_first_order, 0)), "
+    "count(distinct favourite_channel), count(distinct favourite_root_category) "
+    "from marts.customer_features where has_purchase_history and as_of_date = "
+    "(select max(as_of_date) from marts.customer_features)"
+)
 
 
 def _keep_scores(db: Path, run: str) -> None:

@@ -81,6 +81,34 @@ def warehouse(synth_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return db
 
 
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A local Spark session (PySpark, one core), its warehouse in a temporary folder.
+
+    Needs Java 17 (``.ci/run`` installs Debian's openjdk-17-jre-headless when it is missing).
+    """
+    if shutil.which("java") is None:
+        pytest.fail("Spark tests need Java 17: apt-get install openjdk-17-jre-headless (see .ci/run)")
+    from pyspark.sql import SparkSession
+
+    folder = tmp_path_factory.mktemp("spark")
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("marketing_mart_tests")
+        .config("spark.sql.warehouse.dir", str(folder / "warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={folder}")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
 @contextmanager
 def write_lock_held(db: Path) -> Iterator[None]:
     """Hold the DuckDB file's write lock from another process while the block runs."""

@@ -19,7 +19,7 @@ import pytest
 
 from targeting import cli
 
-from .conftest import REPO
+from .conftest import REPO, run_dbt
 from .test_plain_table import _customers, _spec
 
 pytestmark = pytest.mark.slow  # fits models
@@ -84,10 +84,28 @@ def test_sql_scores_of_a_plain_table_agree_with_the_draws(
     with duckdb.connect(str(db), read_only=True) as con:
         again = con.execute(out.read_text()).df().sort_values("client_id").reset_index(drop=True)
     np.testing.assert_allclose(again["p_mean"], sql["p_mean"], rtol=1e-12)
-    spark = tmp_path / "score_spark.sql"
-    assert cli.main(["compile-sql", "--db", str(db), "--dialect", "spark", "--out", str(spark)]) == 0
-    text = spark.read_text()
-    assert "`crm`.`customers`" in text and '"' not in text
+
+
+def test_the_spark_statement_scores_the_same_on_spark(
+    plain: tuple[Path, Path], tmp_path: Path, spark: object
+) -> None:
+    """The statement compiled for Spark, run by a local Spark session, gives DuckDB's scores."""
+    db, spec = plain
+    assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST]) == 0
+    assert cli.main(["score", "--db", str(db), "--engine", "sql", "--quiet"]) == 0
+    duck = _scores(db)
+    out = tmp_path / "score_spark.sql"
+    assert cli.main(["compile-sql", "--db", str(db), "--dialect", "spark", "--out", str(out)]) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        frame = con.execute("select * from crm.customers").df()
+    spark.sql("create database if not exists crm")
+    spark.sql("drop table if exists crm.customers")
+    spark.createDataFrame(frame).write.saveAsTable("crm.customers")
+    statement = "\n".join(line for line in out.read_text().splitlines() if not line.startswith("--"))
+    on_spark = spark.sql(statement).toPandas().sort_values("client_id").reset_index(drop=True)
+    assert list(on_spark["client_id"]) == list(duck["client_id"])
+    for col in ("p_mean", "p_sd", "p_q05", "p_q95"):
+        np.testing.assert_allclose(on_spark[col], duck[col], rtol=1e-9, atol=1e-12)
 
 
 def test_sql_scores_of_the_mart_with_a_group_intercept(
@@ -112,6 +130,12 @@ def test_sql_scores_of_the_mart_with_a_group_intercept(
     with duckdb.connect(str(db), read_only=True) as con:
         run = con.execute("select n_scored, n_unseen_group_rows from ml.model_runs").fetchone()
     assert run == (len(sql), int(sql["used_population_level"].sum()))
+    # dbt stages the SQL engine's scores like any others and builds the targeting list on them
+    res = run_dbt(["build", "--select", "staging.ml+"], db)
+    assert res.returncode == 0, res.stdout[-3000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        listed = con.execute("select count(*) from marts.targeting_list").fetchone()[0]
+    assert listed == len(sql)
 
 
 @pytest.mark.parametrize(
