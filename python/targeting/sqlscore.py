@@ -44,6 +44,8 @@ NODES = 16
 Z95 = 1.6448536269514722
 #: SQL dialects the statement is written for (they differ in identifier quoting only).
 DIALECTS = ("duckdb", "spark")
+#: Design columns from which DuckDB's quadratic form uses arrays (see Program._quadratic_form).
+ARRAY_MIN_COLUMNS = 24
 #: Largest absolute design-column difference accepted when checking a translation.
 CHECK_TOLERANCE = 1e-6
 
@@ -201,13 +203,7 @@ class Program:
         level = f", cast({q(self.group)} as string) as level_0" if self.group else ""
         usable = " and ".join(f"{x} is not null" for x in xs) or "true"
         mean = " + ".join(f"{number(m)} * {x}" for m, x in zip(self.mean, xs, strict=True)) or number(0.0)
-        zs = [
-            " + ".join(f"{number(w)} * {x}" for w, x in zip(self.factor[:, j], xs, strict=True) if w != 0.0)
-            or number(0.0)
-            for j in range(self.factor.shape[1])
-        ]
-        z_cols = ", ".join(f"{z} as z_{j}" for j, z in enumerate(zs))
-        quad = " + ".join(f"z_{j} * z_{j}" for j in range(len(zs))) or number(0.0)
+        quad, vector = self._quadratic_form(xs, dialect)
         join, group_mean, group_var, unseen = self._group_join(xs)
         nodes, weights = np.polynomial.hermite.hermgauss(NODES)
         probs = ", ".join(
@@ -222,10 +218,10 @@ class Program:
             f"with scored_rows as ({source}),\n"
             f"design as (select cast({q(id_column)} as string) as client_id, {design}{level} "
             "from scored_rows),\n"
-            f"usable as (select * from design where {usable}),\n"
+            f"usable as (select *{vector} from design where {usable}),\n"
             f"factored as (select u.*, {mean} + {group_mean} as eta_mean, {group_var} as group_var, "
-            f"{unseen} as used_population_level, {z_cols} from usable as u {join}),\n"
-            f"linear as (select client_id, eta_mean, sqrt(greatest({quad} + group_var, 0)) as eta_sd, "
+            f"{unseen} as used_population_level, {quad} as quad from usable as u {join}),\n"
+            f"linear as (select client_id, eta_mean, sqrt(greatest(quad + group_var, 0)) as eta_sd, "
             "used_population_level from factored),\n"
             f"nodes as (select {keep}, {probs} from linear),\n"
             f"moments as (select {keep}, {first} as p_mean, {second} as p_square from nodes)\n"
@@ -233,6 +229,34 @@ class Program:
             f"{_sigmoid(f'eta_mean - {number(Z95)} * eta_sd')} as p_q05, "
             f"{_sigmoid(f'eta_mean + {number(Z95)} * eta_sd')} as p_q95, used_population_level from moments"
         )
+
+    def _quadratic_form(self, xs: list[str], dialect: str) -> tuple[str, str]:
+        """Return ``x' Sigma x`` as a sum of squared linear forms, and any column it needs.
+
+        With at least ``ARRAY_MIN_COLUMNS`` design columns, DuckDB gets the design row as a
+        fixed-size array and one ``array_inner_product`` per form (1M rows of the 67-column
+        spec: 3.9 s against 14.5 s written out; 5M rows of the 10-column hierarchical spec:
+        2.2 s against 1.5 s written out, hence the threshold). Spark gets the sums written out.
+        """
+        k, r = len(xs), self.factor.shape[1]
+        if k == 0 or r == 0:
+            return number(0.0), ""
+        if dialect == "duckdb" and k >= ARRAY_MIN_COLUMNS:
+            vector = f", [{', '.join(xs)}]::double[{k}] as xv"
+            forms = [
+                f"array_inner_product(u.xv, [{', '.join(number(w) for w in self.factor[:, j])}]::double[{k}])"
+                for j in range(r)
+            ]
+        else:
+            vector = ""
+            forms = [
+                " + ".join(
+                    f"{number(w)} * u.{x}" for w, x in zip(self.factor[:, j], xs, strict=True) if w != 0.0
+                )
+                or number(0.0)
+                for j in range(r)
+            ]
+        return " + ".join(f"pow({f}, 2)" for f in forms), vector
 
     def _group_join(self, xs: list[str]) -> tuple[str, str, str, str]:
         """Return the group-level join, its mean and variance terms and the unseen flag."""

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from targeting import cli
+from targeting import cli, sqlscore
 
 from .conftest import REPO, run_dbt
 from .test_plain_table import _customers, _spec
@@ -60,7 +60,7 @@ def plain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
 
 
 def test_sql_scores_of_a_plain_table_agree_with_the_draws(
-    plain: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+    plain: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db, spec = plain
     assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST]) == 0
@@ -84,6 +84,15 @@ def test_sql_scores_of_a_plain_table_agree_with_the_draws(
     with duckdb.connect(str(db), read_only=True) as con:
         again = con.execute(out.read_text()).df().sort_values("client_id").reset_index(drop=True)
     np.testing.assert_allclose(again["p_mean"], sql["p_mean"], rtol=1e-12)
+
+    # wide designs take DuckDB's array path for the quadratic form: the same numbers
+    monkeypatch.setattr(sqlscore, "ARRAY_MIN_COLUMNS", 1)
+    assert cli.main(["compile-sql", "--db", str(db), "--out", str(out)]) == 0
+    assert "array_inner_product" in out.read_text()
+    with duckdb.connect(str(db), read_only=True) as con:
+        arrays = con.execute(out.read_text()).df().sort_values("client_id").reset_index(drop=True)
+    for col in ("p_mean", "p_sd", "p_q05", "p_q95"):
+        np.testing.assert_allclose(arrays[col], sql[col], rtol=1e-9, atol=1e-12)
 
 
 def test_the_spark_statement_scores_the_same_on_spark(
@@ -160,3 +169,22 @@ def test_a_term_without_sql_is_named_and_nothing_is_lost(
     err = capsys.readouterr().err
     assert "cannot be scored in SQL" in err and named in err, err
     pd.testing.assert_frame_equal(_scores(db), before)
+
+
+@pytest.mark.parametrize("spec", ["purchase_90d.yml", "purchase_90d_all.yml"])
+def test_the_shipped_specs_translate(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: str
+) -> None:
+    """The plain and the all-features spec (cbind, horseshoe, 67 design columns) compile and run."""
+    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(warehouse, db)
+    tiny = ["--draws", "30", "--tune", "30", "--chains", "1", "--quiet"]
+    assert cli.main(["fit", "--spec", str(SPECS / spec), "--db", str(db), *tiny]) == 0
+    assert cli.main(["score", "--db", str(db), "--engine", "sql", "--quiet"]) == 0
+    scores = _scores(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        n_latest = con.execute(
+            "select count(*) from marts.customer_features where is_scoring_cutoff and has_purchase_history"
+        ).fetchone()[0]
+    assert len(scores) == n_latest and scores["p_mean"].between(0, 1).all()
