@@ -69,7 +69,8 @@ running as (
     select
         client_id,
         known_on,
-        sum(campaigns) over running as cum_campaigns,
+        -- stored narrow (bigint, decimal(18, 12): 8 bytes, not a sum's 16); see final
+        cast(sum(campaigns) over running as bigint) as cum_campaigns,
         sum(sum_open_rate) over running as cum_open_rate,
         sum(sum_click_rate) over running as cum_click_rate
     from scoped
@@ -80,11 +81,13 @@ final as (
     select
         running.client_id,
         running.known_on,
-        {%- for c in ['campaigns', 'open_rate', 'click_rate'] %}
+        {%- for c, data_type in [
+            ('campaigns', 'bigint'), ('open_rate', 'decimal(18, 12)'), ('click_rate', 'decimal(18, 12)')
+        ] %}
             {%- if is_incremental() %}
-                coalesce(base.cum_{{ c }}, 0) + running.cum_{{ c }} as cum_{{ c }},
+                cast(coalesce(base.cum_{{ c }}, 0) + running.cum_{{ c }} as {{ data_type }}) as cum_{{ c }},
             {%- else %}
-                running.cum_{{ c }},
+                cast(running.cum_{{ c }} as {{ data_type }}) as cum_{{ c }},
             {%- endif %}
         {%- endfor %}
         ({{ campaign_rates_checksum('campaign_rates') }}) as rates_checksum,

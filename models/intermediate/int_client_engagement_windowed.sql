@@ -228,8 +228,12 @@ final as (
         e.last_click_date,
         coalesce(cc.cum_campaigns, 0) - coalesce(cw.cum_campaigns, 0) as rated_campaigns_90d,
         -- exact decimals (see int_client_campaigns_accumulated); the mart divides them
-        coalesce(cc.cum_open_rate, 0) - coalesce(cw.cum_open_rate, 0) as sum_campaign_open_rate_90d,
-        coalesce(cc.cum_click_rate, 0) - coalesce(cw.cum_click_rate, 0) as sum_campaign_click_rate_90d,
+        cast(
+            coalesce(cc.cum_open_rate, 0) - coalesce(cw.cum_open_rate, 0) as decimal(18, 12)
+        ) as sum_campaign_open_rate_90d,
+        cast(
+            coalesce(cc.cum_click_rate, 0) - coalesce(cw.cum_click_rate, 0) as decimal(18, 12)
+        ) as sum_campaign_click_rate_90d,
         {{ load_id() }} as load_id
     from grid
     left join edges as e using (client_id, as_of_date)
