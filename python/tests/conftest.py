@@ -109,6 +109,25 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         session.stop()
 
 
+@pytest.fixture
+def private_warehouse(warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the built warehouse, and a private runs folder."""
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(warehouse, db)
+    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
+    return db
+
+
+def scoring_population(db: Path) -> int:
+    """Rows `targeting score` scores with the shipped specs: past buyers at the scoring cutoff."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "select count(*) from marts.customer_features where is_scoring_cutoff and has_purchase_history"
+        ).fetchone()[0]
+
+
 @contextmanager
 def write_lock_held(db: Path) -> Iterator[None]:
     """Hold the DuckDB file's write lock from another process while the block runs."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -16,7 +15,7 @@ from targeting.specs import ModelSpec, Sampler, SpecError, load_spec
 from targeting.synth import LABEL_WINDOW_DAYS, SynthConfig, generate, interest_integral
 from targeting.warehouse import ML_TABLES, connect, ensure_ml_tables
 
-from .conftest import REPO, run_dbt, write_lock_held, write_spec
+from .conftest import REPO, run_dbt, scoring_population, write_lock_held, write_spec
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -25,12 +24,9 @@ FAST = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
 
 
 @pytest.fixture
-def env(warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(private_warehouse: Path) -> Path:
     """A private copy of the built warehouse and a private runs folder."""
-    db = tmp_path / "wh.duckdb"
-    shutil.copy(warehouse, db)
-    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
-    return db
+    return private_warehouse
 
 
 def _scores(db: Path) -> pd.DataFrame:
@@ -96,10 +92,8 @@ def test_fit_score_and_dbt_path(env: Path, capsys: pytest.CaptureFixture) -> Non
     ) in (0,)
     assert cli.main(["score", "--db", str(env), "--chunk-rows", "300", "--quiet"]) == 0
     scores = _scores(env)
+    n_latest = scoring_population(env)
     with duckdb.connect(str(env), read_only=True) as con:
-        n_latest = con.execute(
-            "select count(*) from marts.customer_features where is_scoring_cutoff and has_purchase_history"
-        ).fetchone()[0]
         run = con.execute("select * from ml.model_runs").df()
     assert len(scores) == n_latest == scores["client_id"].nunique()
     assert ((scores["p_q05"] <= scores["p_mean"]) & (scores["p_mean"] <= scores["p_q95"])).all()

@@ -9,7 +9,6 @@ with 4,000 draws the differences are far smaller (README, "Scoring in the wareho
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -19,7 +18,7 @@ import pytest
 
 from targeting import cli, sqlscore
 
-from .conftest import REPO, run_dbt
+from .conftest import REPO, run_dbt, scoring_population
 from .test_plain_table import _customers, _spec
 
 pytestmark = pytest.mark.slow  # fits models
@@ -117,12 +116,8 @@ def test_the_spark_statement_scores_the_same_on_spark(
         np.testing.assert_allclose(on_spark[col], duck[col], rtol=1e-9, atol=1e-12)
 
 
-def test_sql_scores_of_the_mart_with_a_group_intercept(
-    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
-    db = tmp_path / "wh.duckdb"
-    shutil.copy(warehouse, db)
+def test_sql_scores_of_the_mart_with_a_group_intercept(private_warehouse: Path) -> None:
+    db = private_warehouse
     spec = SPECS / "purchase_90d_hierarchical.yml"
     assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST]) == 0
     with duckdb.connect(str(db)) as con:
@@ -172,19 +167,11 @@ def test_a_term_without_sql_is_named_and_nothing_is_lost(
 
 
 @pytest.mark.parametrize("spec", ["purchase_90d.yml", "purchase_90d_all.yml"])
-def test_the_shipped_specs_translate(
-    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: str
-) -> None:
+def test_the_shipped_specs_translate(private_warehouse: Path, spec: str) -> None:
     """The plain and the all-features spec (cbind, horseshoe, 67 design columns) compile and run."""
-    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
-    db = tmp_path / "wh.duckdb"
-    shutil.copy(warehouse, db)
+    db = private_warehouse
     tiny = ["--draws", "30", "--tune", "30", "--chains", "1", "--quiet"]
     assert cli.main(["fit", "--spec", str(SPECS / spec), "--db", str(db), *tiny]) == 0
     assert cli.main(["score", "--db", str(db), "--engine", "sql", "--quiet"]) == 0
     scores = _scores(db)
-    with duckdb.connect(str(db), read_only=True) as con:
-        n_latest = con.execute(
-            "select count(*) from marts.customer_features where is_scoring_cutoff and has_purchase_history"
-        ).fetchone()[0]
-    assert len(scores) == n_latest and scores["p_mean"].between(0, 1).all()
+    assert len(scores) == scoring_population(db) and scores["p_mean"].between(0, 1).all()
