@@ -72,7 +72,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     print(
         f"scored {result.n_scored:,} clients {at} with run {result.run_id} "
         f"into ml.customer_scores ({result.n_unseen_group_rows:,} with unseen group levels, "
-        f"{result.n_skipped_missing:,} skipped for missing predictors or unseen categories)"
+        f"{result.n_skipped_missing:,} skipped for missing predictors, unseen categories or non-finite terms)"
     )
     return 0
 

@@ -46,6 +46,30 @@ def thin_posterior(posterior: Any, draws: int | None) -> Any:
     return stacked.expand_dims(chain=[0]).rename({"__sample__": "draw"}).transpose("chain", "draw", ...)
 
 
+def common_design(component: Any, rows: pd.DataFrame) -> np.ndarray | None:
+    """Return the rows' common-effects design matrix (training statistics); ``None`` without one."""
+    if component.design.common is None:
+        return None
+    return np.asarray(component.design.common.evaluate_new_data(rows).design_matrix, dtype=np.float64)
+
+
+def nonfinite_rows(component: Any, x: np.ndarray | None) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows whose design holds a non-finite number (e.g. ``log`` of 0), and their count per term.
+
+    A transform outside its domain gives -inf or NaN; such a row has no score (NaN breaks
+    ``p_mean``, an infinity pins it to 0 or 1), so scoring leaves it out and names the term.
+    """
+    if x is None:
+        return np.zeros(0, dtype=bool), {}
+    bad = ~np.isfinite(x)
+    counts = {}
+    for term, cols in component.design.common.slices.items():
+        n = int(bad[:, cols].any(axis=1).sum())
+        if n:
+            counts[term] = n
+    return bad.any(axis=1), counts
+
+
 class LinearPredictor:
     """Posterior draws of a fitted Bambi Bernoulli model, ready for ``X @ B``.
 
@@ -90,25 +114,24 @@ class LinearPredictor:
             u = np.vstack([u, np.zeros((1, self.n_draws))])
             self.groups.append((factor.strip(), levels, np.ascontiguousarray(u)))
 
-    def eta(self, rows: pd.DataFrame) -> np.ndarray:
-        """Linear predictor draws, shape (rows, draws)."""
-        c = self.component
+    def eta(self, rows: pd.DataFrame, x: np.ndarray | None = None) -> np.ndarray:
+        """Linear predictor draws, shape (rows, draws); ``x``: the rows' design if already made."""
         out = np.zeros((len(rows), self.n_draws))
         if self.beta is not None:
-            x = np.asarray(c.design.common.evaluate_new_data(rows).design_matrix, dtype=np.float64)
+            x = common_design(self.component, rows) if x is None else x
             np.matmul(x, self.beta, out=out)
         for factor, levels, u in self.groups:
             codes = levels.get_indexer(rows[factor].astype(str))  # -1: unseen level
             out += u[codes]
         return out
 
-    def summary(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    def summary(self, rows: pd.DataFrame, x: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Posterior mean, sd and 5%/95% quantiles of P(label = 1) for each row.
 
         The quantiles are taken on the linear predictor and mapped through the inverse link,
         which is monotone, so they equal the quantiles of the probabilities.
         """
-        eta = self.eta(rows)
+        eta = self.eta(rows, x)
         s = eta.shape[1]
         lo, hi = interval_positions(s)
         q = np.partition(eta, [lo, hi], axis=1)

@@ -13,7 +13,14 @@ import numpy as np
 import pandas as pd
 
 from targeting import modeling, runs, sqlscore, warehouse
-from targeting.linpred import DEFAULT_SCORE_DRAWS, LinearPredictor, UnsupportedModel, thin_posterior
+from targeting.linpred import (
+    DEFAULT_SCORE_DRAWS,
+    LinearPredictor,
+    UnsupportedModel,
+    common_design,
+    nonfinite_rows,
+    thin_posterior,
+)
 from targeting.predict import add_counts, describe_unseen, predict_summary, unseen_categories, unseen_levels
 from targeting.runs import RunError, SavedRun
 from targeting.sqlsafe import ident
@@ -130,6 +137,8 @@ def score_run(
     pieces: dict[str, list[np.ndarray]] = {}
     n_unseen = n_skipped = 0
     unseen_fixed: dict[str, dict[str, int]] = {}
+    nonfinite: dict[str, int] = {}
+    component = model.components[model.family.likelihood.parent]
     with warehouse.connect(db) as con:
         # the run's own check first: it names missing columns and changed types together
         src = warehouse.bind_spec(con, spec, [], relation, rec.labels, where=f"run {saved.run_id}")
@@ -142,10 +151,15 @@ def score_run(
             new, counts = unseen_categories(chunk, fixed_levels)
             add_counts(unseen_fixed, counts)
             missing = chunk[predictors].isna().any(axis=1).to_numpy() | new
-            n_skipped += int(missing.sum())
             chunk = chunk[~missing].reset_index(drop=True)
+            x = common_design(component, chunk) if len(chunk) else None
+            bad, counts = nonfinite_rows(component, x)
+            add_term_counts(nonfinite, counts)
+            if bad.any():
+                chunk, x = chunk[~bad].reset_index(drop=True), x[~bad]  # type: ignore[index]
+            n_skipped += int(missing.sum()) + int(bad.sum())
             if fast is not None:
-                summary, unseen = fast.summary(chunk), unseen_levels(chunk, factors, levels)
+                summary, unseen = fast.summary(chunk, x), unseen_levels(chunk, factors, levels)
             else:
                 summary, unseen = predict_summary(model, idata, chunk, factors, levels)
             n_unseen += int(unseen.sum())
@@ -176,7 +190,7 @@ def score_run(
     run_row = _run_row(saved, as_of, len(scores), n_unseen, seconds)
     warehouse.write_run(db, run_row, scores)
     if progress:
-        _report(saved.run_id, relation, as_of, len(scores), n_unseen, n_skipped, unseen_fixed)
+        _report(saved.run_id, relation, as_of, len(scores), n_unseen, n_skipped, unseen_fixed, nonfinite)
     return ScoreResult(saved.run_id, len(scores), n_unseen, n_skipped, unseen_fixed, as_of, seconds)
 
 
@@ -222,6 +236,7 @@ def _report(
     n_unseen: int,
     n_skipped: int,
     unseen_fixed: dict[str, dict[str, int]],
+    nonfinite: dict[str, int],
 ) -> None:
     """Say on standard error what scoring wrote and what it left out."""
     extra = (
@@ -230,12 +245,16 @@ def _report(
         else ""
     )
     skipped = (
-        f"; {n_skipped:,} rows with missing predictors or a category unseen in training were not scored"
+        f"; {n_skipped:,} rows with a missing predictor, a category unseen in training or a non-finite term "
+        "were not scored"
         if n_skipped
         else ""
     )
     if unseen_fixed:
         skipped += f" (unseen categories: {describe_unseen(unseen_fixed)})"
+    if nonfinite:
+        terms = ", ".join(f"{term}: {n:,} rows" for term, n in sorted(nonfinite.items()))
+        skipped += f" (a term not a finite number, e.g. log of 0: {terms})"
     where = f"for {as_of}" if as_of is not None else f"for every row of {relation}"
     print(
         f"[score] wrote {n_scored:,} scores {where} as run {run_id}{extra}{skipped}",
@@ -279,6 +298,12 @@ def _score_in_sql(saved: SavedRun, db: Path, progress: bool, start: float) -> Sc
             "select count(*), count(*) filter (where used_population_level) from new_scores"
         ).fetchone()
         unseen_fixed = _unseen_in_sql(con, rows, named, rec.fixed_levels)
+        counted = program.nonfinite_counts(f"select * from ({rows})", "duckdb")
+        nonfinite = {
+            t: int(n)
+            for t, n in zip(program.terms(), con.execute(counted, named).fetchone(), strict=True)
+            if n
+        }
         if n_scored == 0:
             raise RunError(
                 f"no row of {rec.relation} could be scored: every row has a missing predictor or a "
@@ -301,7 +326,9 @@ def _score_in_sql(saved: SavedRun, db: Path, progress: bool, start: float) -> Sc
             },
         )
     if progress:
-        _report(saved.run_id, rec.relation, as_of, n_scored, n_unseen, total - n_scored, unseen_fixed)
+        _report(
+            saved.run_id, rec.relation, as_of, n_scored, n_unseen, total - n_scored, unseen_fixed, nonfinite
+        )
     return ScoreResult(saved.run_id, n_scored, n_unseen, total - n_scored, unseen_fixed, as_of, seconds)
 
 
@@ -320,6 +347,12 @@ def _unseen_in_sql(
         if found:
             out[column] = {str(level): int(n) for level, n in found}
     return out
+
+
+def add_term_counts(total: dict[str, int], more: dict[str, int]) -> None:
+    """Add per-term row counts into ``total``."""
+    for term, n in more.items():
+        total[term] = total.get(term, 0) + n
 
 
 def _date(value: object) -> object:

@@ -46,6 +46,8 @@ Z95 = 1.6448536269514722
 DIALECTS = ("duckdb", "spark")
 #: Design columns from which DuckDB's quadratic form uses arrays (see Program._quadratic_form).
 ARRAY_MIN_COLUMNS = 24
+#: A design value is usable when its absolute value is below this (NaN and inf are not).
+FINITE = "1e308"
 #: Largest absolute design-column difference accepted when checking a translation.
 CHECK_TOLERANCE = 1e-6
 
@@ -201,7 +203,8 @@ class Program:
         xs = [f"x_{i}" for i in range(k)]
         design = ", ".join(f"{e(dialect)} as {x}" for e, x in zip(self.design, xs, strict=True))
         level = f", cast({q(self.group)} as string) as level_0" if self.group else ""
-        usable = " and ".join(f"{x} is not null" for x in xs) or "true"
+        # null: a missing value or unseen category; not below 1e308: +-inf or NaN (log of 0)
+        usable = " and ".join(f"abs({x}) < {FINITE}" for x in xs) or "true"
         mean = " + ".join(f"{number(m)} * {x}" for m, x in zip(self.mean, xs, strict=True)) or number(0.0)
         quad, vector = self._quadratic_form(xs, dialect)
         join, group_mean, group_var, unseen = self._group_join(xs)
@@ -228,6 +231,23 @@ class Program:
             f"select client_id, eta_mean, eta_sd, p_mean, {p_sd} as p_sd, "
             f"{_sigmoid(f'eta_mean - {number(Z95)} * eta_sd')} as p_q05, "
             f"{_sigmoid(f'eta_mean + {number(Z95)} * eta_sd')} as p_q95, used_population_level from moments"
+        )
+
+    def terms(self) -> list[str]:
+        """Return the formula terms in design order, each once."""
+        return list(dict.fromkeys(self.labels))
+
+    def nonfinite_counts(self, source: str, dialect: str) -> str:
+        """Return SQL counting, per term of :meth:`terms`, the rows of ``source`` it makes non-finite."""
+        design = ", ".join(f"{e(dialect)} as x_{i}" for i, e in enumerate(self.design))
+        counts = []
+        for term in self.terms():
+            cols = [f"x_{i}" for i, label in enumerate(self.labels) if label == term]
+            bad = " or ".join(f"({x} is not null and not abs({x}) < {FINITE})" for x in cols)
+            counts.append(f"count(case when {bad} then 1 end)")
+        return (
+            f"with scored_rows as ({source}), design as (select {design} from scored_rows) "
+            f"select {', '.join(counts)} from design"
         )
 
     def _quadratic_form(self, xs: list[str], dialect: str) -> tuple[str, str]:

@@ -72,7 +72,7 @@ def test_sql_scores_of_a_plain_table_agree_with_the_draws(
     assert cli.main(["score", "--db", str(db), "--engine", "sql"]) == 0
     err = capsys.readouterr().err
     # the unseen category is named and the row with a missing predictor left out, as in Python
-    assert "region: 'atlantis' (1 rows)" in err and "2 rows with missing predictors" in err, err
+    assert "region: 'atlantis' (1 rows)" in err and "2 rows with a missing predictor" in err, err
     sql = _scores(db)
     assert len(sql) == 1500 and not {"X00001", "X00002"} & set(sql["client_id"])
     _agree(sql, draws)
@@ -175,3 +175,24 @@ def test_the_shipped_specs_translate(private_warehouse: Path, spec: str) -> None
     assert cli.main(["score", "--db", str(db), "--engine", "sql", "--quiet"]) == 0
     scores = _scores(db)
     assert len(scores) == scoring_population(db) and scores["p_mean"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("engine", ["fast", "sql"])
+def test_a_term_that_is_not_a_finite_number_leaves_the_row_unscored(
+    plain: tuple[Path, Path], capsys: pytest.CaptureFixture, engine: str
+) -> None:
+    """log of 0 or of a negative number: the row is left out and the term named, on both engines."""
+    db, spec = plain
+    logged = _spec(spec.parent, formula="responded ~ scale(log(spend)) + scale(visits) + region")
+    assert cli.main(["fit", "--spec", str(logged), "--db", str(db), *FAST]) == 0
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "insert into crm.customers values ('Z1', 'south', 0.0, 1, 'x', 0), ('Z2', 'south', -5, 1, 'x', 0)"
+        )
+    capsys.readouterr()
+    assert cli.main(["score", "--db", str(db), "--engine", engine]) == 0
+    err = capsys.readouterr().err
+    assert "scale(log(spend)): 2 rows" in err, err
+    scores = _scores(db)
+    assert len(scores) == 1500 and not {"Z1", "Z2"} & set(scores["client_id"])
+    assert np.isfinite(scores[["p_mean", "p_sd", "p_q05", "p_q95"]].to_numpy()).all()
