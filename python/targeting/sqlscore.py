@@ -4,7 +4,8 @@ For a Bernoulli-logit model the linear predictor of a row is ``eta = x'beta + u[
 linear function of the posterior. Its posterior for each row is summarised by a mean and a
 variance computed in SQL from the posterior's mean vector and covariance matrix, with no
 draw-by-draw work: ``E[eta] = x'mu + mu_u`` and ``Var[eta] = x'Sigma x + var_u + 2 x'c_u``
-(``c_u`` the covariance of the level's effect with ``beta``). ``x'Sigma x`` is written as a sum
+(``c_u`` the covariance of the level's effect with ``beta``; with several factors, plus twice
+each pair's level covariance). ``x'Sigma x`` is written as a sum
 of squares of ``k`` linear forms (``Sigma = V D V'``), so the SQL costs about ``k^2`` products
 per row: scan speed on any engine.
 
@@ -18,8 +19,9 @@ normal; the agreement with the draw-based path is measured in the tests):
 Translated terms: the intercept, numeric columns, ``scale``/``center``/``standardize`` (with
 the training statistics), ``log1p``, ``log``, ``exp``, ``sqrt``, ``abs``, ``decay``, ``clip``,
 ``minimum``/``maximum``, products of one-column terms (``a:b``), categorical columns and
-``C(x)`` (each design column a ``case`` on the level), and one ``(1|factor)`` group intercept
-(an unseen level gets the population-level score, as in the Python path). Anything else raises
+``C(x)`` (each design column a ``case`` on the level), and ``(1|factor)`` group intercepts
+(several factors carry the covariances of each pair's levels, up to ``MAX_LEVEL_PAIRS``; an
+unseen level adds nothing and flags the row, as in the Python path). Anything else raises
 :class:`Untranslatable` naming the term. Every translation is checked before use: the SQL
 design columns are evaluated on the run's training rows and must equal Bambi's design matrix.
 
@@ -46,6 +48,8 @@ Z95 = 1.6448536269514722
 DIALECTS = ("duckdb", "spark")
 #: Design columns from which DuckDB's quadratic form uses arrays (see Program._quadratic_form).
 ARRAY_MIN_COLUMNS = 24
+#: Largest number of level pairs of two group factors whose covariances the statement may carry.
+MAX_LEVEL_PAIRS = 100_000
 #: A design value is usable when its absolute value is below this (NaN and inf are not).
 FINITE = "1e308"
 #: Largest absolute design-column difference accepted when checking a translation.
@@ -176,8 +180,18 @@ def _categorical(column: str, levels: list[str], values: np.ndarray) -> Expr:
 
 
 @dataclass
+class Group:
+    """One ``(1|factor)`` intercept: each level's posterior mean, variance and covariance with beta."""
+
+    factor: str
+    mean: dict[str, float]
+    var: dict[str, float]
+    cov: dict[str, np.ndarray]
+
+
+@dataclass
 class Program:
-    """A run's posterior as SQL: design expressions, mean, covariance factor, one group table.
+    """A run's posterior as SQL: design expressions, mean, covariance factor, group tables.
 
     Build it with :func:`compile_run`; render it with :meth:`select`.
     """
@@ -187,10 +201,9 @@ class Program:
     columns: list[str]
     mean: np.ndarray
     factor: np.ndarray  # (k, r): Sigma = factor @ factor.T
-    group: str | None = None
-    level_mean: dict[str, float] = field(default_factory=dict)
-    level_var: dict[str, float] = field(default_factory=dict)
-    level_cov: dict[str, np.ndarray] = field(default_factory=dict)
+    groups: list[Group] = field(default_factory=list)
+    #: (i, j) with i < j: covariance of group i's level effect with group j's, by level pair
+    pair_cov: dict[tuple[int, int], dict[tuple[str, str], float]] = field(default_factory=dict)
 
     def select(self, source: str, id_column: str, dialect: str) -> str:
         """Return SQL scoring every row of ``source`` (a subquery) with a complete design.
@@ -202,7 +215,7 @@ class Program:
         k = len(self.design)
         xs = [f"x_{i}" for i in range(k)]
         design = ", ".join(f"{e(dialect)} as {x}" for e, x in zip(self.design, xs, strict=True))
-        level = f", cast({q(self.group)} as string) as level_0" if self.group else ""
+        level = "".join(f", cast({q(g.factor)} as string) as level_{i}" for i, g in enumerate(self.groups))
         # null: a missing value or unseen category; not below 1e308: +-inf or NaN (log of 0)
         usable = " and ".join(f"abs({x}) < {FINITE}" for x in xs) or "true"
         mean = " + ".join(f"{number(m)} * {x}" for m, x in zip(self.mean, xs, strict=True)) or number(0.0)
@@ -279,27 +292,39 @@ class Program:
         return " + ".join(f"pow({f}, 2)" for f in forms), vector
 
     def _group_join(self, xs: list[str]) -> tuple[str, str, str, str]:
-        """Return the group-level join, its mean and variance terms and the unseen flag."""
-        if not self.group:
+        """Return the group-level joins, their mean and variance terms and the unseen flag.
+
+        One ``values`` table per factor (level, mean, variance, covariance with each design
+        column) and one per pair of factors (level pair, covariance). An unseen level adds
+        nothing (the population-level effect) and flags the row.
+        """
+        if not self.groups:
             return "", "0", "0", "false"
-        rows = ", ".join(
-            "("
-            + ", ".join(
-                [text(lv), number(self.level_mean[lv]), number(self.level_var[lv])]
-                + [number(c) for c in self.level_cov[lv]]
-            )
-            + ")"
-            for lv in self.level_mean
-        )
         cov_cols = ", ".join(f"c_{i}" for i in range(len(xs)))
-        cross = " + ".join(f"g.c_{i} * u.{x}" for i, x in enumerate(xs)) or "0"
-        levels = f"(values {rows}) as g(level, u_mean, u_var, {cov_cols})"
-        return (
-            f"left join {levels} on u.level_0 = g.level",
-            "coalesce(g.u_mean, 0)",
-            f"coalesce(g.u_var + 2 * ({cross}), 0)",
-            "g.level is null",
-        )
+        joins, means, variances, unseen = [], [], [], []
+        for n, g in enumerate(self.groups):
+            rows = ", ".join(
+                "("
+                + ", ".join(
+                    [text(lv), number(g.mean[lv]), number(g.var[lv])] + [number(c) for c in g.cov[lv]]
+                )
+                + ")"
+                for lv in g.mean
+            )
+            cross = " + ".join(f"g{n}.c_{i} * u.{x}" for i, x in enumerate(xs)) or "0"
+            cols = f"level, u_mean, u_var{', ' + cov_cols if xs else ''}"
+            joins.append(f"left join (values {rows}) as g{n}({cols}) on u.level_{n} = g{n}.level")
+            means.append(f"coalesce(g{n}.u_mean, 0)")
+            variances.append(f"coalesce(g{n}.u_var + 2 * ({cross}), 0)")
+            unseen.append(f"g{n}.level is null")
+        for (i, j), covs in self.pair_cov.items():
+            rows = ", ".join(f"({text(a)}, {text(b)}, {number(c)})" for (a, b), c in covs.items())
+            joins.append(
+                f"left join (values {rows}) as p{i}_{j}(level_a, level_b, cov) "
+                f"on u.level_{i} = p{i}_{j}.level_a and u.level_{j} = p{i}_{j}.level_b"
+            )
+            variances.append(f"2 * coalesce(p{i}_{j}.cov, 0)")
+        return " ".join(joins), " + ".join(means), " + ".join(variances), " or ".join(unseen)
 
 
 def _sigmoid(z: str) -> str:
@@ -326,9 +351,15 @@ def compile_run(model: Any, posterior: Any) -> Program:
         lp = LinearPredictor(model, posterior)
     except UnsupportedModel as exc:
         raise Untranslatable(str(exc)) from exc
-    if len(lp.groups) > 1:
-        names = ", ".join(f"(1|{g[0]})" for g in lp.groups)
-        raise Untranslatable(f"group terms {names}: only one group intercept translates")
+    sizes = [len(levels) for _, levels, _ in lp.groups]
+    pairs = [(i, j) for i in range(len(sizes)) for j in range(i + 1, len(sizes))]
+    for i, j in pairs:
+        if sizes[i] * sizes[j] > MAX_LEVEL_PAIRS:
+            a, b = lp.groups[i][0], lp.groups[j][0]
+            raise Untranslatable(
+                f"group terms (1|{a}) and (1|{b}): {sizes[i]:,} x {sizes[j]:,} level pairs, more than "
+                f"{MAX_LEVEL_PAIRS:,} (their covariances would be written into the statement)"
+            )
     design = lp.component.design.common
     labels: list[str] = []
     exprs: list[Expr] = []
@@ -360,16 +391,26 @@ def compile_run(model: Any, posterior: Any) -> Program:
     keep = vals > vals.max(initial=0.0) * 1e-12
     factor = vecs[:, keep] * np.sqrt(vals[keep])
     program = Program(labels, exprs, sorted(columns), mean, factor)
-    if lp.groups:
-        group, levels, u = lp.groups[0]
+    centred = beta - mean[:, None]
+    deviations = []
+    for group, levels, u in lp.groups:
         u = np.asarray(u[:-1], dtype=np.float64)  # drop the zero row of unseen levels
-        program.group = group
-        centred = beta - mean[:, None]
-        for lv, draws in zip(levels, u, strict=True):
-            du = draws - draws.mean()
-            program.level_mean[lv] = float(draws.mean())
-            program.level_var[lv] = float(du @ du / (len(du) - 1))
-            program.level_cov[lv] = centred @ du / (len(du) - 1)
+        du = u - u.mean(axis=1, keepdims=True)
+        deviations.append((list(levels), du))
+        program.groups.append(
+            Group(
+                group,
+                {lv: float(m) for lv, m in zip(levels, u.mean(axis=1), strict=True)},
+                {lv: float(d @ d / (len(d) - 1)) for lv, d in zip(levels, du, strict=True)},
+                {lv: centred @ d / (len(d) - 1) for lv, d in zip(levels, du, strict=True)},
+            )
+        )
+    for i, j in pairs:
+        (la, da), (lb, db) = deviations[i], deviations[j]
+        cov = da @ db.T / (da.shape[1] - 1)
+        program.pair_cov[(i, j)] = {
+            (a, b): float(cov[p, q]) for p, a in enumerate(la) for q, b in enumerate(lb)
+        }
     return program
 
 
