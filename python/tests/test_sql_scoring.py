@@ -104,11 +104,24 @@ def test_sql_scores_of_a_plain_table_agree_with_the_draws(
 def test_the_spark_statement_scores_the_same_on_spark(
     plain: tuple[Path, Path], tmp_path: Path, spark: object
 ) -> None:
-    """The statement compiled for Spark, run by a local Spark session, gives DuckDB's scores."""
+    """The statement compiled for Spark, run by a local Spark session, gives DuckDB's scores.
+
+    The spec has a categorical column and two group factors: case expressions, the level
+    tables and the level-pair table all run on Spark; unseen levels too.
+    """
     db, spec = plain
-    assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST]) == 0
+    _add_tier(db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("alter table crm.customers add column band varchar")
+        con.execute("update crm.customers set band = case when visits >= 3 then 'many' else 'few' end")
+    formula = "responded ~ scale(log1p(spend)) + C(band) + (1|region) + (1|tier)"
+    mixed = _spec(spec.parent, formula=formula)
+    assert cli.main(["fit", "--spec", str(mixed), "--db", str(db), *FAST]) == 0
+    with duckdb.connect(str(db)) as con:
+        con.execute("update crm.customers set tier = 'tier_new' where customer_code < 'C00040'")
     assert cli.main(["score", "--db", str(db), "--engine", "sql", "--quiet"]) == 0
     duck = _scores(db)
+    assert duck["used_population_level"].sum() == 40
     out = tmp_path / "score_spark.sql"
     assert cli.main(["compile-sql", "--db", str(db), "--dialect", "spark", "--out", str(out)]) == 0
     with duckdb.connect(str(db), read_only=True) as con:
@@ -149,12 +162,17 @@ def test_sql_scores_of_the_mart_with_a_group_intercept(private_warehouse: Path) 
     assert listed == len(sql)
 
 
-def test_two_group_intercepts_agree_with_the_draws(plain: tuple[Path, Path]) -> None:
-    """Two (1|factor) terms: each level's effect, its covariance with beta and each level pair's."""
-    db, spec = plain
+def _add_tier(db: Path) -> None:
+    """A second text column for a second group factor: three tiers by a hash of the id."""
     with duckdb.connect(str(db)) as con:
         con.execute("alter table crm.customers add column tier varchar")
         con.execute("update crm.customers set tier = 'tier_' || cast(hash(customer_code) % 3 as varchar)")
+
+
+def test_two_group_intercepts_agree_with_the_draws(plain: tuple[Path, Path]) -> None:
+    """Two (1|factor) terms: each level's effect, its covariance with beta and each level pair's."""
+    db, spec = plain
+    _add_tier(db)
     two = _spec(
         spec.parent, formula="responded ~ scale(log1p(spend)) + scale(visits) + (1|region) + (1|tier)"
     )
