@@ -508,7 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="fast",
         help=(
             "fast: X @ draws per chunk (default); bambi: Bambi's Model.predict (slow reference); "
-            "sql: the posterior compiled into one SQL statement that the warehouse runs at scan speed "
+            "sql: the posterior compiled into one SQL statement the warehouse runs in one pass "
             "(normal approximation of each row's linear predictor from every draw; --draws and "
             "--chunk-rows do not apply; a term without a SQL translation is named)"
         ),

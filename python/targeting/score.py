@@ -105,7 +105,7 @@ def score_run(
     engine
         ``fast`` (matrix product, the default), ``bambi`` (``Model.predict``; slower, kept
         as the reference the fast path is tested against) or ``sql`` (the posterior compiled
-        into SQL and run inside the warehouse at scan speed; a normal approximation of each
+        into SQL and run inside the warehouse in one pass over the rows; a normal approximation of each
         row's linear predictor built from every draw, so ``draws`` and ``chunk_rows`` do not
         apply; a model that does not translate fails naming the term).
 

@@ -7,7 +7,8 @@ draw-by-draw work: ``E[eta] = x'mu + mu_u`` and ``Var[eta] = x'Sigma x + var_u +
 (``c_u`` the covariance of the level's effect with ``beta``; with several factors, plus twice
 each pair's level covariance). ``x'Sigma x`` is written as a sum
 of squares of ``k`` linear forms (``Sigma = V D V'``), so the SQL costs about ``k^2`` products
-per row: scan speed on any engine.
+per row, in one pass over the rows on any engine (5M rows: 3.8x a bare scan of the same
+columns in DuckDB, ``BENCH_SECTIONS=score make bench``).
 
 From ``eta ~ Normal(m, s^2)`` (a logistic model's posterior of a linear form is close to
 normal; the agreement with the draw-based path is measured in the tests):
