@@ -21,7 +21,7 @@ export MM_REPORTS_DIR ?= $(CURDIR)/reports
 TEST_RAW ?= data/test_raw
 TEST_DB ?= data/test_warehouse.duckdb
 
-.PHONY: help install demo data build fit score evaluate experiments segments marts test test-fast pytest dbt-test bench lint clean
+.PHONY: help install demo data build fit score evaluate experiments segments marts test test-fast pytest dbt-test dbt-test-spark bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -91,6 +91,12 @@ dbt-test: $(STAMP)  ## dbt build with every data and unit test on small generate
 	$(BIN)/targeting synth --scale 0.02 --seed 7 --out $(TEST_RAW) --quiet
 	rm -f $(TEST_DB)
 	MM_DUCKDB_PATH=$(TEST_DB) $(BIN)/dbt build --vars '{raw_path: $(TEST_RAW)}'
+
+TEST_SPARK_DIR ?= data/spark_test
+dbt-test-spark: $(STAMP)  ## the same dbt build on Spark (local PySpark, Java 17) with every data and unit test
+	test -d $(TEST_RAW) || $(BIN)/targeting synth --scale 0.02 --seed 7 --out $(TEST_RAW) --quiet
+	rm -rf $(TEST_SPARK_DIR)
+	MM_SPARK_DIR=$(CURDIR)/$(TEST_SPARK_DIR) $(BIN)/dbt build --target spark --vars '{raw_path: $(TEST_RAW)}'
 
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP)  ## the Python test suite (PYTEST_WORKERS processes, a test module each at a time)

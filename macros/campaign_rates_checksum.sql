@@ -1,5 +1,5 @@
 {% macro campaign_rates_checksum(rates) -%}
     {#- SQL: an order-free fingerprint of the campaign rates (exact sum of 64-bit row hashes);
         a model built on them stores it and recomputes everything when it changes. -#}
-    select sum(hash(bulk_campaign_id, known_on, open_rate_7d, click_rate_7d)) from {{ rates }}
+    select sum({{ row_hash(['bulk_campaign_id', 'known_on', 'open_rate_7d', 'click_rate_7d']) }}) from {{ rates }}
 {%- endmacro %}

@@ -27,7 +27,7 @@
             {%- if matched -%}{%- set path = matched | join(', ') -%}{%- endif -%}
         {%- endif -%}
         {%- set required = meta.get('required_columns', []) -%}
-        {%- set described = run_query('describe select * from ' ~ relation ~ ' limit 0') -%}
+        {%- set described = run_query(('describe query' if target.type == 'spark' else 'describe') ~ ' select * from ' ~ relation ~ ' limit 0') -%}
         {%- set found = described.columns[0].values() | list -%}
         {%- set missing = [] -%}
         {%- for column in required if column not in found -%}{%- do missing.append(column) -%}{%- endfor -%}

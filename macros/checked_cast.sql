@@ -11,12 +11,12 @@
     {%- set pattern = var('value_rules')[rule] -%}
     case
         when {{ column }} is null then {{ empty_value(label, what, required) }}
-        when not regexp_full_match(cast({{ column }} as varchar), {{ sql_string(pattern) }})
-            or try_cast(cast({{ column }} as varchar) as {{ data_type }}) is null
-            then error(
+        when not {{ full_match('cast(' ~ column ~ ' as string)', pattern) }}
+            or try_cast(cast({{ column }} as string) as {{ data_type }}) is null
+            then {{ raise_error() }}(
                 'raw file ' || filename || ': column ' || {{ label }} || ' has value '''
-                || cast({{ column }} as varchar) || ''' which is not {{ what }}'
+                || cast({{ column }} as string) || ''' which is not {{ what }}'
             )
-        else cast(cast({{ column }} as varchar) as {{ data_type }})
+        else cast(cast({{ column }} as string) as {{ data_type }})
     end
 {%- endmacro %}

@@ -7,14 +7,14 @@
     {%- set pattern = rules['timestamp'] if data_type == 'timestamp' else rules['date'] -%}
     case
         when {{ column }} is null then {{ empty_value("'" ~ column ~ "'", 'a date', required) }}
-        when not regexp_full_match(cast({{ column }} as varchar), {{ sql_string(pattern) }})
-            or try_strptime(cast({{ column }} as varchar), '{{ fmt }}') is null
+        when not {{ full_match('cast(' ~ column ~ ' as string)', pattern) }}
+            or {{ try_parse_timestamp('cast(' ~ column ~ ' as string)', fmt) }} is null
             -- the pattern fixes a four-digit year in front, so text order is year order
-            or left(cast({{ column }} as varchar), 4) < '{{ rules['min_year'] | int }}'
-            then error(
+            or left(cast({{ column }} as string), 4) < '{{ rules['min_year'] | int }}'
+            then {{ raise_error() }}(
                 'raw file ' || filename || ': column {{ column }} has value '''
-                || cast({{ column }} as varchar) || ''' which is not a date in the format {{ fmt }} from year {{ rules['min_year'] | int }}'
+                || cast({{ column }} as string) || ''' which is not a date in the format {{ fmt }} from year {{ rules['min_year'] | int }}'
             )
-        else cast(try_strptime(cast({{ column }} as varchar), '{{ fmt }}') as {{ data_type }})
+        else cast({{ try_parse_timestamp('cast(' ~ column ~ ' as string)', fmt) }} as {{ data_type }})
     end
 {%- endmacro %}

@@ -3,9 +3,9 @@
         raw column and the value when `condition` (about `column`) is false. -#}
     case
         when {{ column }} is not null and not ({{ condition }})
-            then error(
+            then {{ raise_error() }}(
                 'raw file ' || {{ file_column }} || ': column {{ raw_column }} has value '''
-                || cast({{ column }} as varchar) || ''' which is not {{ what }}'
+                || cast({{ column }} as string) || ''' which is not {{ what }}'
             )
         else {{ column }}
     end

@@ -1,4 +1,9 @@
 {% macro create_ml_tables() %}
+    {{ return(adapter.dispatch('create_ml_tables')()) }}
+{% endmacro %}
+
+
+{% macro default__create_ml_tables() %}
     {#- on-run-start: the Python layer owns the ml tables; create them empty when absent so
         `dbt build` works before the first fit. Their one definition is the columns of the `ml`
         source (models/staging/ml/_ml__sources.yml: data_type and meta.constraint), which
@@ -17,4 +22,21 @@
             {%- endfor %}
         );
     {%- endfor %}
+{% endmacro %}
+
+
+{% macro spark__create_ml_tables() %}
+    {#- Spark: the same tables, empty, as Parquet tables (one statement a call; Spark's text
+        type is string, and it keeps no not-null or key constraints). The Python layer writes
+        to DuckDB only, so on Spark they stay empty and the ml marts build on no rows. -#}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- do run_query('create schema if not exists ml') -%}
+    {%- for src in graph.sources.values() | sort(attribute='name') if src.source_name == 'ml' -%}
+        {%- set columns = [] -%}
+        {%- for column in src.columns.values() -%}
+            {%- do columns.append(adapter.quote(column.name) ~ ' ' ~ (column.data_type | replace('varchar', 'string'))) -%}
+        {%- endfor -%}
+        {%- do run_query('create table if not exists ml.' ~ adapter.quote(src.name) ~ ' (' ~ columns | join(', ') ~ ') using parquet') -%}
+    {%- endfor -%}
+    {{ return('') }}
 {% endmacro %}

@@ -3,7 +3,7 @@
         file and the column (`label` is a SQL expression) when a value is `required`, else
         null. Relies on the `filename` column the apparel sources add. -#}
     {%- if required -%}
-        error('raw file ' || filename || ': column ' || {{ label }} || ' is empty on a row where {{ what }} is required')
+        {{ raise_error() }}('raw file ' || filename || ': column ' || {{ label }} || ' is empty on a row where {{ what }} is required')
     {%- else -%}
         null
     {%- endif -%}

@@ -5,8 +5,8 @@
         lapsed. -#}
     case
         when {{ last_order_on }} is null then 'prospect'
-        when datediff('day', {{ first_order_on }}, {{ at }}) <= {{ number_var('segment_new_days') }} then 'new'
-        when datediff('day', {{ last_order_on }}, {{ at }}) <= {{ number_var('segment_lapsed_days') }} then 'active'
+        when {{ days_between(first_order_on, at) }} <= {{ number_var('segment_new_days') }} then 'new'
+        when {{ days_between(last_order_on, at) }} <= {{ number_var('segment_lapsed_days') }} then 'active'
         else 'lapsed'
     end
 {%- endmacro %}

@@ -5,7 +5,9 @@
         batch.replaced files (changed or gone); in a --full-refresh of an existing table,
         every row. Logging more than is then removed (a failed build) costs only a recompute
         downstream; a client whose rows go is never left out. -#}
-    {%- if not execute or flags.WHICH not in ('run', 'build') -%}{{ return('') }}{%- endif -%}
+    {%- if not execute or flags.WHICH not in ('run', 'build') or config.get('materialized') != 'incremental' -%}
+        {{ return('') }}
+    {%- endif -%}
     {%- set existing = load_relation(this) -%}
     {%- if existing is none -%}{{ return('') }}{%- endif -%}
     {%- if is_incremental() and not batch.replaced -%}{{ return('') }}{%- endif -%}

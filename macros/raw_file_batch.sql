@@ -56,6 +56,12 @@
 
 
 {% macro raw_files(source_name, table_name, with_content=false) %}
+    {#- The files a raw source table's pattern matches now (see default__raw_files). -#}
+    {{ return(adapter.dispatch('raw_files')(source_name, table_name, with_content)) }}
+{% endmacro %}
+
+
+{% macro default__raw_files(source_name, table_name, with_content) %}
     {#- The files a raw source table's pattern matches now, sorted, as (path, fingerprint)
         with fingerprint '<size>@<modification time in ms>', plus '@<64-bit hash of the
         content>' when with_content (var raw_fingerprint: content, the default) for files up
@@ -80,5 +86,26 @@
     {%- endif -%}
     {%- set files = [] -%}
     {%- for row in listed.rows -%}{%- do files.append((row[0], row[2] ~ hashed.get(row[0], ''))) -%}{%- endfor -%}
+    {{ return(files) }}
+{% endmacro %}
+
+
+{% macro spark__raw_files(source_name, table_name, with_content) %}
+    {#- Spark: the files under var raw_path whose names match the pattern, listed by Spark's
+        binaryFile source (content not read), fingerprint '<size>@<modification time in ms>'.
+        The models rebuild in full on Spark, so no content hash is needed. -#}
+    {%- set src = graph.sources['source.' ~ project_name ~ '.' ~ source_name ~ '.' ~ table_name] -%}
+    {%- set meta = src.config.meta -%}
+    {%- set name_glob = src.identifier ~ meta.raw_suffix ~ meta.get('raw_glob', '') ~ '.' ~ meta.raw_ext -%}
+    {%- do run_query(
+        'create or replace temporary view mm_raw_listing using binaryFile options (path '
+        ~ sql_string(meta.raw_path) ~ ', pathGlobFilter ' ~ sql_string(name_glob) ~ ')'
+    ) -%}
+    {%- set listed = run_query(
+        "select regexp_replace(path, '^file:', ''), length || '@' || unix_millis(modificationTime)"
+        ~ " from mm_raw_listing order by 1"
+    ) -%}
+    {%- set files = [] -%}
+    {%- for row in listed.rows -%}{%- do files.append((row[0], row[1])) -%}{%- endfor -%}
     {{ return(files) }}
 {% endmacro %}

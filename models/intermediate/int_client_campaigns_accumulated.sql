@@ -9,7 +9,7 @@
 -- staged messages changed since the last run are recomputed, from the earliest changed day
 -- on. If the campaign rates themselves changed (rates_checksum), every client is recomputed.
 {{ config(
-    materialized='incremental',
+    materialized=incremental_where_supported(),
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=[

@@ -9,7 +9,7 @@
 -- recomputes that client's days from its date. The pre-hook records the changed clients
 -- (<this>_changes) and deletes their rows from that date on; the post-hook drops the list.
 {{ config(
-    materialized='incremental',
+    materialized=incremental_where_supported(),
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=[

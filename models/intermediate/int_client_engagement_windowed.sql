@@ -9,7 +9,7 @@
 -- scoring cutoff) are deleted by the post-hook.
 -- depends_on: {{ ref('stg_apparel__messages') }}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_where_supported(),
     incremental_strategy='delete+insert',
     unique_key=['client_id', 'as_of_date'],
     on_schema_change='fail',
@@ -75,11 +75,11 @@ grid as (
 ),
 
 -- not materialized: each consumer reads only the columns it needs
-accumulated as not materialized (
+accumulated as {{ not_materialized() }} (
     select * from {{ ref('int_client_engagement_accumulated') }}
 ),
 
-campaigns_accumulated as not materialized (
+campaigns_accumulated as {{ not_materialized() }} (
     select * from {{ ref('int_client_campaigns_accumulated') }}
 ),
 
@@ -113,19 +113,21 @@ accumulated_days as (
 ),
 
 found_days as (
-    select
-        probes.client_id,
-        probes.as_of_date,
-        probes.edge,
-        accumulated_days.event_date
-    from probes
-    asof left join accumulated_days
-        on probes.client_id = accumulated_days.client_id and probes.edge_date > accumulated_days.event_date
+    {{ asof_join('probes', 'accumulated_days', 'client_id', 'edge_date', 'event_date', ['event_date']) }}
 ),
 
 looked_up as (
     select
-        accumulated.* exclude (client_id, event_date, load_id),
+        {% for name in counted -%}
+            {% for channel in channels -%}
+                accumulated.cum_{{ name }}_{{ channel }},
+            {% endfor -%}
+        {% endfor -%}
+        {% for name in flags -%}
+            accumulated.cum_{{ name }},
+        {% endfor -%}
+        accumulated.last_open_date,
+        accumulated.last_click_date,
         found_days.client_id,
         found_days.as_of_date,
         found_days.edge
@@ -181,14 +183,7 @@ campaign_probes as (
 
 campaign_days as (
     -- keys-only ASOF join, as for found_days, at the cutoff and at the 90-day edge stacked
-    select
-        campaign_probes.client_id,
-        campaign_probes.as_of_date,
-        campaign_probes.edge,
-        campaign_keys.known_on
-    from campaign_probes
-    asof left join campaign_keys
-        on campaign_probes.client_id = campaign_keys.client_id and campaign_probes.edge_date > campaign_keys.known_on
+    {{ asof_join('campaign_probes', 'campaign_keys', 'client_id', 'edge_date', 'known_on', ['known_on']) }}
 ),
 
 {% for edge, name in [('cutoff', 'campaigns_at_cutoff'), ('90d', 'campaigns_at_edge_90d')] %}

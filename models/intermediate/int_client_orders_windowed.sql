@@ -26,8 +26,8 @@ order_features as (
     select
         client_id,
         as_of_date,
-        datediff('day', max(purchased_on), as_of_date) as days_since_last_order,
-        datediff('day', min(purchased_on), as_of_date) as days_since_first_order,
+        {{ days_between("max(purchased_on)", "as_of_date") }} as days_since_last_order,
+        {{ days_between("min(purchased_on)", "as_of_date") }} as days_since_first_order,
         {% for days in [30, 90, 180, 365] -%}
             {{ windowed_sum('1', 'purchased_on', days) }} as orders_{{ days }}d,
             {{ windowed_sum('revenue', 'purchased_on', days) }} as revenue_{{ days }}d,
@@ -73,9 +73,18 @@ favourite_root as (
     select
         client_id,
         as_of_date,
-        first(root_category_id order by n_lines desc, root_category_id asc) as favourite_root_category
-    from root_counts
-    group by client_id, as_of_date
+        root_category_id as favourite_root_category
+    from (
+        select
+            client_id,
+            as_of_date,
+            root_category_id,
+            row_number() over (
+                partition by client_id, as_of_date order by n_lines desc, root_category_id asc
+            ) as preference
+        from root_counts
+    ) as ranked
+    where preference = 1
 ),
 
 category_features as (

@@ -26,16 +26,18 @@ training as (
     {%- for c in var('cutoffs') if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', c | string) %}
         {{ exceptions.raise_compiler_error('var cutoffs holds ' ~ c ~ '; expected dates like 2023-06-01') }}
     {%- endfor %}
-    select cast(unnest([{% for c in var('cutoffs') %}{{ sql_string(c) }}{% if not loop.last %}, {% endif %}{% endfor %}]) as date) as as_of_date
+    select cast(listed.as_of_text as date) as as_of_date
+    from (
+        values {% for c in var('cutoffs') %}({{ sql_string(c) }}){% if not loop.last %}, {% endif %}{% endfor %}
+    ) as listed (as_of_text)
     {% else %}
         select cast(months.month_start as date) as as_of_date
-        from bounds
-        cross join generate_series(
-            date_trunc('month', bounds.first_date + interval {{ number_var('min_history_days') }} day)
-            + interval 1 month,
-            bounds.last_date,
-            interval 1 month
-        ) as months (month_start)
+        from (
+            {{ monthly_dates(
+                "date_trunc('month', first_date + interval " ~ number_var('min_history_days') ~ " day) + interval 1 month",
+                'last_date', 'month_start', 'bounds'
+            ) }}
+        ) as months
     {% endif %}
 ),
 

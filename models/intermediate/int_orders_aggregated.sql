@@ -22,14 +22,12 @@ orders as (
 final as (
     select
         *,
-        md5(cast(client_id as varchar) || '|' || cast(purchased_on as varchar) || '|' || message_id) as order_id,
+        md5(cast(client_id as string) || '|' || cast(purchased_on as string) || '|' || message_id) as order_id,
         -- days since the client's previous order (null for the first); orders on the same
         -- day attributed to different messages have a gap of 0
-        datediff(
-            'day',
-            lag(purchased_on) over (partition by client_id order by purchased_on, message_id),
-            purchased_on
-        ) as days_since_previous_order
+        {{ days_between(
+            'lag(purchased_on) over (partition by client_id order by purchased_on, message_id)', 'purchased_on'
+        ) }} as days_since_previous_order
     from orders
 )
 

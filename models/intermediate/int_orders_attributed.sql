@@ -19,17 +19,26 @@ messages as (
 message_sends as (
     select
         message_id,
-        client_id as recipient_client_id,
+        recipient_client_id,
         bulk_campaign_id,
         channel,
-        event_date as sent_on
-    from messages
-    where
-        event = 'send'
-        and message_id in (select orders.message_id from orders)
-    qualify row_number() over (
-        partition by message_id order by created_at, bulk_campaign_id, channel, client_id
-    ) = 1
+        sent_on
+    from (
+        select
+            message_id,
+            client_id as recipient_client_id,
+            bulk_campaign_id,
+            channel,
+            event_date as sent_on,
+            row_number() over (
+                partition by message_id order by created_at, bulk_campaign_id, channel, client_id
+            ) as send_number
+        from messages
+        where
+            event = 'send'
+            and message_id in (select orders.message_id from orders)
+    ) as numbered_sends
+    where send_number = 1
 ),
 
 joined as (
@@ -43,7 +52,7 @@ joined as (
         message_sends.bulk_campaign_id,
         message_sends.channel,
         message_sends.sent_on,
-        datediff('day', message_sends.sent_on, orders.purchased_on) as days_after_send
+        {{ days_between("message_sends.sent_on", "orders.purchased_on") }} as days_after_send
     from orders
     left join message_sends on orders.message_id = message_sends.message_id
 ),

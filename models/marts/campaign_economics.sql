@@ -53,16 +53,16 @@ client_days as (
 ),
 
 -- the recipient's latest order day strictly before the send (point in time)
+sends_with_last_order as (
+    {{ asof_join('sends', 'client_days', 'client_id', 'sent_on', 'purchased_on', ['first_order_on', 'purchased_on']) }}
+),
+
 segmented as (
     select
-        sends.*,
-        cast(date_trunc('month', sends.sent_on) as date) as period_month,
-        {{ lifecycle_segment('client_days.first_order_on', 'client_days.purchased_on', 'sends.sent_on') }} as segment
-    from sends
-    asof left join client_days
-        on
-            sends.client_id = client_days.client_id
-            and sends.sent_on > client_days.purchased_on
+        *,
+        cast(date_trunc('month', sent_on) as date) as period_month,
+        {{ lifecycle_segment('first_order_on', 'purchased_on', 'sent_on') }} as segment
+    from sends_with_last_order
 ),
 
 sent as (
@@ -79,18 +79,24 @@ sent as (
 
 -- each attributed order at the send it came from (int_orders_attributed picks the message's
 -- first send), segmented like the sends: the recipient's orders strictly before that day
+attributed_sends as (
+    select * from attributed
+    where attribution_status = 'attributed'
+),
+
+attributed_with_last_order as (
+    {{ asof_join(
+        'attributed_sends', 'client_days', ['recipient_client_id', 'client_id'], 'sent_on', 'purchased_on',
+        ['first_order_on', 'purchased_on as last_order_on']
+    ) }}
+),
+
 attributed_segmented as (
     select
-        attributed.*,
-        cast(date_trunc('month', attributed.sent_on) as date) as period_month,
-        {{ lifecycle_segment('client_days.first_order_on', 'client_days.purchased_on', 'attributed.sent_on') }}
-            as segment
-    from attributed
-    asof left join client_days
-        on
-            attributed.recipient_client_id = client_days.client_id
-            and attributed.sent_on > client_days.purchased_on
-    where attributed.attribution_status = 'attributed'
+        *,
+        cast(date_trunc('month', sent_on) as date) as period_month,
+        {{ lifecycle_segment('first_order_on', 'last_order_on', 'sent_on') }} as segment
+    from attributed_with_last_order
 ),
 
 converted as (

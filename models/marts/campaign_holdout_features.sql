@@ -14,15 +14,12 @@ features as (
 ),
 
 featured as (
-    select
-        outcomes.*,
-        features.* exclude (client_id, as_of_date),
-        features.as_of_date as features_as_of
-    from outcomes
-    asof inner join features
-        on
-            outcomes.client_id = features.client_id
-            and outcomes.assigned_on >= features.as_of_date
+    {{ asof_join(
+        'outcomes', 'features', 'client_id', 'assigned_on', 'as_of_date',
+        (star_except(ref('customer_features'), ['client_id', 'as_of_date']).split(',') | map('trim') | list)
+        + ['as_of_date as features_as_of'],
+        inclusive=true, join='inner'
+    ) }}
 )
 
 select * from featured  -- noqa: AM04

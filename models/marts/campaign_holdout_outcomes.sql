@@ -24,7 +24,7 @@ windowed as (
         assignments.variant,
         assignments.assigned_at,
         assignments.assigned_on,
-        cast(assignments.assigned_on + to_days({{ number_var('holdout_window_days') }}) as date) as window_end,
+        cast(assignments.assigned_on + interval {{ number_var('holdout_window_days') }} day as date) as window_end,
         count(orders.order_id) as orders_in_window,
         -- summed as decimals: exact, whatever order the rows arrive in
         cast(coalesce(sum(cast(orders.revenue as decimal(18, 4))), 0) as double) as revenue_in_window
@@ -33,7 +33,7 @@ windowed as (
         on
             assignments.client_id = orders.client_id
             and assignments.assigned_on <= orders.purchased_on
-            and assignments.assigned_on + to_days({{ number_var('holdout_window_days') }}) > orders.purchased_on
+            and assignments.assigned_on + interval {{ number_var('holdout_window_days') }} day > orders.purchased_on
     group by
         assignments.bulk_campaign_id,
         assignments.client_id,

@@ -25,7 +25,7 @@ combined as (
         grid.client_id,
         grid.as_of_date,
         cutoffs.is_scoring_cutoff,
-        datediff('day', grid.first_seen_on, grid.as_of_date) as tenure_days,
+        {{ days_between("grid.first_seen_on", "grid.as_of_date") }} as tenure_days,
         orders.client_id is not null as has_purchase_history,
         orders.days_since_last_order,
         orders.days_since_first_order,
@@ -47,8 +47,8 @@ combined as (
         cast(coalesce(orders.distinct_root_categories, 0) as bigint) as distinct_root_categories,
         cast(coalesce(orders.distinct_leaf_categories, 0) as bigint) as distinct_leaf_categories,
         cast(coalesce(orders.sale_line_share, 0) as double) as sale_line_share,
-        coalesce(cast(orders.favourite_root_category as varchar), 'none') as favourite_root_category,
-        engagement.* exclude (client_id, as_of_date, load_id)
+        coalesce(cast(orders.favourite_root_category as string), 'none') as favourite_root_category,
+        {{ star_except(ref('int_client_engagement_windowed'), ['client_id', 'as_of_date', 'load_id'], 'engagement') }}
     from grid
     inner join cutoffs on grid.as_of_date = cutoffs.as_of_date
     left join orders on grid.client_id = orders.client_id and grid.as_of_date = orders.as_of_date
@@ -166,8 +166,8 @@ final as (
         ) }} as click_to_open_rate_90d,
         t.last_open_date is not null as has_opened,
         t.last_click_date is not null as has_clicked,
-        datediff('day', t.last_open_date, t.as_of_date) as days_since_last_open,
-        datediff('day', t.last_click_date, t.as_of_date) as days_since_last_click,
+        {{ days_between("t.last_open_date", "t.as_of_date") }} as days_since_last_open,
+        {{ days_between("t.last_click_date", "t.as_of_date") }} as days_since_last_click,
         t.hard_bounces_all > 0 as has_hard_bounce,
         t.unsubscribes_all > 0 as has_unsubscribed,
         t.complaints_all > 0 as has_complained,

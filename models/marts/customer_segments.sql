@@ -29,15 +29,15 @@ scored as (
     select
         client_id,
         as_of_date,
-        least(
+        cast(least(
             5, 1 + floor(5 * percent_rank() over (partition by as_of_date order by days_since_last_order desc))
-        )::integer as r_score,
-        least(
+        ) as integer) as r_score,
+        cast(least(
             5, 1 + floor(5 * percent_rank() over (partition by as_of_date order by orders_all))
-        )::integer as f_score,
-        least(
+        ) as integer) as f_score,
+        cast(least(
             5, 1 + floor(5 * percent_rank() over (partition by as_of_date order by revenue_all))
-        )::integer as m_score
+        ) as integer) as m_score
     from buyers
 ),
 
@@ -53,7 +53,7 @@ final as (
         scored.r_score,
         scored.f_score,
         scored.m_score,
-        scored.r_score::varchar || scored.f_score::varchar || scored.m_score::varchar as rfm_cell,
+        cast(scored.r_score as string) || cast(scored.f_score as string) || cast(scored.m_score as string) as rfm_cell,
         coalesce(segment_names.segment, 'no_purchases') as segment,
         coalesce(segment_names.segment_order, 99) as segment_order
     from features

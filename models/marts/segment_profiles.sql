@@ -51,7 +51,7 @@ members as (
         avg(clusters.distance) as mean_distance
     from clusters
     left join labels
-        on clusters.client_id = cast(labels.client_id as varchar) and clusters.as_of_date = labels.as_of_date
+        on clusters.client_id = cast(labels.client_id as string) and clusters.as_of_date = labels.as_of_date
     left join latest_scores
         on clusters.client_id = latest_scores.client_id and clusters.as_of_date = latest_scores.as_of_date
     group by clusters.run_id, clusters.cluster
@@ -71,7 +71,7 @@ feature_means as (
     select
         run_id,
         cluster,
-        cast(json_group_object(feature, round(mean_value, 4)) as varchar) as feature_means
+        {{ json_object_agg('feature', 'round(mean_value, 4)') }} as feature_means
     from profiles
     group by run_id, cluster
 ),
@@ -80,10 +80,10 @@ top_features as (
     select
         run_id,
         cluster,
-        string_agg(
-            feature || case when z_centre >= 0 then ' +' else ' -' end || printf('%.1f', abs(z_centre)),
-            ', ' order by feature_rank
-        ) as top_features
+        {{ ordered_string_agg(
+            "feature || case when z_centre >= 0 then ' +' else ' -' end || printf('%.1f', abs(z_centre))",
+            'feature_rank', ', '
+        ) }} as top_features
     from ranked_features
     where feature_rank <= 3
     group by run_id, cluster

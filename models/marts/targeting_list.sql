@@ -61,7 +61,7 @@ joined as (
     from scores
     inner join runs on scores.run_id = runs.run_id
     inner join features
-        on scores.client_id = cast(features.client_id as varchar) and scores.as_of_date = features.as_of_date
+        on scores.client_id = cast(features.client_id as string) and scores.as_of_date = features.as_of_date
     left join channels on features.favourite_channel = channels.channel
     cross join economics
 ),

@@ -21,7 +21,7 @@ economics as (
 latest_runs as (
     select
         spec_name,
-        arg_max(run_id, created_at) as run_id
+        max_by(run_id, created_at) as run_id
     from scores
     group by spec_name
 ),

@@ -23,16 +23,28 @@ SAMPLES = REPO.parent / "shared" / "data" / "apparel_real_sample"
 BIN = Path(sys.executable).parent
 
 
-def run_dbt(args: list[str], db: Path, vars_: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run dbt in the repo against the DuckDB file ``db``; never raises on failure."""
-    env = dict(os.environ, MM_DUCKDB_PATH=str(db), DO_NOT_TRACK="1", DBT_PROFILES_DIR=str(REPO))
+def run_dbt(
+    args: list[str],
+    db: Path,
+    vars_: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: int = 600,
+) -> subprocess.CompletedProcess:
+    """Run dbt in the repo against the DuckDB file ``db``; never raises on failure.
+
+    Artifacts go to ``target`` beside ``db``; ``env`` adds environment variables (the Spark
+    target's MM_SPARK_DIR, for one).
+    """
+    env = dict(
+        os.environ, MM_DUCKDB_PATH=str(db), DO_NOT_TRACK="1", DBT_PROFILES_DIR=str(REPO), **(env or {})
+    )
     cmd = [str(BIN / "dbt"), *args, "--target-path", str(db.parent / "target")]
     if "--select" in args:
         # only tests whose parents are all selected (eager would pull in mart tests)
         cmd += ["--indirect-selection", "cautious"]
     if vars_:
         cmd += ["--vars", "{" + ", ".join(f"{k}: '{v}'" for k, v in vars_.items()) + "}"]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def write_spec(tmp_path: Path, **changes: object) -> Path:

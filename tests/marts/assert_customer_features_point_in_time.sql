@@ -6,7 +6,7 @@ with
 
 features as (
     select * from {{ ref('customer_features') }}
-    where hash(client_id) % 10 = 0
+    where {{ row_hash(['client_id']) }} % 10 = 0
 ),
 
 lines as (
@@ -21,14 +21,14 @@ orders_truth as (
     select
         features.client_id,
         features.as_of_date,
-        count(distinct cast(lines.purchased_on as varchar) || '|' || lines.message_id) filter (
+        count(distinct cast(lines.purchased_on as string) || '|' || lines.message_id) filter (
             where lines.client_id is not null
         ) as orders_all,
         coalesce(sum(lines.line_revenue), 0) as revenue_all,
-        count(distinct cast(lines.purchased_on as varchar) || '|' || lines.message_id) filter (
+        count(distinct cast(lines.purchased_on as string) || '|' || lines.message_id) filter (
             where lines.client_id is not null and lines.purchased_on >= features.as_of_date - 90
         ) as orders_90d,
-        datediff('day', max(lines.purchased_on), features.as_of_date) as days_since_last_order
+        {{ days_between("max(lines.purchased_on)", "features.as_of_date") }} as days_since_last_order
     from features
     left join lines
         on features.client_id = lines.client_id and features.as_of_date > lines.purchased_on
@@ -46,7 +46,7 @@ messages_truth as (
         count(*) filter (
             where messages.event = 'click' and messages.event_date >= features.as_of_date - 30
         ) as clicks_30d,
-        datediff('day', max(messages.event_date) filter (where messages.event = 'open'), features.as_of_date)
+        {{ days_between("max(messages.event_date) filter (where messages.event = 'open')", "features.as_of_date") }}
             as days_since_last_open
     from features
     left join messages

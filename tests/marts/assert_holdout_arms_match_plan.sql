@@ -24,7 +24,7 @@ planned as (
         {%- endfor %}
     {%- else %}
         select
-            cast(null as varchar) as variant,
+            cast(null as string) as variant,
             cast(null as double) as planned_share
         where false
     {%- endif %}
@@ -93,7 +93,11 @@ final as (
         tested.chi_square,
         tested.degrees_of_freedom,
         unplanned.unplanned_arms,
-        [{{ critical | join(', ') }}][least(greatest(tested.degrees_of_freedom, 1), 9)] as critical_value
+        case least(greatest(tested.degrees_of_freedom, 1), 9)
+            {%- for value in critical %}
+                when {{ loop.index }} then {{ value }}
+            {%- endfor %}
+        end as critical_value
     from tested
     left join unplanned on tested.bulk_campaign_id = unplanned.bulk_campaign_id
 )

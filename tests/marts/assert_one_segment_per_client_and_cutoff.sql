@@ -67,7 +67,7 @@ unbalanced as (
     select
         'transitions do not add up' as check_name,
         cutoff_totals.as_of_date,
-        null::bigint as client_id,
+        cast(null as bigint) as client_id,
         cutoff_totals.n_clients as n_rows
     from cutoff_totals
     inner join transition_totals on cutoff_totals.as_of_date = transition_totals.to_as_of

@@ -21,5 +21,5 @@ select
     scores.as_of_date
 from scores
 left join features
-    on scores.client_id = cast(features.client_id as varchar) and scores.as_of_date = features.as_of_date
+    on scores.client_id = cast(features.client_id as string) and scores.as_of_date = features.as_of_date
 where features.client_id is null

@@ -10,11 +10,11 @@ source as (
         select * from {{ source('apparel', 'campaign_assignments') }}
     {%- else %}
         select
-            cast(null as varchar) as client_id,
-            cast(null as varchar) as bulk_campaign_id,
-            cast(null as varchar) as variant,
-            cast(null as varchar) as assigned_at,
-            cast(null as varchar) as filename
+            cast(null as string) as client_id,
+            cast(null as string) as bulk_campaign_id,
+            cast(null as string) as variant,
+            cast(null as string) as assigned_at,
+            cast(null as string) as filename
         where false
     {%- endif %}
 ),
@@ -29,9 +29,9 @@ typed as (
             'bulk_campaign_id', 'bigint', 'a campaign id (whole digits) that fits a 64-bit integer', rule='id'
         ) }} as bulk_campaign_id,
         case
-            when nullif(trim(cast(variant as varchar)), '') is null
+            when nullif(trim(cast(variant as string)), '') is null
                 then {{ empty_value("'variant'", 'an arm name') }}
-            else lower(trim(cast(variant as varchar)))
+            else lower(trim(cast(variant as string)))
         end as variant,
         {{ checked_date('assigned_at', fmt='%Y-%m-%d %H:%M:%S', data_type='timestamp') }} as assigned_at
     from source

@@ -28,7 +28,8 @@ split as (
                 then left(unpivoted.counter_name, length(unpivoted.counter_name) - length(channels.channel) - 1)
         end as event_name
     from unpivoted
-    left join channels on ends_with(unpivoted.counter_name, '_' || channels.channel)
+    left join channels
+        on right(unpivoted.counter_name, length(channels.channel) + 1) = '_' || channels.channel
 ),
 
 checked as (
@@ -37,12 +38,12 @@ checked as (
         split.matched_channel as channel,
         case
             when split.matched_channel is null
-                then error(
+                then {{ raise_error() }}(
                     'raw file ' || split.source_file || ': column ' || split.metric_column
                     || ' does not end with a channel from the channels seed'
                 )
             when event_taxonomy.event is null
-                then error(
+                then {{ raise_error() }}(
                     'raw file ' || split.source_file || ': column ' || split.metric_column
                     || ' names event ''' || split.event_name
                     || ''' which is not in the event_taxonomy seed'

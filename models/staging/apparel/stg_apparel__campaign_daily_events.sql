@@ -18,7 +18,7 @@ unpivoted as (
 checked as (
     select
         unpivoted.*,
-        coalesce(event_taxonomy.event, error(
+        coalesce(event_taxonomy.event, {{ raise_error() }}(
             'raw file ' || unpivoted.source_file || ': column ' || unpivoted.metric_column
             || ' names event ''' || unpivoted.counter_name
             || ''' which is not in the event_taxonomy seed'

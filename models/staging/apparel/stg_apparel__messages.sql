@@ -15,7 +15,7 @@
 -- are logged (stg_apparel__messages_removed): downstream models recompute only the clients
 -- a run touched.
 {{ config(
-    materialized='incremental',
+    materialized=incremental_where_supported(),
     incremental_strategy='delete+insert',
     unique_key='source_file',
     on_schema_change='fail',
@@ -37,14 +37,14 @@ source as (
 
 fingerprints as (
     select
-        col0 as fingerprinted_file,
-        col1 as source_fingerprint
+        listed.fingerprinted_file,
+        listed.source_fingerprint
     from (
         values
         {% for path, fingerprint in batch.files -%}
             ({{ sql_string(path) }}, {{ sql_string(fingerprint) }}){{ ',' if not loop.last }}
         {% endfor -%}
-    )
+    ) as listed (fingerprinted_file, source_fingerprint)
 ),
 
 event_taxonomy as (
@@ -76,7 +76,7 @@ channels as (
             source.channel,
             source.date,
             source.created_at,
-            arg_min(source.filename, file_order.file_rank) as filename
+            min_by(source.filename, file_order.file_rank) as filename
         from source
         inner join file_order on source.filename = file_order.fingerprinted_file
         group by all
@@ -104,9 +104,9 @@ typed as (
         {{ checked_cast(
             'client_id', 'bigint', 'a client id (whole digits) that fits a 64-bit integer', rule='id'
         ) }} as client_id,
-        cast(message_id as varchar) as message_id,
-        lower(trim(cast(event as varchar))) as event_raw,
-        lower(trim(cast(channel as varchar))) as channel_raw,
+        cast(message_id as string) as message_id,
+        lower(trim(cast(event as string))) as event_raw,
+        lower(trim(cast(channel as string))) as channel_raw,
         {{ checked_date('date') }} as event_date,
         {{ checked_date('created_at', '%Y-%m-%d %H:%M:%S', 'timestamp') }} as created_at
     from deduplicated
@@ -115,12 +115,12 @@ typed as (
 checked as (
     select
         typed.*,
-        coalesce(event_taxonomy.event, error(
+        coalesce(event_taxonomy.event, {{ raise_error() }}(
             'raw file ' || typed.source_file || ': column event has value '''
             || coalesce(typed.event_raw, 'NULL')
             || ''' which is not in the event_taxonomy seed (add it there if it is a new event type)'
         )) as event,
-        coalesce(channels.channel, error(
+        coalesce(channels.channel, {{ raise_error() }}(
             'raw file ' || typed.source_file || ': column channel has value '''
             || coalesce(typed.channel_raw, 'NULL')
             || ''' which is not in the channels seed (add it there if it is a new channel)'

@@ -14,10 +14,10 @@ markers as (
 
 marker_lists as (
     select
-        coalesce(list(category_id) filter (where marker = 'sale'), []) as sale_ids,
-        coalesce(list(category_id) filter (where marker = 'women'), []) as women_ids,
-        coalesce(list(category_id) filter (where marker = 'men'), []) as men_ids,
-        coalesce(list(category_id), []) as marker_ids
+        {{ list_collect('category_id', "marker = 'sale'") }} as sale_ids,
+        {{ list_collect('category_id', "marker = 'women'") }} as women_ids,
+        {{ list_collect('category_id', "marker = 'men'") }} as men_ids,
+        {{ list_collect('category_id') }} as marker_ids
     from markers
 ),
 
@@ -30,21 +30,19 @@ typed as (
         {{ checked_cast('quantity', 'integer', 'a whole number of units') }} as quantity,
         {{ checked_cast('price', 'double', 'a number') }} as price,
         {{ checked_date('date') }} as purchased_on,
-        cast(message_id as varchar) as message_id,
+        cast(message_id as string) as message_id,
         case
             when
-                regexp_full_match(
-                    trim(cast(category_ids as varchar)), {{ sql_string(var('value_rules')['category_ids']) }}
-                )
+                {{ full_match('trim(cast(category_ids as string))', var('value_rules')['category_ids']) }}
                 -- every id fits a 64-bit integer
-                and coalesce(list_bool_and(list_transform(
-                    regexp_extract_all(cast(category_ids as varchar), '''(\d+)''', 1),
-                    lambda x: try_cast(x as bigint) is not null  -- noqa: RF03
-                )), true)
-                then trim(cast(category_ids as varchar))
-            else error(
+                and {{ list_every(
+                    "regexp_extract_all(cast(category_ids as string), '''([0-9]+)''', 1)",
+                    'x', 'try_cast(x as bigint) is not null'
+                ) }}
+                then trim(cast(category_ids as string))
+            else {{ raise_error() }}(
                 'raw file ' || filename || ': column category_ids has value '''
-                || coalesce(cast(category_ids as varchar), 'NULL')
+                || coalesce(cast(category_ids as string), 'NULL')
                 || ''' which is not a Python list of quoted ids that fit 64-bit integers, '
                 || 'like [''4'', ''28''], [] or [None]'
             )
@@ -61,7 +59,7 @@ in_range as (
         {{ checked_value('purchased_on', 'purchased_on <= current_date', 'date', 'a date up to today') }}
             as purchased_on,
         {{ checked_value(
-            'message_id', "regexp_full_match(message_id, " ~ sql_string(var('value_rules')['message_id']) ~ ")",
+            'message_id', full_match('message_id', var('value_rules')['message_id']),
             'message_id', 'a message id like <client_id>-<campaign_id>-<hex>'
         ) }} as message_id,
         category_ids_raw
@@ -71,9 +69,9 @@ in_range as (
 parsed as (
     select
         typed.*,
-        list_transform(
-            regexp_extract_all(typed.category_ids_raw, '''(\d+)''', 1), lambda x: cast(x as bigint)  -- noqa: RF03
-        ) as category_ids,
+        {{ list_map(
+            "regexp_extract_all(typed.category_ids_raw, '''([0-9]+)''', 1)", 'x', 'cast(x as bigint)'
+        ) }} as category_ids,
         case typed.category_ids_raw
             when '[]' then 'empty'
             when '[None]' then 'none'
@@ -86,13 +84,23 @@ parsed as (
 
 enriched as (
     select
-        parsed.* exclude (category_ids_raw),
-        list_filter(parsed.category_ids, lambda x: not list_contains(marker_lists.marker_ids, x))  -- noqa: RF03
-            as tree_category_ids,
-        list_has_any(parsed.category_ids, marker_lists.sale_ids) as is_sale,
+        parsed.source_file,
+        parsed.client_id,
+        parsed.quantity,
+        parsed.price,
+        parsed.purchased_on,
+        parsed.message_id,
+        parsed.category_ids,
+        parsed.category_ids_status,
+        parsed.message_client_id,
+        parsed.message_bulk_campaign_id,
+        filter(
+            parsed.category_ids, {{ lambda_fn('x', 'not array_contains(marker_lists.marker_ids, x)') }}
+        ) as tree_category_ids,
+        {{ list_has_any('parsed.category_ids', 'marker_lists.sale_ids') }} as is_sale,
         case
-            when list_has_any(parsed.category_ids, marker_lists.women_ids) then 'women'
-            when list_has_any(parsed.category_ids, marker_lists.men_ids) then 'men'
+            when {{ list_has_any('parsed.category_ids', 'marker_lists.women_ids') }} then 'women'
+            when {{ list_has_any('parsed.category_ids', 'marker_lists.men_ids') }} then 'men'
         end as gender_marker
     from parsed
     cross join marker_lists
@@ -124,9 +132,9 @@ final as (
         message_client_id,
         source_file,
         quantity * price as line_revenue,
-        tree_category_ids[1] as root_category_id,
-        tree_category_ids[-1] as leaf_category_id,
-        len(tree_category_ids) as category_depth,
+        {{ list_element('tree_category_ids', 1) }} as root_category_id,
+        {{ list_element('tree_category_ids', -1) }} as leaf_category_id,
+        cardinality(tree_category_ids) as category_depth,
         coalesce(message_client_id = client_id, false) as message_matches_client,
         -- identical lines get consecutive line numbers; every one after the first is a repeat
         -- (derived from line_number so the same input always flags the same rows)

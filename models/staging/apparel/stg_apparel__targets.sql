@@ -12,10 +12,10 @@ typed as (
             'client_id', 'bigint', 'a client id (whole digits) that fits a 64-bit integer', rule='id'
         ) }} as client_id,
         case
-            when cast(target as varchar) in ('0', '1') then cast(target as integer)
-            else error(
+            when cast(target as string) in ('0', '1') then cast(target as integer)
+            else {{ raise_error() }}(
                 'raw file ' || filename || ': column target has value '''
-                || coalesce(cast(target as varchar), 'NULL') || ''' which is not 0 or 1'
+                || coalesce(cast(target as string), 'NULL') || ''' which is not 0 or 1'
             )
         end as target,
         filename as source_file

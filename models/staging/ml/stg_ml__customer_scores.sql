@@ -7,7 +7,7 @@ source as (
 final as (
     select
         run_id,
-        cast(client_id as varchar) as client_id,
+        cast(client_id as string) as client_id,
         as_of_date,
         p_mean,
         p_sd,

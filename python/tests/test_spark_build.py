@@ -1,0 +1,131 @@
+"""The same dbt project on Spark: every model and test builds, and the marts equal DuckDB's.
+
+`dbt build --target spark` runs on a local PySpark session (dbt-spark's session method) over
+the same generated raw files as the DuckDB ``warehouse`` fixture. Spark writes its tables as
+Parquet under MM_SPARK_DIR, which DuckDB reads directly for the comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from .conftest import run_dbt
+
+pytestmark = pytest.mark.slow
+
+# Spark's tables rebuild in full; these columns say which run or file wrote a row (or hash
+# it with the engine's own function), so they differ between engines by design
+ENGINE_COLUMNS = {"load_id", "rates_checksum", "source_file", "source_fingerprint"}
+REL_TOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def spark_build(synth_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Spark warehouse folder after `dbt build --target spark` (all models and tests)."""
+    if shutil.which("java") is None:
+        pytest.fail("the Spark build needs Java 17: apt-get install openjdk-17-jre-headless (see .ci/run)")
+    folder = tmp_path_factory.mktemp("spark_dbt")
+    env = {"MM_SPARK_DIR": str(folder), "MM_SPARK_DRIVER_MEMORY": "2g"}
+    # the DuckDB path is unused on Spark; artifacts go to folder/target
+    res = run_dbt(
+        ["build", "--target", "spark"], folder / "unused.duckdb", {"raw_path": str(synth_raw)}, env, 1500
+    )
+    assert res.returncode == 0, res.stdout[-6000:]
+    return folder
+
+
+def _results(folder: Path) -> list[dict]:
+    return json.loads((folder / "target" / "run_results.json").read_text())["results"]
+
+
+def test_spark_build_runs_every_model_and_test(spark_build: Path) -> None:
+    results = _results(spark_build)
+    failed = [
+        r["unique_id"]
+        for r in results
+        if r["status"] not in ("success", "pass") and not r["unique_id"].startswith("exposure.")
+    ]
+    assert failed == []
+    # every model, seed, data test and unit test of the project ran: nothing skipped on Spark
+    manifest = json.loads((spark_build / "target" / "manifest.json").read_text())
+    wanted = {
+        uid
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed", "test") and node["config"].get("enabled", True)
+    } | set(manifest["unit_tests"])
+    ran = {r["unique_id"] for r in results}
+    assert wanted - ran == set()
+    kinds = pd.Series([uid.split(".")[0] for uid in ran]).value_counts()
+    assert kinds["test"] > 400 and kinds["unit_test"] >= 8 and kinds["model"] >= 40
+
+
+def _mart_keys(warehouse: Path) -> dict[str, list[str]]:
+    """Each mart's declared unique key (its unique_combination_of_columns test)."""
+    manifest = json.loads((warehouse.parent / "target" / "manifest.json").read_text())
+    marts = {
+        node["name"]: []
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["schema"] == "marts"
+    }
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if meta.get("name") == "unique_combination_of_columns":
+            model = node["attached_node"].split(".")[-1]
+            if model in marts:
+                marts[model] = list(meta["kwargs"]["combination_of_columns"])
+    return marts
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Whole numbers as Int64 and the rest as float64 (Spark's int and decimal vs DuckDB's
+    bigint and decimal); 19-digit ids stay exact."""
+    out = frame.drop(columns=[c for c in frame.columns if c in ENGINE_COLUMNS])
+    for column in out.columns:
+        values = out[column]
+        if pd.api.types.is_bool_dtype(values):
+            continue
+        if pd.api.types.is_integer_dtype(values):
+            out[column] = values.astype("Int64")
+        elif pd.api.types.is_float_dtype(values):
+            out[column] = values.astype("float64")
+        elif values.dtype == object and values.map(lambda v: hasattr(v, "as_tuple")).any():
+            out[column] = values.astype("float64")  # Decimal objects
+    return out
+
+
+def test_spark_marts_hold_the_same_rows_and_values(spark_build: Path, warehouse: Path) -> None:
+    keys = _mart_keys(warehouse)
+    assert {"customer_features", "customer_labels", "campaign_economics"} <= set(keys)
+    compared = 0
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for mart, key in sorted(keys.items()):
+            duck = con.execute(f'select * from marts."{mart}"').df()
+            files = spark_build / "warehouse" / "marts.db" / mart
+            parquet = sorted(files.glob("*.parquet"))
+            spark = con.execute("select * from read_parquet(?)", [[str(p) for p in parquet]]).df()
+            assert sorted(spark.columns) == sorted(duck.columns), mart
+            assert len(spark) == len(duck), f"{mart}: {len(spark)} rows on Spark, {len(duck)} on DuckDB"
+            if duck.empty:
+                continue
+            duck, spark = _comparable(duck), _comparable(spark[duck.columns])
+            if not key:
+                key = [c for c in duck.columns if not pd.api.types.is_float_dtype(duck[c])]
+            duck = duck.sort_values(key).reset_index(drop=True)
+            spark = spark.sort_values(key).reset_index(drop=True)
+            for column in duck.columns:
+                a, b = duck[column], spark[column]
+                if pd.api.types.is_float_dtype(a):
+                    same = np.isclose(a, b, rtol=REL_TOL, atol=1e-12, equal_nan=True)
+                else:
+                    same = ((a == b) | (a.isna() & b.isna())).fillna(False).astype(bool)
+                assert bool(np.all(same)), f"{mart}.{column}: {int((~same).sum())} rows differ"
+            compared += 1
+    # the populated marts of the generated data, compared row by row
+    assert compared >= 9
