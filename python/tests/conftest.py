@@ -47,6 +47,17 @@ def run_dbt(
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+# the longest modules, started first so that pytest-xdist's two workers (one module each at
+# a time) finish together instead of one running a long module alone at the end
+FIRST_MODULES = ["test_spark_build.py", "test_incremental.py", "test_evaluation.py"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the longest modules first (see FIRST_MODULES); the rest keep their order."""
+    first = {name: rank for rank, name in enumerate(FIRST_MODULES)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))
+
+
 def write_spec(tmp_path: Path, **changes: object) -> Path:
     """A copy of the shipped plain spec with some keys replaced, as a new file in ``tmp_path``."""
     import yaml

@@ -54,20 +54,27 @@ def _spec(tmp_path: Path, prior: dict) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("prior", "null_bound"),
+    ("prior", "null_bound", "max_divergences"),
     [
-        ({"dist": "RegularizedHorseshoe", "scale_global": 0.01}, 0.06),
-        ({"dist": "SharedNormal", "scale": 1}, 0.1),
+        # the horseshoe's funnel (tau near 0) gives an occasional divergent transition whose
+        # count depends on the processor's floating point for one seed: 0 or 1 of these 600
+        # on the machines seen (5 of 10 seeds with 1 on one of them); `targeting fit` flags
+        # any divergence in the run's diagnostics either way
+        ({"dist": "RegularizedHorseshoe", "scale_global": 0.01}, 0.06, 3),
+        ({"dist": "SharedNormal", "scale": 1}, 0.1, 0),
     ],
 )
 def test_shrinkage_keeps_the_real_effects_and_shrinks_the_rest(
-    tmp_path: Path, prior: dict, null_bound: float
+    tmp_path: Path, prior: dict, null_bound: float, max_divergences: int
 ) -> None:
     frame = _frame()
     spec = load_spec(_spec(tmp_path, prior))
     model = modeling.build_model(spec, frame)
     idata, _ = modeling.fit_model(model, spec, progress=False)
-    assert int(idata.sample_stats["diverging"].sum()) == 0
+    divergences = int(idata.sample_stats["diverging"].sum())
+    assert divergences <= max_divergences
+    # the run's diagnostics name them when there are any
+    assert ("divergent transitions" in modeling.diagnose(idata, spec).message) == (divergences > 0)
     beta = idata.posterior["cbind"].mean(("chain", "draw")).to_numpy()
     assert beta.shape == (2 + N_NULL,)
     # the coefficients are named after the bound columns

@@ -32,7 +32,14 @@ def spark_build(synth_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     if shutil.which("java") is None:
         pytest.fail("the Spark build needs Java 17: apt-get install openjdk-17-jre-headless (see .ci/run)")
     folder = tmp_path_factory.mktemp("spark_dbt")
-    env = {"MM_SPARK_DIR": str(folder), "MM_SPARK_DRIVER_MEMORY": "2g"}
+    # one core and one shuffle partition: the other pytest worker keeps the second core,
+    # and the test data is small (each query's fixed cost dominates)
+    env = {
+        "MM_SPARK_DIR": str(folder),
+        "MM_SPARK_DRIVER_MEMORY": "2g",
+        "MM_SPARK_MASTER": "local[1]",
+        "MM_SPARK_SHUFFLE_PARTITIONS": "1",
+    }
     # the DuckDB path is unused on Spark; artifacts go to folder/target
     res = run_dbt(
         ["build", "--target", "spark"], folder / "unused.duckdb", {"raw_path": str(synth_raw)}, env, 1500
