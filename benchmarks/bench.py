@@ -18,6 +18,11 @@ Sections (``BENCH_SECTIONS``, default ``mart,fit,score``):
   limit is 4GB, ``MM_DUCKDB_MEMORY_LIMIT``), the bare scan and the daily runs,
   against the scale-``BENCH_SCALE`` mart of this run (or, when the mart section is left
   out, of results.json, which the table then says).
+* spark (not in the default): ``dbt run`` of the whole project on the ``spark`` target (a
+  local PySpark session, ``local[2]``) at ``BENCH_SCALE``, against ``dbt run`` on DuckDB of
+  the same files in the same run. Peak memory is the dbt process's; Spark's JVM (driver
+  memory ``MM_SPARK_DRIVER_MEMORY``, default 4g) is a separate process, its peak read from
+  /proc each second while it runs.
 * precision (not in the default): the plain spec (python/specs/purchase_90d.yml) fitted in
   float64 and in float32 on the bench warehouse, each evaluated out of time: fit time, r_hat,
   bulk ESS, divergences, ROC-AUC and log loss side by side.
@@ -198,6 +203,78 @@ def bench_scale(small: dict[str, object], same_run: bool) -> dict[str, object]:
         flush=True,
     )
     return {**big, "vs_small_scale": ratios, "small_scale_measured_in_this_run": same_run}
+
+
+def bench_spark(raw: Path) -> dict[str, object]:
+    """The whole project's ``dbt run`` on Spark against the same on DuckDB, same files."""
+    vars_ = "{raw_path: '" + str(raw) + "'}"
+    db = DATA / f"spark_baseline_scale{SCALE:g}.duckdb"
+    db.unlink(missing_ok=True)
+    duck_env = {"MM_DUCKDB_PATH": str(db), "DBT_PROFILES_DIR": str(REPO), "DO_NOT_TRACK": "1"}
+    measure("duckdb: dbt seed (setup)", [str(BIN / "dbt"), "seed", "--vars", vars_], duck_env)
+    duck = measure("duckdb: dbt run", [str(BIN / "dbt"), "run", "--vars", vars_], duck_env)
+    folder = DATA / f"spark_scale{SCALE:g}"
+    subprocess.run(["rm", "-rf", str(folder)], check=True)
+    spark_env = {"MM_SPARK_DIR": str(folder), "DBT_PROFILES_DIR": str(REPO), "DO_NOT_TRACK": "1"}
+    target = ["--target", "spark"]
+    measure("spark: dbt seed (setup)", [str(BIN / "dbt"), "seed", *target, "--vars", vars_], spark_env)
+    run = [str(BIN / "dbt"), "run", *target, "--vars", vars_]
+    spark = measure_with_children("spark: dbt run", run, spark_env)
+    db.unlink(missing_ok=True)
+    return {
+        "scale": SCALE,
+        "duckdb_dbt_run": duck,
+        "spark_dbt_run": spark,
+        "ratio_spark_vs_duckdb": round(spark["seconds"] / duck["seconds"], 2),
+        "spark_driver_memory": os.environ.get("MM_SPARK_DRIVER_MEMORY", "4g"),
+    }
+
+
+def measure_with_children(label: str, cmd: list[str], env: dict[str, str]) -> dict[str, float]:
+    """``measure``, adding the peak RSS of the child's whole process tree, sampled each second.
+
+    A JVM that PySpark starts is not waited for, so ``wait4`` does not count it.
+    """
+    import threading
+
+    peak = {"mb": 0.0}
+    done = threading.Event()
+
+    def tree_rss_mb() -> float:
+        # every process below this one (dbt, and the JVM PySpark starts): parent links from /proc
+        parents: dict[int, int] = {}
+        rss: dict[int, int] = {}
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            except OSError:
+                continue
+            pid = int(status.parent.name)
+            parents[pid] = int(fields.get("PPid", "0").strip())
+            rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+        total, me = 0, os.getpid()
+        for pid in rss:
+            up = parents.get(pid)
+            while up and up != me:
+                up = parents.get(up)
+            if up == me:
+                total += rss[pid]
+        return total / 1024
+
+    def watch() -> None:
+        while not done.wait(1.0):
+            peak["mb"] = max(peak["mb"], tree_rss_mb())
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        result = measure(label, cmd, env)
+    finally:
+        done.set()
+        thread.join()
+    result["peak_mb_with_jvm"] = round(peak["mb"], 1)
+    print(f"  {'(dbt and its Spark JVM together, peak)':<48} {'':>11} {result['peak_mb_with_jvm']:>9.0f} MB")
+    return result
 
 
 def bench_daily_append(raw: Path, db: Path, vars_: str, env: dict[str, str]) -> dict[str, object]:
@@ -535,6 +612,9 @@ def main() -> None:
     if "precision" in SECTIONS:
         print("precision: the plain spec in float64 and float32", flush=True)
         results["precision"] = bench_precision(MART_DB)
+    if "spark" in SECTIONS:
+        print(f"spark: the project on Spark vs DuckDB at scale {SCALE:g}", flush=True)
+        results["spark"] = bench_spark(raw)
     if "scale" in SECTIONS:
         print(f"scale {BIG_SCALE:g}", flush=True)
         results["scale_up"] = bench_scale(results["mart"], same_run=built_mart)  # type: ignore[arg-type]
