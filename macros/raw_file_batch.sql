@@ -47,11 +47,13 @@
 {% endmacro %}
 
 
-{% macro raw_file_pattern(source_name, table_name) %}
-    {#- The path (a glob when the table's meta sets raw_glob) a raw source table reads. -#}
+{% macro raw_file_pattern(source_name, table_name, name_only=false) %}
+    {#- The path (a glob when the table's meta sets raw_glob) a raw source table reads; with
+        name_only, its file name part alone (the folder is var raw_path). -#}
     {%- set src = graph.sources['source.' ~ project_name ~ '.' ~ source_name ~ '.' ~ table_name] -%}
     {%- set meta = src.config.meta -%}
-    {{ return(meta.raw_path ~ '/' ~ src.identifier ~ meta.raw_suffix ~ meta.get('raw_glob', '') ~ '.' ~ meta.raw_ext) }}
+    {%- set name = src.identifier ~ meta.raw_suffix ~ meta.get('raw_glob', '') ~ '.' ~ meta.raw_ext -%}
+    {{ return(name if name_only else meta.raw_path ~ '/' ~ name) }}
 {% endmacro %}
 
 
@@ -94,12 +96,10 @@
     {#- Spark: the files under var raw_path whose names match the pattern, listed by Spark's
         binaryFile source (content not read), fingerprint '<size>@<modification time in ms>'.
         The models rebuild in full on Spark, so no content hash is needed. -#}
-    {%- set src = graph.sources['source.' ~ project_name ~ '.' ~ source_name ~ '.' ~ table_name] -%}
-    {%- set meta = src.config.meta -%}
-    {%- set name_glob = src.identifier ~ meta.raw_suffix ~ meta.get('raw_glob', '') ~ '.' ~ meta.raw_ext -%}
     {%- do run_query(
         'create or replace temporary view mm_raw_listing using binaryFile options (path '
-        ~ sql_string(meta.raw_path) ~ ', pathGlobFilter ' ~ sql_string(name_glob) ~ ')'
+        ~ sql_string(var('raw_path')) ~ ', pathGlobFilter '
+        ~ sql_string(raw_file_pattern(source_name, table_name, name_only=true)) ~ ')'
     ) -%}
     {%- set listed = run_query(
         "select regexp_replace(path, '^file:', ''), length || '@' || unix_millis(modificationTime)"
