@@ -4,15 +4,20 @@
         missing columns and the header found, instead of a binder error deep in a model.
         A source whose meta says optional is checked only when its file is there. -#}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {#- the sources the selected staging models read (a daily run's selector: the messages
+        only); unit tests of staging models read fixtures, but check every source as before -#}
     {%- set wanted = [] -%}
+    {%- set every = [] -%}
     {%- for node_id in selected_resources -%}
-        {%- if node_id.startswith('model.marketing_mart.stg_apparel__') or node_id.startswith('unit_test.marketing_mart.stg_apparel__') -%}
-            {%- do wanted.append(node_id) -%}
+        {%- if node_id.startswith('unit_test.marketing_mart.stg_apparel__') -%}
+            {%- do every.append(node_id) -%}
+        {%- elif node_id.startswith('model.marketing_mart.stg_apparel__') -%}
+            {%- do wanted.extend(graph.nodes[node_id].depends_on.nodes) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if wanted | length == 0 -%}{{ return('') }}{%- endif -%}
+    {%- if wanted | length == 0 and every | length == 0 -%}{{ return('') }}{%- endif -%}
     {%- set present = [] -%}
-    {%- for src in graph.sources.values() if src.source_name == 'apparel' -%}
+    {%- for src in graph.sources.values() if src.source_name == 'apparel' and (every or src.unique_id in wanted) -%}
         {%- if not src.config.meta.get('optional') or raw_files(src.source_name, src.name) -%}
             {%- do present.append(src) -%}
         {%- endif -%}

@@ -21,7 +21,8 @@
 ) }}
 with
 
-messages as (
+-- not materialized: the incremental branch reads it twice, each time a few columns
+messages as {{ not_materialized() }} (
     select * from {{ ref('stg_apparel__messages') }}
 ),
 
@@ -31,18 +32,43 @@ campaign_rates as (
 {% if is_incremental() %}
     {{ stored_totals_before_change('known_on') }}
 {% endif %}
+{% if is_incremental() %}
+    candidate_pairs as (
+        -- the (client, campaign) pairs whose usable day can fall on or after the client's
+        -- earliest change: a send on or after it, or rates known from then on. Only their
+        -- first sends are looked up, not the changed clients' whole send history (a day's
+        -- active clients hold most of it).
+        select distinct
+            sends.client_id,
+            sends.bulk_campaign_id
+        from messages as sends
+        inner join changes on sends.client_id = changes.client_id
+        where
+            sends.event = 'send'
+            and (
+                sends.event_date >= changes.from_date
+                or sends.bulk_campaign_id in (
+                    select recent.bulk_campaign_id
+                    from campaign_rates as recent
+                    where recent.known_on >= (select min(changes.from_date) from changes)
+                )
+            )
+    ),
+{% endif %}
 received as (
     select
-        client_id,
-        bulk_campaign_id,
-        min(event_date) as received_on
+        messages.client_id,
+        messages.bulk_campaign_id,
+        min(messages.event_date) as received_on
     from messages
-    where
-        event = 'send'
-        {% if is_incremental() %}
-            and client_id in (select changes.client_id from changes)
-        {% endif %}
-    group by client_id, bulk_campaign_id
+    {% if is_incremental() %}
+        semi join candidate_pairs
+            on
+                messages.client_id = candidate_pairs.client_id
+                and messages.bulk_campaign_id = candidate_pairs.bulk_campaign_id
+    {% endif %}
+    where messages.event = 'send'
+    group by messages.client_id, messages.bulk_campaign_id
 ),
 
 daily as (

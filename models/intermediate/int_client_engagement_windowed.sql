@@ -110,6 +110,10 @@ accumulated_days as (
         client_id,
         event_date
     from accumulated
+    {% if is_incremental() %}
+        -- only the clients recomputed (a daily run's touched clients hold half the rows)
+        where client_id in (select grid.client_id from grid)
+    {% endif %}
 ),
 
 found_days as (
@@ -163,6 +167,9 @@ campaign_keys as (
         client_id,
         known_on
     from campaigns_accumulated
+    {% if is_incremental() %}
+        where client_id in (select grid.client_id from grid)
+    {% endif %}
 ),
 
 campaign_probes as (
@@ -236,4 +243,8 @@ final as (
     left join campaigns_at_edge_90d as cw using (client_id, as_of_date)
 )
 
+-- stored cutoff by cutoff: a daily run replaces the scoring cutoff's rows, and rows of one
+-- cutoff kept together make that delete touch a few row groups, not every one (its commit
+-- took 1.0 s for customer_features stored in join order, 0.3 s stored by cutoff)
 select * from final
+order by as_of_date

@@ -1,5 +1,18 @@
 -- Purchase features of each client at each cutoff, from orders and lines strictly before
 -- the cutoff. Only (client, cutoff) pairs with at least one earlier order have a row.
+--
+-- Incremental by cutoff: a cutoff's rows depend only on the orders and lines before it, so a
+-- run computes the cutoffs not stored yet (a daily run's new scoring cutoff) and the
+-- post-hook deletes cutoffs no longer scheduled. When the orders or lines themselves changed
+-- (purchases_checksum), the pre-hook deletes every row and all cutoffs are recomputed.
+{{ config(
+    materialized=incremental_where_supported(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=["{{ delete_all_rows_if('select max(purchases_checksum) is distinct from ('
+        ~ purchases_checksum(ref('int_orders_aggregated'), ref('stg_apparel__purchases')) ~ ') from ' ~ this) }}"],
+    post_hook=["{{ delete_rows_not_in(ref('int_cutoffs_scheduled'), ['as_of_date']) }}"]
+) }}
 with
 
 orders as (
@@ -11,7 +24,11 @@ lines as (
 ),
 
 cutoffs as (
-    select * from {{ ref('int_cutoffs_scheduled') }}
+    select as_of_date from {{ ref('int_cutoffs_scheduled') }}
+    {% if is_incremental() %}
+        -- the cutoffs not stored yet (all of them after the pre-hook emptied the table)
+        where as_of_date not in (select stored_rows.as_of_date from {{ this }} as stored_rows)
+    {% endif %}
 ),
 
 orders_before as (
@@ -104,7 +121,9 @@ final as (
         category_features.distinct_root_categories,
         category_features.distinct_leaf_categories,
         category_features.sale_line_share,
-        favourite_root.favourite_root_category
+        favourite_root.favourite_root_category,
+        ({{ purchases_checksum('orders', 'lines') }}) as purchases_checksum,
+        {{ load_id() }} as load_id
     from order_features
     inner join category_features using (client_id, as_of_date)
     left join favourite_root using (client_id, as_of_date)

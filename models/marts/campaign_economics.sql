@@ -5,6 +5,21 @@
 -- send cost). An attributed order counts in the month and segment of the send it came from,
 -- so revenue sits beside the cost that produced it. Ratios are of this row's sums: to roll
 -- up, sum the counts and amounts first, then divide.
+--
+-- Incremental by send month: a run recomputes the months from the earliest one that may have
+-- changed (messages staged or removed in it since the last run, or its attributed orders'
+-- fingerprint changed) and keeps the earlier ones; a change in the order days, send costs or
+-- margin recomputes every month. The bookkeeping lives in campaign_economics_state beside it.
+{{ config(
+    materialized=incremental_where_supported(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=["{{ record_changed_periods('period_month', ref('stg_apparel__messages'),
+        economics_period_checksums(ref('int_orders_attributed')),
+        economics_inputs_checksum(ref('int_orders_aggregated'), ref('channels'), ref('targeting_economics'))) }}"],
+    post_hook=["{{ store_period_state(economics_period_checksums(ref('int_orders_attributed')),
+        economics_inputs_checksum(ref('int_orders_aggregated'), ref('channels'), ref('targeting_economics'))) }}"]
+) }}
 with
 
 messages as (
@@ -34,7 +49,11 @@ sends as (
         channel,
         event_date as sent_on
     from messages
-    where event = 'send'
+    where
+        event = 'send'
+        {% if is_incremental() %}
+            and event_date >= (select changes.from_period from {{ changed_clients_relation() }} as changes)
+        {% endif %}
 ),
 
 order_days as (
@@ -81,7 +100,11 @@ sent as (
 -- first send), segmented like the sends: the recipient's orders strictly before that day
 attributed_sends as (
     select * from attributed
-    where attribution_status = 'attributed'
+    where
+        attribution_status = 'attributed'
+        {% if is_incremental() %}
+            and sent_on >= (select changes.from_period from {{ changed_clients_relation() }} as changes)
+        {% endif %}
 ),
 
 attributed_with_last_order as (

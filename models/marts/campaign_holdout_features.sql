@@ -13,13 +13,32 @@ features as (
     select * from {{ ref('customer_features') }}
 ),
 
-featured as (
+feature_days as (
+    -- the ASOF join sorts its right side: keys only, of the clients in a holdout (sorting
+    -- every feature column of every cutoff cost three times as much); the features are then
+    -- fetched by a hash join on the found cutoff
+    select
+        client_id,
+        as_of_date
+    from features
+    where client_id in (select outcomes.client_id from outcomes)
+),
+
+found as (
     {{ asof_join(
-        'outcomes', 'features', 'client_id', 'assigned_on', 'as_of_date',
-        (star_except(ref('customer_features'), ['client_id', 'as_of_date']).split(',') | map('trim') | list)
-        + ['as_of_date as features_as_of'],
-        inclusive=true, join='inner'
+        'outcomes', 'feature_days', 'client_id', 'assigned_on', 'as_of_date',
+        ['as_of_date as features_as_of'], inclusive=true, join='inner'
     ) }}
+),
+
+featured as (
+    select
+        {{ star_except(ref('campaign_holdout_outcomes'), [], 'found') }},
+        {{ star_except(ref('customer_features'), ['client_id', 'as_of_date'], 'features') }},
+        found.features_as_of
+    from found
+    inner join features
+        on found.client_id = features.client_id and found.features_as_of = features.as_of_date
 )
 
-select * from featured  -- noqa: AM04
+select * from featured

@@ -1,11 +1,31 @@
 -- One row per (client_id, as_of_date): the point-in-time customer feature mart. Every
 -- feature uses only events strictly before as_of_date. Counts are 0 without history; recency
 -- and rhythm are null without history, with a has_ flag beside them.
+--
+-- Incremental by cutoff: the population rates smooth every client's rates at a cutoff, so a
+-- cutoff is recomputed whole, when it is new, its clients or scoring flag changed, or the
+-- windowed purchases or engagement hold rows of it computed after this model's last run (a
+-- daily run: the new scoring cutoff, and the cutoffs after a late event). The others are
+-- kept; the bookkeeping lives in customer_features_state beside it.
 {%- set windows = [30, 90, 365] %}
+{{ config(
+    materialized=incremental_where_supported(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=["{{ record_changed_partitions('as_of_date',
+        'select grid.as_of_date, cutoffs.is_scoring_cutoff from ' ~ ref('int_client_cutoffs_joined')
+        ~ ' as grid inner join ' ~ ref('int_cutoffs_scheduled') ~ ' as cutoffs on grid.as_of_date = cutoffs.as_of_date',
+        [ref('int_client_engagement_windowed'), ref('int_client_orders_windowed')],
+        signature=['is_scoring_cutoff']) }}"],
+    post_hook=["{{ store_period_state() }}"]
+) }}
 with
 
 grid as (
     select * from {{ ref('int_client_cutoffs_joined') }}
+    {% if is_incremental() %}
+        where as_of_date in (select changes.as_of_date from {{ changed_clients_relation() }} as changes)
+    {% endif %}
 ),
 
 cutoffs as (
@@ -192,4 +212,8 @@ final as (
     inner join population as p on t.as_of_date = p.as_of_date
 )
 
+-- stored cutoff by cutoff: a daily run replaces the scoring cutoff's rows, and rows of one
+-- cutoff kept together make that delete touch a few row groups, not every one (its commit
+-- took 1.0 s for customer_features stored in join order, 0.3 s stored by cutoff)
 select * from final
+order by as_of_date

@@ -4,10 +4,32 @@
 -- 1 + floor(5 x percent_rank), so tied values share a score and the same inputs always
 -- give the same scores. The (r, f) pair names the segment through the rfm_segments seed.
 -- Clients without a purchase yet are `no_purchases`, with null scores.
+--
+-- Incremental by cutoff: quintiles rank the clients of a cutoff, so a cutoff is recomputed
+-- whole when it is new, or the fingerprint of its clients' recency, frequency, value and
+-- scoring flag in customer_features differs from the stored rows' (a daily run: the
+-- scoring cutoff); a change in the rfm_segments seed recomputes every cutoff.
+{{ config(
+    materialized=incremental_where_supported(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=["{{ record_changed_partitions('as_of_date',
+        'select as_of_date, client_id, is_scoring_cutoff, has_purchase_history,
+        days_since_last_order as recency_days, orders_all as frequency_orders, revenue_all as monetary_revenue
+        from ' ~ ref('customer_features'),
+        signature=['client_id', 'is_scoring_cutoff', 'has_purchase_history', 'recency_days',
+            'frequency_orders', 'monetary_revenue'],
+        inputs_checksum=relation_checksum(ref('rfm_segments'), ['r_score', 'f_score', 'segment', 'segment_order'])) }}"],
+    post_hook=["{{ store_period_state(inputs_checksum=relation_checksum(ref('rfm_segments'),
+        ['r_score', 'f_score', 'segment', 'segment_order'])) }}"]
+) }}
 with
 
 features as (
     select * from {{ ref('customer_features') }}
+    {% if is_incremental() %}
+        where as_of_date in (select changes.as_of_date from {{ changed_clients_relation() }} as changes)
+    {% endif %}
 ),
 
 segment_names as (
@@ -63,4 +85,6 @@ final as (
         on scored.r_score = segment_names.r_score and scored.f_score = segment_names.f_score
 )
 
+-- stored cutoff by cutoff, like customer_features: a recomputed cutoff's delete touches few row groups
 select * from final
+order by as_of_date

@@ -138,6 +138,9 @@ checked as (
             {%- for p in batch.pending %}{{ sql_string(p) }}{{ ', ' if not loop.last }}{% endfor -%}
             {{- "null" if not batch.pending -}}
         )
+        -- only the days the pending files hold can match (the rest of the history is not read)
+        and event_date between (select min(pending.event_date) from checked as pending)
+        and (select max(pending.event_date) from checked as pending)
     ),
 {% endif %}
 
