@@ -117,7 +117,9 @@ accumulated_days as (
 ),
 
 found_days as (
-    {{ asof_join('probes', 'accumulated_days', 'client_id', 'edge_date', 'event_date', ['event_date']) }}
+    {%- set edges = [('cutoff', 'as_of_date')] %}
+    {%- for days in windows %}{% do edges.append((days ~ 'd', 'edge_' ~ days ~ 'd')) %}{% endfor %}
+    {{ latest_days_before('grid', 'probes', 'accumulated_days', 'event_date', edges) }}
 ),
 
 looked_up as (
@@ -188,9 +190,11 @@ campaign_probes as (
     from grid
 ),
 
+-- keys-only lookup, as for found_days, at the cutoff and at the 90-day edge stacked
 campaign_days as (
-    -- keys-only ASOF join, as for found_days, at the cutoff and at the 90-day edge stacked
-    {{ asof_join('campaign_probes', 'campaign_keys', 'client_id', 'edge_date', 'known_on', ['known_on']) }}
+    {{ latest_days_before(
+        'grid', 'campaign_probes', 'campaign_keys', 'known_on', [('cutoff', 'as_of_date'), ('90d', 'edge_90d')]
+    ) }}
 ),
 
 {% for edge, name in [('cutoff', 'campaigns_at_cutoff'), ('90d', 'campaigns_at_edge_90d')] %}
