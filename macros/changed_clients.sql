@@ -8,12 +8,7 @@
         {#- asked of the catalog, not dbt's relation cache: the staging model creates the log
             with a plain statement, earlier in the same run, and the cache never hears of it -#}
         {%- set wanted = removed_rows_relation(staged) -%}
-        {%- set found = run_query(
-            "select count(*) from information_schema.tables where table_catalog = "
-            ~ sql_string(wanted.database) ~ " and table_schema = " ~ sql_string(wanted.schema)
-            ~ " and table_name = " ~ sql_string(wanted.identifier)
-        ).columns[0].values()[0] -%}
-        {%- if found > 0 -%}{%- set log = wanted -%}{%- endif -%}
+        {%- if table_in_catalog(wanted) -%}{%- set log = wanted -%}{%- endif -%}
     {%- endif %}
     select
         client_id,

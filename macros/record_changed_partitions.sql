@@ -14,13 +14,9 @@
     {%- set state = incremental_state_relation() -%}
     {%- set changes = changed_clients_relation() -%}
     {%- set key = adapter.quote(column) -%}
-    {%- set found = run_query(
-        "select count(*) from information_schema.tables where table_catalog = "
-        ~ sql_string(state.database) ~ " and table_schema = " ~ sql_string(state.schema)
-        ~ " and table_name = " ~ sql_string(state.identifier)
-    ).columns[0].values()[0] -%}
-    {%- set watermark = '(select max(load_id) from ' ~ state ~ ')' if found > 0 else '-1' -%}
-    {%- set everything = found == 0 or (inputs_checksum is not none and run_query(
+    {%- set found = table_in_catalog(state) -%}
+    {%- set watermark = '(select max(load_id) from ' ~ state ~ ')' if found else '-1' -%}
+    {%- set everything = not found or (inputs_checksum is not none and run_query(
         'select (select max(inputs_checksum) from ' ~ state ~ ') is distinct from (' ~ inputs_checksum ~ ')'
     ).columns[0].values()[0]) -%}
     {%- if everything -%}

@@ -11,12 +11,7 @@
     {%- if not execute or not is_incremental() -%}{{ return('select 1') }}{%- endif -%}
     {%- set state = incremental_state_relation() -%}
     {%- set changes = changed_clients_relation() -%}
-    {%- set found = run_query(
-        "select count(*) from information_schema.tables where table_catalog = "
-        ~ sql_string(state.database) ~ " and table_schema = " ~ sql_string(state.schema)
-        ~ " and table_name = " ~ sql_string(state.identifier)
-    ).columns[0].values()[0] -%}
-    {%- if found == 0 %}
+    {%- if not table_in_catalog(state) %}
         {{ log('  ' ~ this.identifier ~ ': no stored state, recomputing every period', info=true) }}
         create or replace table {{ changes }} as select date '0001-01-01' as from_period;
     {%- else %}
