@@ -3,7 +3,7 @@
         stored fingerprint of an input differs from the input's") holds, delete every stored
         row so the run recomputes them all. A no-op in full builds. -#}
     {%- if not execute or not is_incremental() -%}{{ return('select 1') }}{%- endif -%}
-    {%- if run_query('select coalesce((' ~ condition ~ '), true)').columns[0].values()[0] %}
+    {%- if condition_holds(condition) %}
         {{ log('  ' ~ this.identifier ~ ': an input changed, recomputing every row', info=true) }}
         delete from {{ this }}
     {%- else -%}

@@ -9,7 +9,7 @@
     {%- if not execute or not is_incremental() -%}{{ return('select 1') }}{%- endif -%}
     {%- set changes = changed_clients_relation() -%}
     {%- set everything = recompute_all_if is not none
-        and run_query('select coalesce((' ~ recompute_all_if ~ '), true)').columns[0].values()[0] -%}
+        and condition_holds(recompute_all_if) -%}
     {%- if everything %}
         {{ log('  ' ~ this.identifier ~ ': an input changed, recomputing every client', info=true) }}
         create or replace table {{ changes }} as

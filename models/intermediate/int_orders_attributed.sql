@@ -19,8 +19,7 @@
     on_schema_change='fail',
     pre_hook=["{{ delete_all_rows_if(orders_attribution_changed()) }}"]
 ) }}
-{%- set delta = is_incremental() and execute
-    and not run_query('select coalesce((' ~ orders_attribution_changed() ~ '), true)').columns[0].values()[0] %}
+{%- set delta = is_incremental() and execute and not condition_holds(orders_attribution_changed()) %}
 with
 
 orders as (

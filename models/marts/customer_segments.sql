@@ -19,9 +19,8 @@
         from ' ~ ref('customer_features'),
         signature=['client_id', 'is_scoring_cutoff', 'has_purchase_history', 'recency_days',
             'frequency_orders', 'monetary_revenue'],
-        inputs_checksum=relation_checksum(ref('rfm_segments'), ['r_score', 'f_score', 'segment', 'segment_order'])) }}"],
-    post_hook=["{{ store_period_state(inputs_checksum=relation_checksum(ref('rfm_segments'),
-        ['r_score', 'f_score', 'segment', 'segment_order'])) }}"]
+        inputs_checksum=rfm_segments_checksum(ref('rfm_segments'))) }}"],
+    post_hook=["{{ store_period_state(inputs_checksum=rfm_segments_checksum(ref('rfm_segments'))) }}"]
 ) }}
 with
 

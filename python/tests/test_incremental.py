@@ -32,12 +32,12 @@ BOOKKEEPING_SUFFIXES = ("_removed", "_state", "_changes")
 
 def model_tables(db: Path) -> list[str]:
     """Every staging, intermediate and mart table of ``db`` but the bookkeeping ones."""
-    with duckdb.connect(str(db), read_only=True) as con:
-        rows = con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "where schema_name in ('staging', 'intermediate', 'marts') order by 1, 2"
-        ).fetchall()
-    return [f"{s}.{t}" for s, t in rows if not t.endswith(BOOKKEEPING_SUFFIXES)]
+    return sorted(
+        table
+        for table in _tables(db)
+        if table.split(".")[0] in ("staging", "intermediate", "marts")
+        and not table.endswith(BOOKKEEPING_SUFFIXES)
+    )
 
 
 def _split_off_days(raw: Path, pending: Path, n_days: int) -> list[Path]:
