@@ -7,6 +7,12 @@
 -- cutoff, a new client) and, for clients whose messages or campaign totals changed since its
 -- last run, the cutoffs after the earliest change; rows no longer in the grid (yesterday's
 -- scoring cutoff) are deleted by the post-hook.
+--
+-- A changed row whose changes all fall on or after its smallest window's lower edge (a daily
+-- file: the scoring cutoff of the clients it touched) keeps its lookups at the window edges:
+-- only the one at the cutoff moves. It is updated from the stored row plus the running
+-- totals rewritten this run (the upstream tables' newest rows, a few row groups), without
+-- looking up its edges again. Every other row takes the full path.
 -- depends_on: {{ ref('stg_apparel__messages') }}
 {{ config(
     materialized=incremental_where_supported(),
@@ -60,6 +66,91 @@ cutoff_grid as (
             on cutoff_grid.client_id = changes.client_id and cutoff_grid.as_of_date > changes.from_date
     ),
 {% endif %}
+{% if is_incremental() %}
+    fresh_engagement as (
+        -- the running totals rewritten since this model's last run: each changed client's
+        -- rows from its earliest change on, so its newest rows before a cutoff are among them
+        select *
+        from {{ ref('int_client_engagement_accumulated') }}
+        where load_id > {{ last_load_id() }}
+    ),
+
+    fresh_campaigns as (
+        select *
+        from {{ ref('int_client_campaigns_accumulated') }}
+        where load_id > {{ last_load_id() }}
+    ),
+
+    delta_candidates as (
+        -- changed rows whose changes all fall on or after the smallest window's lower edge:
+        -- the lookups at every edge are unchanged (they read days strictly before it); the
+        -- stored row is joined in delta_rows
+        select
+            wanted.client_id,
+            wanted.as_of_date,
+            changes.from_date
+        from wanted
+        inner join changes on wanted.client_id = changes.client_id
+        where changes.from_date >= wanted.as_of_date - interval {{ windows | min }} day
+    ),
+
+    engagement_found as (
+        -- the newest rewritten running totals before the cutoff: the client's newest of all,
+        -- as every row from its earliest change on was rewritten
+        select
+            delta_candidates.client_id,
+            delta_candidates.as_of_date,
+            arg_max(fresh_engagement, fresh_engagement.event_date) as found
+        from delta_candidates
+        inner join fresh_engagement
+            on
+                delta_candidates.client_id = fresh_engagement.client_id
+                and fresh_engagement.event_date < delta_candidates.as_of_date
+        group by delta_candidates.client_id, delta_candidates.as_of_date
+    ),
+
+    campaigns_found as (
+        select
+            delta_candidates.client_id,
+            delta_candidates.as_of_date,
+            arg_max(fresh_campaigns, fresh_campaigns.known_on) as found
+        from delta_candidates
+        inner join fresh_campaigns
+            on
+                delta_candidates.client_id = fresh_campaigns.client_id
+                and fresh_campaigns.known_on < delta_candidates.as_of_date
+        group by delta_candidates.client_id, delta_candidates.as_of_date
+    ),
+
+    delta_rows as (
+        -- updatable: a rewritten engagement row before the cutoff exists (none when messages
+        -- were only removed), and the campaign totals at the cutoff are either rewritten or
+        -- still the stored ones (the stored row's campaign day is before every change)
+        select
+            delta_candidates.client_id,
+            delta_candidates.as_of_date,
+            engagement_found.found as engagement,
+            campaigns_found.found as campaigns,
+            stored_rows as stored
+        from delta_candidates
+        inner join engagement_found
+            on
+                delta_candidates.client_id = engagement_found.client_id
+                and delta_candidates.as_of_date = engagement_found.as_of_date
+        inner join {{ this }} as stored_rows
+            on
+                delta_candidates.client_id = stored_rows.client_id
+                and delta_candidates.as_of_date = stored_rows.as_of_date
+        left join campaigns_found
+            on
+                delta_candidates.client_id = campaigns_found.client_id
+                and delta_candidates.as_of_date = campaigns_found.as_of_date
+        where
+            campaigns_found.client_id is not null
+            or stored_rows.last_rated_campaign_date is null
+            or stored_rows.last_rated_campaign_date < delta_candidates.from_date
+    ),
+{% endif %}
 grid as (
     select
         cutoff_grid.client_id,
@@ -71,6 +162,8 @@ grid as (
     {% if is_incremental() %}
         semi join wanted
             on cutoff_grid.client_id = wanted.client_id and cutoff_grid.as_of_date = wanted.as_of_date
+        anti join delta_rows
+            on cutoff_grid.client_id = delta_rows.client_id and cutoff_grid.as_of_date = delta_rows.as_of_date
     {% endif %}
 ),
 
@@ -202,6 +295,7 @@ campaign_days as (
         select
             campaign_days.client_id,
             campaign_days.as_of_date,
+            campaign_days.known_on,
             campaigns_accumulated.cum_campaigns,
             campaigns_accumulated.cum_open_rate,
             campaigns_accumulated.cum_click_rate
@@ -240,11 +334,57 @@ final as (
         cast(
             coalesce(cc.cum_click_rate, 0) - coalesce(cw.cum_click_rate, 0) as decimal(18, 12)
         ) as sum_campaign_click_rate_90d,
+        coalesce(cc.cum_campaigns, 0) as rated_campaigns_all,
+        cast(coalesce(cc.cum_open_rate, 0) as decimal(18, 12)) as sum_campaign_open_rate_all,
+        cast(coalesce(cc.cum_click_rate, 0) as decimal(18, 12)) as sum_campaign_click_rate_all,
+        cc.known_on as last_rated_campaign_date,
         {{ load_id() }} as load_id
     from grid
     left join edges as e using (client_id, as_of_date)
     left join campaigns_at_cutoff as cc using (client_id, as_of_date)
     left join campaigns_at_edge_90d as cw using (client_id, as_of_date)
+    {% if is_incremental() %}
+        union all
+        -- the updatable rows: each window moves by what its total at the cutoff moved
+        select
+            delta_rows.client_id,
+            delta_rows.as_of_date,
+            {% for name in counted -%}
+                {% for channel in channels -%}
+                    {% set total = 'coalesce(delta_rows.engagement.cum_' ~ name ~ '_' ~ channel ~ ', 0)' -%}
+                    {% for days in windows -%}
+                        delta_rows.stored.{{ name }}_{{ channel }}_{{ days }}d
+                        + ({{ total }} - delta_rows.stored.{{ name }}_{{ channel }}_all) as {{ name }}_{{ channel }}_{{ days }}d,
+                    {% endfor -%}
+                    {{ total }} as {{ name }}_{{ channel }}_all,
+                {% endfor -%}
+            {% endfor -%}
+            {% for name in flags -%}
+                coalesce(delta_rows.engagement.cum_{{ name }}, 0) as {{ name }}_all,
+            {% endfor -%}
+            delta_rows.engagement.last_open_date,
+            delta_rows.engagement.last_click_date,
+            {% set totals = [
+                ('rated_campaigns', 'cum_campaigns', 'bigint'),
+                ('sum_campaign_open_rate', 'cum_open_rate', 'decimal(18, 12)'),
+                ('sum_campaign_click_rate', 'cum_click_rate', 'decimal(18, 12)'),
+            ] -%}
+            {% for column, cum, data_type in totals -%}
+                cast(
+                    delta_rows.stored.{{ column }}_90d
+                    + (coalesce(delta_rows.campaigns.{{ cum }}, delta_rows.stored.{{ column }}_all) - delta_rows.stored.{{ column }}_all)
+                    as {{ data_type }}
+                ) as {{ column }}_90d,
+            {% endfor -%}
+            {% for column, cum, data_type in totals -%}
+                cast(
+                    coalesce(delta_rows.campaigns.{{ cum }}, delta_rows.stored.{{ column }}_all) as {{ data_type }}
+                ) as {{ column }}_all,
+            {% endfor -%}
+            coalesce(delta_rows.campaigns.known_on, delta_rows.stored.last_rated_campaign_date) as last_rated_campaign_date,
+            {{ load_id() }} as load_id
+        from delta_rows
+    {% endif %}
 )
 
 -- stored cutoff by cutoff: a daily run replaces the scoring cutoff's rows, and rows of one
