@@ -199,6 +199,20 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
         assert n_a == n_b and only_a == only_b == 0, (table, n_a, n_b, only_a, only_b)
         assert n_a > 0 or table.startswith("marts.") and _empty_without_ml(table), table
 
+    # the rows the daily runs replaced wait, deleted, for a run that compacts them: one
+    # starts when some incremental table holds more than compact_dead_row_share of them
+    table, share = _most_deleted(incremental)
+    assert share > 0, "the daily runs replaced rows: some are left for a later compaction"
+    for limit, compacts in ((share - 0.001, True), (share + 0.001, False)):
+        res = run_dbt(
+            ["run", "--select", "int_cutoffs_scheduled"],
+            incremental,
+            {**vars_, "compact_dead_row_share": f"{max(limit, 0):.6f}"},
+        )
+        assert res.returncode == 0, res.stdout[-3000:]
+        message = f"compacting deleted rows this run: {table} holds"
+        assert (message in res.stdout) is compacts, (limit, share, res.stdout[-3000:])
+
     # a changed file is re-read: a bad value written into the loaded history fails the next
     # incremental build with the usual message, and every table stays as it was
     history = raw_copy / "apparel-messages.csv"
@@ -252,6 +266,21 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
         ignore = "source_fingerprint" if table == TABLES[0] else ""
         n_a, n_b, only_a, only_b = _differences(incremental, full_after, table, ignore)
         assert n_a == n_b and only_a == only_b == 0, (table, n_a, n_b, only_a, only_b)
+
+
+def _most_deleted(db: Path) -> tuple[str, float]:
+    """The table of ``db`` holding the largest share of deleted, not yet compacted rows."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        stored = con.execute(
+            "select schema_name, table_name, estimated_size from duckdb_tables() "
+            "where estimated_size > 0 and schema_name in ('staging', 'intermediate', 'marts')"
+        ).fetchall()
+        shares = [
+            (1 - con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0] / n, name)
+            for schema, name, n in stored
+        ]
+    share, name = max(shares)
+    return name, share
 
 
 def _empty_without_ml(table: str) -> bool:
