@@ -21,6 +21,10 @@
         every checkpoint either way. A share of 0 compacts in every run. -#}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set limit = number_var('compact_dead_row_share', whole=false) -%}
+    {%- if limit == 0 -%}
+        {{ log('compacting deleted rows in every run (compact_dead_row_share: 0)', info=true) }}
+        {{ return('reset max_vacuum_tasks') }}
+    {%- endif -%}
     {%- set wanted = [] -%}
     {%- for node in graph.nodes.values() | sort(attribute='unique_id')
         if node.resource_type == 'model' and node.package_name == project_name
