@@ -105,7 +105,7 @@ cutoff_grid as (
         inner join fresh_engagement
             on
                 delta_candidates.client_id = fresh_engagement.client_id
-                and fresh_engagement.event_date < delta_candidates.as_of_date
+                and delta_candidates.as_of_date > fresh_engagement.event_date
         group by delta_candidates.client_id, delta_candidates.as_of_date
     ),
 
@@ -118,7 +118,7 @@ cutoff_grid as (
         inner join fresh_campaigns
             on
                 delta_candidates.client_id = fresh_campaigns.client_id
-                and fresh_campaigns.known_on < delta_candidates.as_of_date
+                and delta_candidates.as_of_date > fresh_campaigns.known_on
         group by delta_candidates.client_id, delta_candidates.as_of_date
     ),
 
@@ -131,7 +131,7 @@ cutoff_grid as (
             delta_candidates.as_of_date,
             engagement_found.found as engagement,
             campaigns_found.found as campaigns,
-            stored_rows as stored
+            stored_rows as stored_row
         from delta_candidates
         inner join engagement_found
             on
@@ -351,12 +351,13 @@ final as (
             delta_rows.as_of_date,
             {% for name in counted -%}
                 {% for channel in channels -%}
-                    {% set total = 'coalesce(delta_rows.engagement.cum_' ~ name ~ '_' ~ channel ~ ', 0)' -%}
+                    {% set column = name ~ '_' ~ channel -%}
+                    {% set total = 'coalesce(delta_rows.engagement.cum_' ~ column ~ ', 0)' -%}
                     {% for days in windows -%}
-                        delta_rows.stored.{{ name }}_{{ channel }}_{{ days }}d
-                        + ({{ total }} - delta_rows.stored.{{ name }}_{{ channel }}_all) as {{ name }}_{{ channel }}_{{ days }}d,
+                        delta_rows.stored_row.{{ column }}_{{ days }}d
+                        + ({{ total }} - delta_rows.stored_row.{{ column }}_all) as {{ column }}_{{ days }}d,
                     {% endfor -%}
-                    {{ total }} as {{ name }}_{{ channel }}_all,
+                    {{ total }} as {{ column }}_all,
                 {% endfor -%}
             {% endfor -%}
             {% for name in flags -%}
@@ -370,18 +371,21 @@ final as (
                 ('sum_campaign_click_rate', 'cum_click_rate', 'decimal(18, 12)'),
             ] -%}
             {% for column, cum, data_type in totals -%}
+                {% set stored_total = 'delta_rows.stored_row.' ~ column ~ '_all' -%}
                 cast(
-                    delta_rows.stored.{{ column }}_90d
-                    + (coalesce(delta_rows.campaigns.{{ cum }}, delta_rows.stored.{{ column }}_all) - delta_rows.stored.{{ column }}_all)
+                    delta_rows.stored_row.{{ column }}_90d
+                    + (coalesce(delta_rows.campaigns.{{ cum }}, {{ stored_total }}) - {{ stored_total }})
                     as {{ data_type }}
                 ) as {{ column }}_90d,
             {% endfor -%}
             {% for column, cum, data_type in totals -%}
                 cast(
-                    coalesce(delta_rows.campaigns.{{ cum }}, delta_rows.stored.{{ column }}_all) as {{ data_type }}
+                    coalesce(delta_rows.campaigns.{{ cum }}, delta_rows.stored_row.{{ column }}_all) as {{ data_type }}
                 ) as {{ column }}_all,
             {% endfor -%}
-            coalesce(delta_rows.campaigns.known_on, delta_rows.stored.last_rated_campaign_date) as last_rated_campaign_date,
+            coalesce(
+                delta_rows.campaigns.known_on, delta_rows.stored_row.last_rated_campaign_date
+            ) as last_rated_campaign_date,
             {{ load_id() }} as load_id
         from delta_rows
     {% endif %}
