@@ -67,20 +67,6 @@ cutoff_grid as (
     ),
 {% endif %}
 {% if is_incremental() %}
-    fresh_engagement as (
-        -- the running totals rewritten since this model's last run: each changed client's
-        -- rows from its earliest change on, so its newest rows before a cutoff are among them
-        select *
-        from {{ ref('int_client_engagement_accumulated') }}
-        where load_id > {{ last_load_id() }}
-    ),
-
-    fresh_campaigns as (
-        select *
-        from {{ ref('int_client_campaigns_accumulated') }}
-        where load_id > {{ last_load_id() }}
-    ),
-
     delta_candidates as (
         -- changed rows whose changes all fall on or after the smallest window's lower edge:
         -- the lookups at every edge are unchanged (they read days strictly before it); the
@@ -94,33 +80,33 @@ cutoff_grid as (
         where changes.from_date >= wanted.as_of_date - interval {{ windows | min }} day
     ),
 
-    engagement_found as (
-        -- the newest rewritten running totals before the cutoff: the client's newest of all,
-        -- as every row from its earliest change on was rewritten
-        select
-            delta_candidates.client_id,
-            delta_candidates.as_of_date,
-            arg_max(fresh_engagement, fresh_engagement.event_date) as found
-        from delta_candidates
-        inner join fresh_engagement
-            on
-                delta_candidates.client_id = fresh_engagement.client_id
-                and delta_candidates.as_of_date > fresh_engagement.event_date
-        group by delta_candidates.client_id, delta_candidates.as_of_date
-    ),
+    {% for name, totals, day in [
+        ('engagement', ref('int_client_engagement_accumulated'), 'event_date'),
+        ('campaigns', ref('int_client_campaigns_accumulated'), 'known_on'),
+    ] %}
+        fresh_{{ name }} as (
+            -- the running totals rewritten since this model's last run: each changed client's
+            -- rows from its earliest change on
+            select *
+            from {{ totals }}
+            where load_id > {{ last_load_id() }}
+        ),
 
-    campaigns_found as (
-        select
-            delta_candidates.client_id,
-            delta_candidates.as_of_date,
-            arg_max(fresh_campaigns, fresh_campaigns.known_on) as found
-        from delta_candidates
-        inner join fresh_campaigns
-            on
-                delta_candidates.client_id = fresh_campaigns.client_id
-                and delta_candidates.as_of_date > fresh_campaigns.known_on
-        group by delta_candidates.client_id, delta_candidates.as_of_date
-    ),
+        {{ name }}_found as (
+            -- the newest rewritten running totals before the cutoff: the client's newest of
+            -- all, as every row from its earliest change on was rewritten
+            select
+                delta_candidates.client_id,
+                delta_candidates.as_of_date,
+                arg_max(fresh_{{ name }}, fresh_{{ name }}.{{ day }}) as found
+            from delta_candidates
+            inner join fresh_{{ name }}
+                on
+                    delta_candidates.client_id = fresh_{{ name }}.client_id
+                    and delta_candidates.as_of_date > fresh_{{ name }}.{{ day }}
+            group by delta_candidates.client_id, delta_candidates.as_of_date
+        ),
+    {% endfor %}
 
     delta_rows as (
         -- updatable: a rewritten engagement row before the cutoff exists (none when messages
