@@ -65,8 +65,7 @@ cutoff_grid as (
         inner join changes
             on cutoff_grid.client_id = changes.client_id and cutoff_grid.as_of_date > changes.from_date
     ),
-{% endif %}
-{% if is_incremental() %}
+
     delta_candidates as (
         -- changed rows whose changes all fall on or after the smallest window's lower edge:
         -- the lookups at every edge are unchanged (they read days strictly before it); the
@@ -80,7 +79,7 @@ cutoff_grid as (
         where changes.from_date >= wanted.as_of_date - interval {{ windows | min }} day
     ),
 
-    {% for name, totals, day in [
+    {% for name, running_totals, day in [
         ('engagement', ref('int_client_engagement_accumulated'), 'event_date'),
         ('campaigns', ref('int_client_campaigns_accumulated'), 'known_on'),
     ] %}
@@ -88,7 +87,7 @@ cutoff_grid as (
             -- the running totals rewritten since this model's last run: each changed client's
             -- rows from its earliest change on
             select *
-            from {{ totals }}
+            from {{ running_totals }}
             where load_id > {{ last_load_id() }}
         ),
 
@@ -351,12 +350,12 @@ final as (
             {% endfor -%}
             delta_rows.engagement.last_open_date,
             delta_rows.engagement.last_click_date,
-            {% set totals = [
+            {% set campaign_totals = [
                 ('rated_campaigns', 'cum_campaigns', 'bigint'),
                 ('sum_campaign_open_rate', 'cum_open_rate', 'decimal(18, 12)'),
                 ('sum_campaign_click_rate', 'cum_click_rate', 'decimal(18, 12)'),
             ] -%}
-            {% for column, cum, data_type in totals -%}
+            {% for column, cum, data_type in campaign_totals -%}
                 {% set stored_total = 'delta_rows.stored_row.' ~ column ~ '_all' -%}
                 cast(
                     delta_rows.stored_row.{{ column }}_90d
@@ -364,7 +363,7 @@ final as (
                     as {{ data_type }}
                 ) as {{ column }}_90d,
             {% endfor -%}
-            {% for column, cum, data_type in totals -%}
+            {% for column, cum, data_type in campaign_totals -%}
                 cast(
                     coalesce(delta_rows.campaigns.{{ cum }}, delta_rows.stored_row.{{ column }}_all) as {{ data_type }}
                 ) as {{ column }}_all,
