@@ -48,12 +48,13 @@
 
 
 {% macro raw_file_pattern(source_name, table_name, name_only=false) %}
-    {#- The path (a glob when the table's meta sets raw_glob) a raw source table reads; with
-        name_only, its file name part alone (the folder is var raw_path). -#}
+    {#- The path (a glob when the table's meta sets raw_glob) a raw source table reads, the
+        folder's own glob characters escaped (meta raw_path_glob); with name_only, its file
+        name part alone (the folder is var raw_path). -#}
     {%- set src = graph.sources['source.' ~ project_name ~ '.' ~ source_name ~ '.' ~ table_name] -%}
     {%- set meta = src.config.meta -%}
     {%- set name = src.identifier ~ meta.raw_suffix ~ meta.get('raw_glob', '') ~ '.' ~ meta.raw_ext -%}
-    {{ return(name if name_only else meta.raw_path ~ '/' ~ name) }}
+    {{ return(name if name_only else meta.raw_path_glob ~ '/' ~ name) }}
 {% endmacro %}
 
 
@@ -79,7 +80,7 @@
     {%- if with_content and var('raw_fingerprint', 'content') == 'content' -%}
         {%- set limit = number_var('raw_hash_max_mb') * 1048576 -%}
         {%- set small = [] -%}
-        {%- for row in listed.rows if row[1] <= limit -%}{%- do small.append(sql_string(row[0])) -%}{%- endfor -%}
+        {%- for row in listed.rows if row[1] <= limit -%}{%- do small.append(sql_string(literal_file_pattern(row[0]))) -%}{%- endfor -%}
         {%- if small -%}
             {%- for row in run_query("select filename, hash(content) from read_blob([" ~ small | join(', ') ~ "])").rows -%}
                 {%- do hashed.update({row[0]: '@' ~ row[1]}) -%}

@@ -21,6 +21,7 @@ randomisation loudly. Results go to ``ml.ab_results`` in one transaction per exp
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,8 @@ import pandas as pd
 from scipy import stats
 
 from targeting import abstats
+from targeting.estimable import check_arm_sizes, check_finite, check_varies
+from targeting.paths import literal_pattern
 from targeting.settings import default_db
 from targeting.sqlsafe import check_name, ident, resolve
 from targeting.warehouse import connect
@@ -77,7 +80,7 @@ def parse_planned(text: str) -> dict[str, float]:
             value = float(share)
         except ValueError:
             value = -1.0
-        if not sep or value <= 0:
+        if not sep or not math.isfinite(value) or value <= 0:
             raise AbTestError(
                 f"planned share {part!r} is not arm=positive number (e.g. control=0.2,treatment=0.8)"
             )
@@ -85,13 +88,36 @@ def parse_planned(text: str) -> dict[str, float]:
     return planned
 
 
+def _check_header(csv: Path) -> None:
+    """Refuse a CSV whose header names a column twice (DuckDB would rename one to ``name_1``)."""
+    import csv as csvlib
+
+    with csv.open(newline="", encoding="utf-8", errors="replace") as fh:
+        first = fh.readline(1 << 20)
+    header = next(csvlib.reader([first]), [])
+    seen: set[str] = set()
+    for name in (h.strip() for h in header):
+        if name in seen:
+            raise AbTestError(
+                f"experiment file {csv}: the header names column {name!r} twice; "
+                "every column needs its own name"
+            )
+        seen.add(name)
+
+
 def _csv_table(csv: Path) -> duckdb.DuckDBPyConnection:
     """Open an in-memory database holding the CSV file as table ``main.experiment`` (path bound)."""
     if not csv.exists():
         raise AbTestError(f"experiment file {csv} does not exist")
+    if not csv.is_file():
+        raise AbTestError(f"experiment file {csv} is not a regular file (a folder, device or pipe)")
+    _check_header(csv)
     con = duckdb.connect()
     try:
-        con.execute("create table experiment as select * from read_csv(?, header=true)", [str(csv)])
+        # the name taken literally: e[1].csv is that file, never the pattern matching e1.csv
+        con.execute(
+            "create table experiment as select * from read_csv(?, header=true)", [literal_pattern(csv)]
+        )
     except duckdb.Error as exc:
         con.close()
         raise AbTestError(f"experiment file {csv} cannot be read as CSV: {str(exc).splitlines()[0]}") from exc
@@ -166,6 +192,7 @@ def read_experiment(
             raise AbTestError(
                 f"{label}: column {name!r} is empty on {empty:,} rows; every unit needs a value"
             )
+    check_finite(frame, {c: c for c in columns}, label)
     return frame, label
 
 
@@ -187,13 +214,33 @@ def _arms(cfg: AbConfig, frame: pd.DataFrame, label: str) -> list[str]:
         )
     if cfg.control not in arms:
         raise AbTestError(f"{label}: control arm {cfg.control!r} is unknown; arms are: {', '.join(arms)}")
+    check_arm_sizes(counts.to_dict(), cfg.arm, label)
     return [cfg.control, *[a for a in arms if a != cfg.control]]
+
+
+def check_metrics(cfg: AbConfig, frame: pd.DataFrame, label: str) -> None:
+    """Refuse a metric that is the same on every unit, or a ratio whose denominator sums to 0 in an arm.
+
+    ``abtest`` and ``lift`` call it before any estimate: neither has anything to compare then
+    (a zero-width interval with p = 1, or a ratio of 0/0).
+    """
+    for metric in cfg.metrics:
+        check_varies(frame[metric].to_numpy(), metric, label, "metric")
+    for name, _num, den in cfg.ratios:
+        sums = frame.groupby("arm")[den].sum()
+        zero = sorted(sums.index[sums == 0])
+        if zero:
+            raise AbTestError(
+                f"{label}: ratio metric {name!r}: column {den!r} sums to 0 in arm {zero[0]!r}, "
+                "so its ratio is 0/0; a ratio needs a non-zero denominator in every arm"
+            )
 
 
 def analyse(cfg: AbConfig, frame: pd.DataFrame, label: str) -> pd.DataFrame:
     """Every metric x arm row of ``ml.ab_results`` for one experiment."""
     check_name(cfg.experiment, "experiment name", label)
     arms = _arms(cfg, frame, label)
+    check_metrics(cfg, frame, label)
     by_arm = {a: frame[frame["arm"] == a] for a in arms}
     counts = np.array([len(by_arm[a]) for a in arms])
     planned = np.array([cfg.planned[a] for a in arms]) if cfg.planned else np.ones(len(arms))

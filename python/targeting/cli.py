@@ -67,6 +67,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         draws=args.draws,
         engine=args.engine,
+        allow_failed_diagnostics=args.allow_failed_diagnostics,
     )
     at = f"at {result.as_of}" if result.as_of is not None else "(every row)"
     print(
@@ -78,8 +79,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_compile_sql(args: argparse.Namespace) -> int:
-    from targeting import runs, sqlscore, warehouse
+    from targeting import paths, runs, sqlscore, warehouse
 
+    if args.out:
+        paths.refuse_overwrite(Path(args.out), "--out", {"warehouse (--db)": Path(args.db)})
     saved = runs.load_run(args.run)
     try:
         program = sqlscore.compile_run(saved.model(), saved.posterior().posterior)
@@ -98,7 +101,7 @@ def _cmd_compile_sql(args: argparse.Namespace) -> int:
         f"-- each row's linear predictor (targeting/sqlscore.py)\n"
     )
     if args.out:
-        Path(args.out).write_text(header + sql + "\n")
+        paths.write_text_atomic(Path(args.out), header + sql + "\n")
         print(f"wrote {args.out} ({len(sql):,} characters, {len(program.design)} design columns)")
     else:
         print(header + sql)
@@ -120,6 +123,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         held_out_clients=not args.no_held_out,
         cv=args.cv,
         seed=args.seed,
+        allow_failed_diagnostics=args.allow_failed_diagnostics,
     )
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summary_table(result.table).to_string(index=False))
@@ -138,7 +142,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from targeting.specs import load_spec
 
     specs = [load_spec(p).with_sampler(**_overrides(args)) for p in args.specs]
-    result = compare_specs(specs, Path(args.db), progress=not args.quiet)
+    result = compare_specs(
+        specs, Path(args.db), progress=not args.quiet, allow_failed_diagnostics=args.allow_failed_diagnostics
+    )
     cols = [
         c
         for c in (
@@ -345,6 +351,7 @@ def _add_experiment_arguments(parser: argparse.ArgumentParser, csv_help: str, re
 def _experiment_config(args: argparse.Namespace, name: str, ratios: list[str] | None = None) -> Any:
     """Build and check the ``AbConfig`` of ``abtest`` or ``lift`` from their shared options."""
     from targeting import abtest
+    from targeting.estimable import check_draws
 
     cfg = abtest.AbConfig(
         experiment=name,
@@ -362,8 +369,7 @@ def _experiment_config(args: argparse.Namespace, name: str, ratios: list[str] | 
         raise abtest.AbTestError(f"name at least one --metric COLUMN{extra}")
     if not 0 < cfg.alpha < 0.5:
         raise abtest.AbTestError(f"--alpha must be in (0, 0.5), got {cfg.alpha}")
-    if cfg.draws < 1000:
-        raise abtest.AbTestError(f"--draws must be at least 1000, got {cfg.draws}")
+    check_draws(cfg.draws)
     return cfg
 
 
@@ -513,6 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--chunk-rows do not apply; a term without a SQL translation is named)"
         ),
     )
+    score.add_argument(
+        "--allow-failed-diagnostics",
+        action="store_true",
+        help="score a run whose sampler failed its diagnostics (refused otherwise); the tables say so",
+    )
     score.add_argument("--quiet", action="store_true", help="no progress output")
     score.set_defaults(func=_cmd_score)
 
@@ -569,6 +580,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seed,
         help="seed of the client hash behind held-out clients and folds (the run's seed)",
     )
+    evaluate.add_argument(
+        "--allow-failed-diagnostics",
+        action="store_true",
+        help="evaluate a run whose sampler failed its diagnostics (refused otherwise); the tables say so",
+    )
     evaluate.add_argument("--quiet", action="store_true", help="no progress output")
     evaluate.set_defaults(func=_cmd_evaluate)
 
@@ -584,6 +600,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("specs", nargs="+", help="spec files")
     compare.add_argument("--db", default=str(default_db()), help="warehouse file")
     _add_sampler_overrides(compare)
+    compare.add_argument(
+        "--allow-failed-diagnostics",
+        action="store_true",
+        help="evaluate a fit that failed its diagnostics (refused otherwise); the tables say so",
+    )
     compare.add_argument("--quiet", action="store_true")
     compare.set_defaults(func=_cmd_compare)
 

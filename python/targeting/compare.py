@@ -47,7 +47,12 @@ def _loo_input(run_id: str, root: Path | None) -> object:
 
 
 def compare_specs(
-    specs: list[ModelSpec], db: Path, progress: bool = True, out: Path | None = None, root: Path | None = None
+    specs: list[ModelSpec],
+    db: Path,
+    progress: bool = True,
+    out: Path | None = None,
+    root: Path | None = None,
+    allow_failed_diagnostics: bool = False,
 ) -> Comparison:
     """Fit each spec, then compare by PSIS-LOO (ArviZ) and out-of-time metrics.
 
@@ -57,6 +62,10 @@ def compare_specs(
     LOO is only comparable between models fitted to the same rows; when the specs' training
     rows differ (other filters or cutoffs), the LOO columns are left empty and the table
     says so, and the ranking falls back to the out-of-time log loss.
+
+    A spec whose fit fails its diagnostics stops the comparison (its evaluation would be
+    written to ``ml.model_evaluations``) unless ``allow_failed_diagnostics``; the table's
+    ``diagnostics`` column says how each fit did.
     """
     import arviz as az
 
@@ -70,7 +79,13 @@ def compare_specs(
         n_train[spec.name] = fitted.n_train
         loo_inputs[spec.name] = _loo_input(fitted.run_id, root)
         ev = evaluate_run(
-            fitted.run_id, db, n_boot=100, progress=False, root=root, held_out_clients=not spec.as_of
+            fitted.run_id,
+            db,
+            n_boot=100,
+            progress=False,
+            root=root,
+            held_out_clients=not spec.as_of,
+            allow_failed_diagnostics=allow_failed_diagnostics,
         )
         # out of time for specs with as_of; held-out clients for a plain table
         split = "out_of_time" if spec.as_of else "held_out_clients"

@@ -87,6 +87,7 @@ def evaluate_run(
     held_out_clients: bool = True,
     cv: int | None = None,
     seed: int | None = None,
+    allow_failed_diagnostics: bool = False,
 ) -> EvaluationResult:
     """Evaluate a saved run and write ``ml.model_evaluations``.
 
@@ -112,6 +113,9 @@ def evaluate_run(
     seed
         Seed of the client hash behind the held-out clients and the folds (default: the
         run's sampler seed).
+    allow_failed_diagnostics
+        Evaluate a run that failed its diagnostics (refused otherwise); every row's ``note``
+        then says so.
 
     """
     if cv is not None and cv < 2:
@@ -120,6 +124,7 @@ def evaluate_run(
         raise ValueError(f"--holdout-share must be between 0 and 1, got {holdout_share}")
     start = time.perf_counter()
     saved = runs.load_run(run, root)
+    flag = saved.require_diagnostics(allow_failed_diagnostics, "evaluate")
     spec, rec = saved.spec, saved.record
     relation, labels = rec.relation, rec.labels
     predictors, factors = rec.predictors, rec.group_factors
@@ -196,6 +201,8 @@ def evaluate_run(
             "the held-out split is off; drop --no-held-out or use --cv K"
         )
     table = _metric_rows(saved.run_id, splits, n_boot, seed)
+    if flag:
+        table["note"] = [f"{flag}; {note}" if note else flag for note in table["note"]]
     warehouse.write_evaluations(db, saved.run_id, table)
     seconds = time.perf_counter() - start
     _say(f"wrote {len(table):,} rows to ml.model_evaluations in {seconds:.1f} s", progress)

@@ -94,7 +94,7 @@ _PLAIN_TOKENS = frozenset(
 )
 
 
-def check_formula(formula: str, where: str) -> None:
+def check_formula(formula: str, where: str, label: str | None = None) -> None:
     """Refuse a formula that calls anything outside :data:`ALLOWED_CALLS` or names a dotted path.
 
     Parameters
@@ -103,6 +103,9 @@ def check_formula(formula: str, where: str) -> None:
         The Bambi formula.
     where
         Prefix of the error message (the spec file).
+    label
+        The label column: refused on the right of ``~``, also inside a transform
+        (``y ~ scale(y)`` would predict the outcome from itself).
 
     Raises
     ------
@@ -117,9 +120,22 @@ def check_formula(formula: str, where: str) -> None:
     except Exception as exc:  # formulae's scanner raises ScanError and others
         raise FormulaError(f"{where}: formula {formula!r} does not parse: {exc}") from exc
     allowed = ", ".join(sorted(ALLOWED_CALLS, key=str.lower))
+    right = False
     for i, token in enumerate(tokens):
         kind, lexeme = str(token.kind), str(token.lexeme)
         following = str(tokens[i + 1].kind) if i + 1 < len(tokens) else "EOF"
+        right = right or kind == "TILDE"
+        if (
+            right
+            and label is not None
+            and kind in ("IDENTIFIER", "BQNAME")
+            and following != "LEFT_PAREN"
+            and lexeme.strip("`") == label
+        ):
+            raise FormulaError(
+                f"{where}: formula {formula!r} reads the label {label!r} on the right of '~' "
+                "(a model of the outcome from itself leaks it); use only columns known before the cutoff"
+            )
         if kind == "IDENTIFIER":
             if following == "LEFT_PAREN":
                 if lexeme not in ALLOWED_CALLS:

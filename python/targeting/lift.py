@@ -29,7 +29,8 @@ import pandas as pd
 from scipy import stats
 
 from targeting import abstats
-from targeting.abtest import SRM_THRESHOLD, AbConfig, AbTestError, _arms
+from targeting.abtest import SRM_THRESHOLD, AbConfig, AbTestError, _arms, check_metrics
+from targeting.estimable import check_arm_sizes
 from targeting.pooling import PooledEffects, partial_pooling
 from targeting.sqlsafe import check_name
 
@@ -105,6 +106,7 @@ def analyse_lift(cfg: AbConfig, frame: pd.DataFrame, label: str, grouping: str) 
     """
     check_name(cfg.experiment, "analysis name", label)
     arms = _arms(cfg, frame, label)
+    check_metrics(cfg, frame, label)
     frame = frame.assign(is_control=frame["arm"] == cfg.control)
     groups = sorted(frame["group"].unique())
     planned = np.array([cfg.planned[a] for a in arms]) if cfg.planned else None
@@ -119,6 +121,7 @@ def analyse_lift(cfg: AbConfig, frame: pd.DataFrame, label: str, grouping: str) 
                 f"{label}: group {g!r} has no rows in arm(s) {missing}; every group needs every arm "
                 f"(filter the group out or fix its assignments)"
             )
+        check_arm_sizes({a: int(counts[a]) for a in arms}, cfg.arm, f"{label}: group {g!r}")
         by_group[g] = rows
         srm[g] = (
             abstats.sample_ratio_mismatch(np.array([counts[a] for a in arms]), planned)

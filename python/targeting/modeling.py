@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from targeting._compat import patch_formulae_lazycall_eq
-from targeting.formulas import TRANSFORMS, check_formula, new_model
+from targeting.formulas import TRANSFORMS, FormulaError, check_formula, new_model
 from targeting.shrinkage import SHRINKAGE_FUNCTIONS, SHRINKAGE_PRIORS, check_shrinkage
 from targeting.specs import ModelSpec, SpecError
 
@@ -49,7 +49,10 @@ def formula_columns(spec: ModelSpec) -> FormulaColumns:
     import formulae
 
     patch_formulae_lazycall_eq()
-    check_formula(spec.formula, spec.path or spec.name)
+    try:
+        check_formula(spec.formula, spec.path or spec.name, label=spec.label)
+    except FormulaError as exc:
+        raise SpecError(str(exc)) from None
     try:
         desc = formulae.model_description(spec.formula)
     except Exception as exc:  # formulae raises several parser exception types
@@ -193,7 +196,10 @@ def check_prior(term: str, dist: Any, kwargs: dict[str, Any], where: str) -> Non
 def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
     """Build (not fit) the Bambi model of ``spec`` on ``frame``."""
     patch_formulae_lazycall_eq()
-    check_formula(spec.formula, spec.path or spec.name)
+    try:
+        check_formula(spec.formula, spec.path or spec.name, label=spec.label)
+    except FormulaError as exc:
+        raise SpecError(str(exc)) from None
     try:
         with precision(spec):
             model = new_model(

@@ -97,6 +97,25 @@ class SavedRun:
 
         return build_model(self.spec, self.train)
 
+    def require_diagnostics(self, allow_failed: bool, command: str) -> str:
+        """Refuse a run that failed its diagnostics unless ``allow_failed``; return a note.
+
+        A run whose sampler did not converge (r_hat, effective sample size, divergences) gives
+        scores and metrics that cannot be trusted: ``score`` and ``evaluate`` stop before
+        writing anything. With the override (``--allow-failed-diagnostics``) they go on, and
+        the returned note (empty for a run that passed) goes into the tables they write.
+        """
+        diag = self.record.diagnostics
+        if diag.get("ok", False):
+            return ""
+        message = str(diag.get("message", "diagnostics failed"))
+        if not allow_failed:
+            raise RunError(
+                f"run {self.run_id} failed its diagnostics ({message}); refit with more tune/draws or "
+                f"pass --allow-failed-diagnostics to {command} it anyway (the tables then carry the flag)"
+            )
+        return f"run failed its diagnostics, {command}d with --allow-failed-diagnostics: {message}"
+
     def posterior(self) -> Any:
         """Load the InferenceData of the fit (a truncated or corrupt file is a ``RunError``)."""
         import arviz as az

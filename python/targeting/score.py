@@ -83,6 +83,7 @@ def score_run(
     root: Path | None = None,
     draws: int | None = DEFAULT_SCORE_DRAWS,
     engine: str = "fast",
+    allow_failed_diagnostics: bool = False,
 ) -> ScoreResult:
     """Score the latest cutoff with a saved run and write ``ml.*`` in one transaction.
 
@@ -108,6 +109,9 @@ def score_run(
         into SQL and run inside the warehouse in one pass over the rows; a normal approximation of each
         row's linear predictor built from every draw, so ``draws`` and ``chunk_rows`` do not
         apply; a model that does not translate fails naming the term).
+    allow_failed_diagnostics
+        Score a run that failed its diagnostics (refused otherwise); its ``ml.model_runs``
+        row then says ``scored_with_failed_diagnostics``.
 
     """
     if engine not in ENGINES:
@@ -117,6 +121,7 @@ def score_run(
     chunk_rows = chunk_rows or DEFAULT_CHUNK_ROWS[engine]
     start = time.perf_counter()
     saved = runs.load_run(run, root)
+    saved.require_diagnostics(allow_failed_diagnostics, "score")
     if engine == "sql":
         return _score_in_sql(saved, db, progress, start)
     spec, rec = saved.spec, saved.record

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from targeting.formulas import FormulaError, check_formula
+from targeting.specfile import SpecFileError, did_you_mean, parse_spec_yaml, read_spec_text
 from targeting.sqlsafe import UnsafeSqlError, check_name
 
 INFERENCE_METHODS = ("nutpie", "pymc", "numpyro", "blackjax", "vi", "laplace")
@@ -155,9 +154,11 @@ def parse_sampler(raw: dict[str, Any], where: str) -> Sampler:
     """Validate sampler settings (a spec's ``sampler`` mapping, or a saved run's) into a ``Sampler``."""
     unknown = set(raw) - set(Sampler.__dataclass_fields__)
     if unknown:
+        first = sorted(unknown, key=str)[0]
         raise SpecError(
-            f"{where}: unknown sampler setting(s) {sorted(unknown)}; "
-            f"expected {sorted(Sampler.__dataclass_fields__)}"
+            f"{where}: unknown sampler setting {first!r}"
+            f"{did_you_mean(first, set(Sampler.__dataclass_fields__))}; "
+            f"expected some of {sorted(Sampler.__dataclass_fields__)}"
         )
     for key in ("draws", "tune", "chains", "seed"):
         if key in raw and (not isinstance(raw[key], int) or isinstance(raw[key], bool)):
@@ -204,23 +205,27 @@ def read_spec_file(
     outside ``known``, the ``text_keys`` present are text, and ``name`` is a safe name.
     ``hints`` adds a sentence to the message of a missing key. Returns (path, text, mapping).
     """
-    p = Path(path)
-    if not p.exists():
-        raise SpecError(f"{what} file {p} does not exist")
-    text = p.read_text()
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{p}: not valid YAML: {exc}") from exc
+        p, text = read_spec_text(path, what)
+        raw = parse_spec_yaml(text, str(p))
+    except SpecFileError as exc:
+        raise SpecError(str(exc)) from None
     if not isinstance(raw, dict):
         raise SpecError(f"{p}: expected a mapping with keys {list(required)}")
+    bad_keys = [k for k in raw if not isinstance(k, str)]
+    if bad_keys:
+        raise SpecError(f"{p}: key {bad_keys[0]!r} is not text; keys are names such as {list(required)}")
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise SpecError(
+            f"{p}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], known)}"
+            + (f" (and {unknown[1:]})" if unknown[1:] else "")
+            + f"; expected some of {sorted(known)}"
+        )
     missing = [k for k in required if raw.get(k) in (None, "", [])]
     if missing:
         hint = "".join(f" ({hints[k]})" for k in missing if k in (hints or {}))
         raise SpecError(f"{p}: missing required key(s) {missing}{hint}")
-    unknown = set(raw) - known
-    if unknown:
-        raise SpecError(f"{p}: unknown key(s) {sorted(unknown)}; expected some of {sorted(known)}")
     for key in text_keys:
         if raw.get(key) is not None and not isinstance(raw[key], str):
             raise SpecError(f"{p}: {key} must be text, got {type(raw[key]).__name__} {raw[key]!r}")
@@ -272,7 +277,7 @@ def load_spec(path: str | Path) -> ModelSpec:
     if lhs != raw["label"]:
         raise SpecError(f"{p}: formula's left side {lhs!r} is not the label {raw['label']!r}")
     try:
-        check_formula(formula, str(p))
+        check_formula(formula, str(p), label=str(raw["label"]))
     except FormulaError as exc:
         raise SpecError(str(exc)) from exc
     exclude = raw.get("exclude") or []

@@ -32,6 +32,8 @@ from targeting.specs import Sampler, SpecError, parse_sampler, read_spec_file
 #: The transforms a feature may name, applied to a numeric column.
 FEATURE_TRANSFORMS = {"log1p": np.log1p, "sqrt": np.sqrt, "abs": np.abs}
 MODELS = ("interaction", "two_model")
+#: Fewest bootstrap resamples: fewer leave the held-out metrics' intervals undefined or noise.
+MIN_BOOTSTRAP = 20
 _FEATURE = re.compile(
     r"^(?:(?P<fn>[a-z0-9]+)\((?P<inner>[A-Za-z_][A-Za-z0-9_]*)\)|(?P<col>[A-Za-z_][A-Za-z0-9_]*))$"
 )
@@ -144,10 +146,10 @@ def load_uplift_spec(path: str | Path) -> UpliftSpec:
     models = raw.get("models", list(MODELS))
     if not isinstance(models, list) or not models or not set(models) <= set(MODELS):
         raise SpecError(f"{p}: models must be a non-empty list of {list(MODELS)}, got {models!r}")
-    for key in ("split_seed", "bootstrap"):
+    for key, low in (("split_seed", 0), ("bootstrap", MIN_BOOTSTRAP)):
         value = raw.get(key, 1 if key == "split_seed" else 200)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise SpecError(f"{p}: {key} must be a whole number >= 0, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise SpecError(f"{p}: {key} must be a whole number >= {low}, got {value!r}")
     sampler = raw.get("sampler") or {}
     if not isinstance(sampler, dict):
         raise SpecError(f"{p}: sampler must be a mapping of setting to value, got {sampler!r}")

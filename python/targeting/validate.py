@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from targeting import layout
+from targeting.paths import literal_pattern
 from targeting.settings import REPO, gx_dir
 
 MESSAGE_SAMPLE_ROWS = 200_000
@@ -52,8 +53,11 @@ class Outcome:
 
 
 def _read(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> pd.DataFrame:
-    """Run ``sql``, which reads the file ``$path`` (a bound parameter, never pasted text)."""
-    return con.execute(sql, {"path": str(path)}).df()
+    """Run ``sql``, which reads the file ``$path`` (a bound parameter, never pasted text).
+
+    The path is taken literally: glob characters in it are escaped (:func:`literal_pattern`).
+    """
+    return con.execute(sql, {"path": literal_pattern(path)}).df()
 
 
 def _raw_checks(raw: Path, fmt: str, suffix: str) -> list[Check]:
@@ -261,7 +265,7 @@ def _score_checks(db: Path, run: str | None) -> list[Check]:
                 gxe.ExpectColumnValuesToBeUnique(column="client_id"),
                 *[
                     gxe.ExpectColumnValuesToNotBeNull(column=c)
-                    for c in ("client_id", "p_mean", "p_q05", "p_q95")
+                    for c in ("client_id", "p_mean", "p_sd", "p_q05", "p_q95")
                 ],
                 *[
                     gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1)

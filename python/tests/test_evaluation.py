@@ -40,7 +40,10 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         mp.setenv(k, v)
     fast = ["--draws", "400", "--tune", "400", "--chains", "2", "--quiet"]
     assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(db), *fast]) == 0
-    assert cli.main(["evaluate", "--db", str(db), "--bootstrap", "60", "--quiet"]) == 0
+    assert (
+        cli.main(["evaluate", "--allow-failed-diagnostics", "--db", str(db), "--bootstrap", "60", "--quiet"])
+        == 0
+    )
     yield {"db": db, "raw": raw, "root": root}
     mp.undo()
 
@@ -134,6 +137,7 @@ def test_compare_ranks_the_signal_above_noise(evaluated: dict[str, Path], tmp_pa
     code = cli.main(
         [
             "compare",
+            "--allow-failed-diagnostics",
             str(SPECS / "purchase_90d.yml"),
             str(noise),
             "--db",

@@ -53,7 +53,7 @@ def scored(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     mp.setenv("MM_RUNS_DIR", str(runs))
     try:
         assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(db), *FAST]) == 0
-        assert cli.main(["score", "--db", str(db), "--quiet"]) == 0
+        assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"]) == 0
     finally:
         mp.undo()
     return db, runs
@@ -218,7 +218,12 @@ def test_tampered_saved_formula_is_refused_at_score(
     spec.write_text(
         text.replace("scale(log1p(orders_30d))", f"pd.read_csv(orders_30d, '{_pwned(tmp_path)}')")
     )
-    _refused(["score", "--db", str(db), "--quiet"], db, capsys, ["pd.read_csv(...) calls a function"])
+    _refused(
+        ["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"],
+        db,
+        capsys,
+        ["pd.read_csv(...) calls a function"],
+    )
     assert not _pwned(tmp_path).exists()
 
 
@@ -230,7 +235,12 @@ def test_tampered_saved_relation_is_refused_at_score(
     meta = json.loads(schema.read_text())
     meta["relation"] = f"marts.customer_features; copy (select 1) to '{_pwned(tmp_path)}'"
     schema.write_text(json.dumps(meta))
-    _refused(["score", "--db", str(db), "--quiet"], db, capsys, ["must be a dbt model name or schema.table"])
+    _refused(
+        ["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"],
+        db,
+        capsys,
+        ["must be a dbt model name or schema.table"],
+    )
     assert not _pwned(tmp_path).exists()
 
 
@@ -239,7 +249,7 @@ def test_truncated_posterior_is_refused(env: tuple[Path, Path], capsys: pytest.C
     posterior = _latest(runs) / "posterior.nc"
     posterior.write_bytes(posterior.read_bytes()[:2000])
     _refused(
-        ["score", "--db", str(db), "--quiet"],
+        ["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"],
         db,
         capsys,
         ["posterior.nc cannot be read (truncated or corrupt?)"],
@@ -251,7 +261,10 @@ def test_run_id_that_walks_out_of_the_runs_folder(
 ) -> None:
     db, _ = env
     _refused(
-        ["score", "--run", "../../etc", "--db", str(db), "--quiet"], db, capsys, ["run id '../../etc' must"]
+        ["score", "--allow-failed-diagnostics", "--run", "../../etc", "--db", str(db), "--quiet"],
+        db,
+        capsys,
+        ["run id '../../etc' must"],
     )
 
 
@@ -300,7 +313,12 @@ def test_disk_full_while_scoring_keeps_the_previous_scores(
         raise duckdb.IOException("Could not write file: No space left on device")
 
     monkeypatch.setattr(warehouse, "_fault_pause", full)
-    _refused(["score", "--db", str(db), "--quiet"], db, capsys, ["No space left on device"])
+    _refused(
+        ["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"],
+        db,
+        capsys,
+        ["No space left on device"],
+    )
 
 
 def test_export_onto_a_file_or_unwritable_place(

@@ -314,9 +314,13 @@ def _staged_per_file(db: Path) -> dict[str, int]:
 
 
 def test_crafted_file_and_folder_names_are_data_not_sql(raw_copy: Path, tmp_path: Path) -> None:
-    """A raw folder and daily file names holding quotes and SQL are read as paths, nothing more."""
-    folder = tmp_path / "raw'); drop table marts.customer_features; --"
+    """A raw folder and daily file names holding quotes, SQL and glob characters are read as
+    paths, nothing more: raw_path rg[1]*? is that folder, never the decoy rg1x that the
+    folder name matches as a pattern."""
+    folder = tmp_path / "rg[1]*?'); drop table marts.customer_features; --"
     shutil.move(raw_copy, folder)
+    decoy = tmp_path / "rg1x'); drop table marts.customer_features; --"
+    decoy.mkdir()  # empty: read as a pattern, the build would find no raw file
     daily = _split_off_days(folder, tmp_path / "pending", n_days=2)
     crafted = [
         "apparel-messages-x'); drop table marts.customer_features; create table main.pwned as (select 1); --"

@@ -145,7 +145,7 @@ BAD = {
         ["--metric", "group"],
         "share a name the analysis uses for the arm or group",
     ),
-    "constant outcome": (lambda f: f.assign(bought=0), [], "metric 'bought' has the same value on every row"),
+    "constant outcome": (lambda f: f.assign(bought=0), [], "metric 'bought' is 0 on all"),
 }
 
 

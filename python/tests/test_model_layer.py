@@ -90,7 +90,10 @@ def test_fit_score_and_dbt_path(env: Path, capsys: pytest.CaptureFixture) -> Non
     assert cli.main(
         ["fit", "--spec", str(SPECS / "purchase_90d_hierarchical.yml"), "--db", str(env), *FAST]
     ) in (0,)
-    assert cli.main(["score", "--db", str(env), "--chunk-rows", "300", "--quiet"]) == 0
+    assert (
+        cli.main(["score", "--allow-failed-diagnostics", "--db", str(env), "--chunk-rows", "300", "--quiet"])
+        == 0
+    )
     scores = _scores(env)
     n_latest = scoring_population(env)
     with duckdb.connect(str(env), read_only=True) as con:
@@ -123,9 +126,39 @@ def test_unseen_group_level_gets_population_score(env: Path) -> None:
     assert changed > 0
     # the fast engine (X @ draws) and Bambi's own predict give the same scores, seen and
     # unseen levels alike, on every draw
-    assert cli.main(["score", "--db", str(env), "--draws", "0", "--engine", "bambi", "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                "score",
+                "--allow-failed-diagnostics",
+                "--db",
+                str(env),
+                "--draws",
+                "0",
+                "--engine",
+                "bambi",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     reference = _scores(env)
-    assert cli.main(["score", "--db", str(env), "--draws", "0", "--chunk-rows", "700", "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                "score",
+                "--allow-failed-diagnostics",
+                "--db",
+                str(env),
+                "--draws",
+                "0",
+                "--chunk-rows",
+                "700",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     scores = _scores(env)
     cols = ["p_mean", "p_sd", "p_q05", "p_q95"]
     np.testing.assert_allclose(scores[cols].to_numpy(), reference[cols].to_numpy(), rtol=1e-9, atol=1e-12)
@@ -166,7 +199,7 @@ def test_same_spec_and_seed_give_the_same_posterior_and_scores(env: Path, tmp_pa
     outs = []
     for _ in range(2):
         assert cli.main(["fit", "--spec", spec, "--db", str(env), *FAST]) == 0
-        assert cli.main(["score", "--db", str(env), "--quiet"]) == 0
+        assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(env), "--quiet"]) == 0
         outs.append(_scores(env))
         run_id = outs[-1]["run_id"].iloc[0]
         posterior = tmp_path / "runs" / run_id / "posterior.nc"
@@ -209,7 +242,7 @@ def test_bad_spec_fails_clearly_and_keeps_previous_scores(
     case: str, env: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(env), *FAST]) == 0
-    assert cli.main(["score", "--db", str(env), "--quiet"]) == 0
+    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(env), "--quiet"]) == 0
     before = _scores(env)
     capsys.readouterr()
     changes, expected = BAD_SPECS[case]
@@ -223,13 +256,13 @@ def test_bad_spec_fails_clearly_and_keeps_previous_scores(
 
 def test_run_whose_features_no_longer_match_the_mart(env: Path, capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(env), *FAST]) == 0
-    assert cli.main(["score", "--db", str(env), "--quiet"]) == 0
+    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(env), "--quiet"]) == 0
     before = _scores(env)
     with duckdb.connect(str(env)) as con:
         con.execute("alter table marts.customer_features drop column click_rate_365d")
         con.execute("alter table marts.customer_features alter orders_90d type varchar")
     capsys.readouterr()
-    assert cli.main(["score", "--db", str(env), "--quiet"]) != 0
+    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(env), "--quiet"]) != 0
     err = capsys.readouterr().err
     assert "column click_rate_365d is missing" in err and "column orders_90d was int64" in err, err
     pd.testing.assert_frame_equal(_scores(env), before)

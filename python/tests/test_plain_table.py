@@ -78,8 +78,36 @@ def _spec(tmp_path: Path, **changes: object) -> Path:
 def test_fit_then_cross_validate_then_score(plain: tuple[Path, Path, pd.DataFrame], tmp_path: Path) -> None:
     db, spec, frame = plain
     assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST]) == 0
-    assert cli.main(["evaluate", "--db", str(db), "--no-held-out", "--no-report", "--quiet"]) == 2
-    assert cli.main(["evaluate", "--db", str(db), "--cv", "3", "--bootstrap", "20", "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--allow-failed-diagnostics",
+                "--db",
+                str(db),
+                "--no-held-out",
+                "--no-report",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--allow-failed-diagnostics",
+                "--db",
+                str(db),
+                "--cv",
+                "3",
+                "--bootstrap",
+                "20",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     with duckdb.connect(str(db), read_only=True) as con:
         ev = con.execute("select * from ml.model_evaluations").df()
     assert set(ev["split"]) == {"cv_3fold"}
@@ -96,7 +124,7 @@ def test_fit_then_cross_validate_then_score(plain: tuple[Path, Path, pd.DataFram
     assert sorted(oof["customer_code"]) == sorted(frame["customer_code"])  # every row exactly once
     assert set(oof["fold"]) == {1, 2, 3}
 
-    assert cli.main(["score", "--db", str(db), "--quiet"]) == 0
+    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"]) == 0
     with duckdb.connect(str(db), read_only=True) as con:
         scores = con.execute("select * from ml.customer_scores").df()
     assert sorted(scores["client_id"]) == sorted(frame["customer_code"])
@@ -112,7 +140,7 @@ def test_unseen_category_is_reported_by_name(
     with duckdb.connect(str(db)) as con:
         con.execute("insert into crm.customers values ('X00001', 'atlantis', 10.0, 1, 'new', 0)")
     capsys.readouterr()
-    assert cli.main(["score", "--db", str(db)]) == 0
+    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db)]) == 0
     err = capsys.readouterr().err
     assert "region: 'atlantis' (1 rows)" in err, err[-2000:]
     with duckdb.connect(str(db), read_only=True) as con:
@@ -184,7 +212,7 @@ def test_compare_ranks_specs_on_a_plain_table(
 ) -> None:
     db, spec, _ = plain
     weaker = _spec(spec.parent, name="response_visits", formula="responded ~ scale(visits)")
-    args = ["compare", str(spec), str(weaker), "--db", str(db), *FAST]
+    args = ["compare", "--allow-failed-diagnostics", str(spec), str(weaker), "--db", str(db), *FAST]
     assert cli.main(args) == 0
     table = pd.read_csv(next((tmp_path / "reports").glob("compare-*.csv")))
     assert set(table["test_split"]) == {"held_out_clients"}
@@ -204,3 +232,47 @@ def test_baseline_logs_counts_and_amounts_but_not_flags_or_signed_columns() -> N
     assert list(t.log_) == [False, True, False, True]  # a 0/1 flag and a signed column are kept
     np.testing.assert_allclose(t.transform(x)[:, 3], np.log1p([10.0, 1000.0, 0.0]))
     np.testing.assert_allclose(t.transform(x)[:, [0, 2]], x[:, [0, 2]])
+
+
+def test_a_run_that_failed_its_diagnostics_is_not_scored_or_evaluated_without_the_override(
+    plain: tuple[Path, Path, pd.DataFrame], capsys: pytest.CaptureFixture
+) -> None:
+    db, spec, _ = plain
+    # 20 draws of one chain: far under the effective sample size the diagnostics ask for
+    tiny = ["--draws", "20", "--tune", "30", "--chains", "1", "--quiet"]
+    assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *tiny]) == 0
+    for command in (["score"], ["evaluate", "--cv", "2", "--no-report"]):
+        capsys.readouterr()
+        assert cli.main([*command, "--db", str(db), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert "failed its diagnostics" in err and "--allow-failed-diagnostics" in err, err
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = {
+            r[0]
+            for r in con.execute("select table_name from duckdb_tables() where schema_name = 'ml'").fetchall()
+        }
+        written = {t: con.execute(f"select count(*) from ml.{t}").fetchone()[0] for t in tables}
+    assert not any(written.values()), written
+    assert cli.main(["score", "--db", str(db), "--allow-failed-diagnostics", "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--db",
+                str(db),
+                "--cv",
+                "2",
+                "--bootstrap",
+                "20",
+                "--no-report",
+                "--allow-failed-diagnostics",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    with duckdb.connect(str(db), read_only=True) as con:
+        status = con.execute("select status from ml.model_runs").fetchall()
+        notes = con.execute("select distinct note from ml.model_evaluations").fetchall()
+    assert status == [("scored_with_failed_diagnostics",)], status
+    assert notes and all(n[0].startswith("run failed its diagnostics, evaluated with") for n in notes), notes
