@@ -105,7 +105,7 @@ pytest: $(STAMP)  ## the Python test suite (PYTEST_WORKERS processes, a test mod
 test-fast: $(STAMP)  ## the fast loop: tests not marked slow (no warehouse build, no model fit)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test: dbt-test pytest  ## the whole test suite: dbt build with all tests, then pytest
+test: pytest  ## the whole test suite: pytest, whose shared warehouse is a dbt build with every data and unit test
 
 bench: $(STAMP)  ## benchmarks (not tests): mart build, fits, scoring vs baselines; BENCH_SCALE, BENCH_SECTIONS
 	$(BIN)/python benchmarks/bench.py

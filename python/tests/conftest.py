@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,65 @@ def run_dbt(
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+@dataclass
+class DbtResult:
+    """What :func:`run_dbt_in_process` returns: the exit code and every log message, as text."""
+
+    returncode: int
+    stdout: str
+    stderr: str = ""
+
+
+#: Parsed manifests of in-process runs, by (vars, target path): parsing once per set of vars
+#: is what makes an in-process run cheaper than a new dbt process.
+_MANIFESTS: dict[tuple[str, str], object] = {}
+
+
+def run_dbt_in_process(args: list[str], db: Path, vars_: dict[str, str] | None = None) -> DbtResult:
+    """Run dbt in this process against ``db``, as :func:`run_dbt` does in a subprocess.
+
+    The project is parsed once per set of vars and artifact folder (dbt's programmatic
+    runner reuses the manifest), so a run costs its nodes, not dbt's start-up and parse.
+    After each run the DuckDB adapter's connection is closed, so the file is free for the
+    test (and for a copy over it) as after a subprocess.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.adapters.factory import reset_adapters
+    from dbt.cli.main import dbtRunner
+
+    target = str(db.parent / "target")
+    var_text = "{" + ", ".join(f"{k}: '{v}'" for k, v in (vars_ or {}).items()) + "}"
+    common = ["--project-dir", str(REPO), "--profiles-dir", str(REPO), "--target-path", target]
+    common += ["--vars", var_text, "--log-level", "none", "--log-level-file", "none"]
+    if "--select" in args:
+        common += ["--indirect-selection", "cautious"]
+    lines: list[str] = []
+    saved = os.environ.get("MM_DUCKDB_PATH")
+    os.environ.update(MM_DUCKDB_PATH=str(db), DO_NOT_TRACK="1")
+    try:
+        key = (var_text, target)
+        if key not in _MANIFESTS:
+            parsed = dbtRunner().invoke(["parse", *common])
+            assert parsed.success, parsed.exception
+            _MANIFESTS[key] = parsed.result
+        runner = dbtRunner(manifest=_MANIFESTS[key], callbacks=[lambda event: lines.append(event.info.msg)])
+        result = runner.invoke([*args, *common])
+        success = bool(result.success)
+        if result.exception is not None:
+            lines.append(str(result.exception))
+        # the exception's traceback holds frames that hold the adapter's connection
+        del result, runner
+    finally:
+        reset_adapters()
+        DuckDBConnectionManager.close_all_connections()
+        gc.collect()
+        if saved is None:
+            os.environ.pop("MM_DUCKDB_PATH", None)
+        else:
+            os.environ["MM_DUCKDB_PATH"] = saved
+    return DbtResult(0 if success else 1, "\n".join(lines))
+
+
 # the longest modules, started first so that pytest-xdist's two workers (one module each at
 # a time) finish together instead of one running a long module alone at the end
 FIRST_MODULES = ["test_spark_build.py", "test_incremental.py", "test_evaluation.py"]
@@ -69,13 +130,43 @@ def write_spec(tmp_path: Path, **changes: object) -> Path:
     return path
 
 
+def _shared(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A path every pytest-xdist worker of this run sees (the run's temporary root)."""
+    root = tmp_path_factory.getbasetemp()
+    return (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / name
+
+
+@contextmanager
+def _made_once(path: Path) -> Iterator[bool]:
+    """Under a lock shared by the workers: yield whether ``path`` still has to be made.
+
+    The first worker to arrive makes it (the block must create ``path``) and marks it done;
+    the others wait for the lock and then use it as it is.
+    """
+    from filelock import FileLock
+
+    done = path.with_name(path.name + ".done")
+    with FileLock(str(path.with_name(path.name + ".lock"))):
+        todo = not done.exists()
+        yield todo
+        if todo:
+            done.touch()
+
+
 @pytest.fixture(scope="session")
 def synth_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Raw files from ``targeting synth --scale 0.02 --seed 7`` (about 1,000 buyers)."""
+    """Raw files from ``targeting synth --scale 0.02 --seed 7`` (about 1,000 buyers).
+
+    Made once for the whole run and shared by the workers: treat as read-only (``raw_copy``
+    gives a private copy to break).
+    """
     from targeting.synth import SynthConfig, generate
 
-    out = tmp_path_factory.mktemp("raw")
-    generate(SynthConfig(scale=0.02, seed=7, out=out), progress=False)
+    out = _shared(tmp_path_factory, "raw")
+    with _made_once(out) as todo:
+        if todo:
+            shutil.rmtree(out, ignore_errors=True)
+            generate(SynthConfig(scale=0.02, seed=7, out=out), progress=False)
     return out
 
 
@@ -97,10 +188,19 @@ def samples() -> Path:
 
 @pytest.fixture(scope="session")
 def warehouse(synth_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse built by `dbt build` (all tests) from ``synth_raw``; treat as read-only."""
-    db = tmp_path_factory.mktemp("wh") / "wh.duckdb"
-    res = run_dbt(["build"], db, {"raw_path": str(synth_raw)})
-    assert res.returncode == 0, res.stdout[-4000:]
+    """A warehouse built by `dbt build` (every model, seed, data and unit test) from ``synth_raw``.
+
+    Built once for the whole run and shared by the workers: treat as read-only (copy it to
+    change it, as ``private_warehouse`` does). Its artifacts are in ``target`` beside it.
+    """
+    folder = _shared(tmp_path_factory, "wh")
+    db = folder / "wh.duckdb"
+    with _made_once(folder) as todo:
+        if todo:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            res = run_dbt(["build"], db, {"raw_path": str(synth_raw)})
+            assert res.returncode == 0, res.stdout[-4000:]
     return db
 
 

@@ -25,6 +25,25 @@ where f.has_purchase_history
 """
 
 
+def test_dbt_build_runs_every_model_seed_data_and_unit_test(warehouse: Path) -> None:
+    """`make test`'s dbt build: the shared warehouse is built by `dbt build` with every test."""
+    results = json.loads((warehouse.parent / "target" / "run_results.json").read_text())["results"]
+    manifest = json.loads((warehouse.parent / "target" / "manifest.json").read_text())
+    ran = {r["unique_id"]: r["status"] for r in results}
+    expected = [
+        node
+        for node, info in {**manifest["nodes"], **manifest["unit_tests"]}.items()
+        if info["resource_type"] in ("model", "seed", "test", "unit_test")
+    ]
+    missing = [node for node in expected if node not in ran]
+    failed = {n: status for n, status in ran.items() if n in expected and status not in ("success", "pass")}
+    assert not missing and not failed, (missing[:10], failed)
+    kinds = {
+        kind: sum(n.startswith(kind + ".") for n in ran) for kind in ("model", "seed", "test", "unit_test")
+    }
+    assert kinds["test"] > 400 and kinds["unit_test"] >= 8 and kinds["model"] >= 40, kinds
+
+
 def test_one_row_per_client_and_cutoff(warehouse: Path) -> None:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         n, keys = con.execute(

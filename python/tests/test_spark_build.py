@@ -33,12 +33,19 @@ def spark_build(synth_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
         pytest.fail("the Spark build needs Java 17: apt-get install openjdk-17-jre-headless (see .ci/run)")
     folder = tmp_path_factory.mktemp("spark_dbt")
     # one core and one shuffle partition: the other pytest worker keeps the second core,
-    # and the test data is small (each query's fixed cost dominates)
+    # and the test data is small (each query's fixed cost dominates). The JVM compiles with
+    # C1 only, collects serially and skips whole-stage code generation, and the catalog lives
+    # in memory (the comparison reads the Parquet files): the same build took about 1 core
+    # of JVM time instead of 1.65 (measured with ps while it ran), in the same wall time
     env = {
         "MM_SPARK_DIR": str(folder),
         "MM_SPARK_DRIVER_MEMORY": "2g",
         "MM_SPARK_MASTER": "local[1]",
         "MM_SPARK_SHUFFLE_PARTITIONS": "1",
+        "MM_SPARK_CATALOG": "in-memory",
+        "MM_SPARK_ADAPTIVE": "false",
+        "MM_SPARK_JVM_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ActiveProcessorCount=1",
+        "MM_SPARK_WHOLESTAGE_CODEGEN": "false",
     }
     # the DuckDB path is unused on Spark; artifacts go to folder/target
     res = run_dbt(
