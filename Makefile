@@ -100,7 +100,7 @@ dbt-test-spark: $(STAMP)  ## the same dbt build on Spark (local PySpark, Java 17
 
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP)  ## the Python test suite (PYTEST_WORKERS processes, a test module each at a time)
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 test-fast: $(STAMP)  ## the fast loop: tests not marked slow (no warehouse build, no model fit)
 	$(BIN)/python -m pytest -q -m "not slow"

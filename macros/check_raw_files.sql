@@ -40,6 +40,14 @@
         {%- if has_rows == 0 -%}
             {{ exceptions.raise_compiler_error('raw file ' ~ path ~ ' has no data rows (an empty file or a header only)') }}
         {%- endif -%}
+        {#- a header that names a column twice: DuckDB reads the second as <name>_1, so a
+            build would silently use one of them -#}
+        {%- for column in found if column.rsplit('_', 1) | length == 2 and column.rsplit('_', 1)[1].isdigit() and column.rsplit('_', 1)[0] in found and column.rsplit('_', 1)[0] in required -%}
+            {{ exceptions.raise_compiler_error(
+                'raw file ' ~ path ~ ' names column ' ~ column.rsplit('_', 1)[0]
+                ~ ' twice in its header (read as ' ~ column.rsplit('_', 1)[0] ~ ' and ' ~ column
+                ~ '); every column needs its own name') }}
+        {%- endfor -%}
         {%- set expected = meta.get('expected_columns', []) -%}
         {%- set extra = [] -%}
         {%- for column in found if expected and column not in expected and column != 'filename' -%}

@@ -23,10 +23,31 @@ bounds as (
 
 training as (
     {% if var('cutoffs') | length > 0 %}
-    {%- for c in var('cutoffs') if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', c | string) %}
-        {{ exceptions.raise_compiler_error('var cutoffs holds ' ~ c ~ '; expected dates like 2023-06-01') }}
+    {%- for c in var('cutoffs') %}
+        {%- set text = c | string -%}
+        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) %}
+            {{ exceptions.raise_compiler_error('var cutoffs holds ' ~ c ~ '; expected dates like 2023-06-01') }}
+        {%- endif %}
+        {#- a real calendar day: the month 1-12, the day within that month's length -#}
+        {%- set y, m, d = text[:4] | int, text[5:7] | int, text[8:] | int -%}
+        {%- set month_days = 0 if m < 1 or m > 12 else (
+            modules.datetime.date(y + m // 12, m % 12 + 1, 1) - modules.datetime.timedelta(days=1)
+        ).day -%}
+        {%- if d < 1 or d > month_days %}
+            {{ exceptions.raise_compiler_error('var cutoffs holds ' ~ c ~ ', which is not a calendar day; expected dates like 2023-06-01') }}
+        {%- endif %}
     {%- endfor %}
-    select cast(listed.as_of_text as date) as as_of_date
+    -- a cutoff after the scoring cutoff (the day after the data ends) would be dropped
+    -- silently: fail, naming it
+    select
+        case
+            when cast(listed.as_of_text as date) > (select cast(last_date + interval 1 day as date) from bounds)
+                then {{ raise_error() }}(
+                    'var cutoffs holds ' || listed.as_of_text
+                    || ', after the scoring cutoff (the day after the data ends); expected cutoffs within the data'
+                )
+            else cast(listed.as_of_text as date)
+        end as as_of_date
     from (
         values {% for c in var('cutoffs') %}({{ sql_string(c) }}){% if not loop.last %}, {% endif %}{% endfor %}
     ) as listed (as_of_text)

@@ -4,6 +4,15 @@
 -- one message on var uplift_contact_channel (channels seed). Units are ranked by that profit;
 -- `is_selected` marks those with a positive expected profit, in rank order, while the running
 -- contact cost stays within var uplift_budget.
+{%- if execute %}
+    {#- a channel missing from the seed would leave the mart silently empty: fail, naming it -#}
+    {%- set known = run_query('select channel from ' ~ ref('channels') ~ ' order by 1').columns[0].values() | list -%}
+    {%- if var('uplift_contact_channel') not in known -%}
+        {{ exceptions.raise_compiler_error(
+            "var uplift_contact_channel is '" ~ var('uplift_contact_channel')
+            ~ "', which is not a channel of the channels seed; expected one of: " ~ known | join(', ')) }}
+    {%- endif -%}
+{%- endif %}
 with
 
 scores as (

@@ -32,6 +32,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from targeting.estimable import EstimabilityError, check_finite
 from targeting.modeling import DataError
 from targeting.segment_spec import SegmentSpec
 from targeting.settings import manifest_path
@@ -133,6 +134,15 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
     empty = [f for f in spec.features if frame[f].isna().all()]
     if empty:
         raise DataError(f"{where}: feature column(s) {empty} of {rel.label} are empty in the rows to cluster")
+    try:
+        check_finite(frame, {f: f for f in spec.features}, f"{where}: {rel.label}")
+    except EstimabilityError as exc:
+        raise DataError(str(exc)) from None
+    if all(frame[f].nunique(dropna=True) <= 1 for f in spec.features):
+        raise DataError(
+            f"{where}: every feature column of {rel.label} has one value in the rows to cluster "
+            f"({', '.join(spec.features)}); there is nothing to segment by"
+        )
     return frame.sort_values("client_id", kind="stable").reset_index(drop=True), rel.label, as_of
 
 
@@ -170,8 +180,15 @@ def run_segment(spec: SegmentSpec, db: Path, progress: bool = True) -> SegmentRe
     frame, relation, as_of = read_rows(spec, db)
     features = list(spec.features)
     k = spec.k
+    where = spec.path or spec.name
     if k is not None and k >= len(frame):
-        raise DataError(f"k={k} needs more than {len(frame)} rows")
+        raise DataError(f"{where}: k={k} needs more than the {len(frame)} rows of {relation}")
+    sampled = min(spec.selection_rows, len(frame))
+    if k is None and spec.k_range[0] >= sampled:
+        raise DataError(
+            f"{where}: k_range {list(spec.k_range)} starts at {spec.k_range[0]} clusters, but k is chosen on "
+            f"{sampled} rows of {relation}; lower k_range (at most {sampled - 1}) or cluster more rows"
+        )
     _say(f"{len(frame):,} rows of {relation}" + (f" at {as_of}" if as_of is not None else ""), progress)
     prep = make_pipeline(SkewedLog1p(), SimpleImputer(strategy="median"), StandardScaler())
     x = prep.fit_transform(frame[features].to_numpy(dtype=float))

@@ -394,7 +394,12 @@ def replace_run_rows_in(
         _fault_pause()
         con.execute("commit")
     except Exception:
-        con.execute("rollback")
+        # a failed commit (a full disk) may already have ended the transaction: the error to
+        # show is the original one, not "cannot rollback - no transaction is active"
+        try:
+            con.execute("rollback")
+        except duckdb.Error:
+            pass
         raise
 
 

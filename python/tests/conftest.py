@@ -109,7 +109,9 @@ def run_dbt_in_process(args: list[str], db: Path, vars_: dict[str, str] | None =
 
 
 # the longest modules, started first so that pytest-xdist's two workers (one module each at
-# a time) finish together instead of one running a long module alone at the end
+# a time) finish together instead of one running a long module alone at the end; `make pytest`
+# passes --no-loadscope-reorder, without which xdist would hand out the modules with the most
+# tests first (the Spark build, two tests, would start last)
 FIRST_MODULES = ["test_spark_build.py", "test_incremental.py", "test_evaluation.py"]
 
 

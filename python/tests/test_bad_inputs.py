@@ -195,9 +195,19 @@ CATALOGUE: dict[str, tuple[Callable[[Path], None], list[str], bool]] = {
         [f"{layout.CAMPAIGN_DAILY}.csv", "column count_click has value '2.5'", "whole-number count"],
         True,
     ),
+    "assignment in the future": (
+        _rewrite(A, lambda lines: [lines[0], _set_field(lines[1], 3, "2099-08-17 00:00:00"), *lines[2:]]),
+        [f"{A}.csv", "column assigned_at has value '2099-08-17 00:00:00'", "a time up to today"],
+        True,
+    ),
     "client assigned twice to one holdout campaign": (
         _rewrite(A, lambda lines: [*lines[:2], lines[1].replace(",treatment,", ",control,"), *lines[2:]]),
         [f"{A}.csv", "column client_id", "assigned to campaign", "more than once"],
+        True,
+    ),
+    "column named twice in the header": (
+        _rewrite(P, lambda lines: [lines[0] + ",price", *[line + ",1.0" for line in lines[1:]]]),
+        [f"{P}.csv", "names column price twice in its header (read as price and price_1)"],
         True,
     ),
     "extra column (accepted, with a warning)": (
@@ -252,10 +262,25 @@ def test_bad_raw_input(case: str, warehouse: Path, synth_raw: Path, case_dir: Pa
         assert res.returncode == 0, out[-3000:]
 
 
-BAD_VARS = {
+BAD_VARS: dict[str, tuple] = {
     "cutoff that is SQL": (
         "{cutoffs: ['2023-06-01', \"2023-07-01'); drop table marts.customer_features; --\"]}",
         ["var cutoffs holds 2023-07-01'); drop table", "expected dates like 2023-06-01"],
+    ),
+    "cutoff that is not a calendar day": (
+        "{cutoffs: ['2023-06-01', '2023-02-30']}",
+        ["var cutoffs holds 2023-02-30, which is not a calendar day"],
+        ["--select", "int_cutoffs_scheduled"],
+    ),
+    "cutoff after the data": (
+        "{cutoffs: ['2023-06-01', '2099-01-01']}",
+        ["var cutoffs holds 2099-01-01, after the scoring cutoff"],
+        ["--select", "int_cutoffs_scheduled"],
+    ),
+    "contact channel not in the channels seed": (
+        "{uplift_contact_channel: carrier_pigeon}",
+        ["var uplift_contact_channel is 'carrier_pigeon', which is not a channel of the channels seed"],
+        ["--select", "uplift_targeting"],
     ),
     "window length that is SQL": (
         "{label_window_days: '90 day); drop table marts.customer_features; --'}",
@@ -266,11 +291,13 @@ BAD_VARS = {
 
 @pytest.mark.parametrize("case", list(BAD_VARS))
 def test_bad_var_is_refused(case: str, warehouse: Path, synth_raw: Path, case_dir: Path) -> None:
-    extra, fragments = BAD_VARS[case]
+    extra, fragments, *select = BAD_VARS[case]
     db = case_dir / "wh.duckdb"
     shutil.copy(warehouse, db)
     before = _fingerprint(db)
-    res = run_dbt(["build", "--vars", extra[:-1] + f", raw_path: '{synth_raw}'}}"], db)
+    res = run_dbt(
+        ["build", *(select[0] if select else []), "--vars", extra[:-1] + f", raw_path: '{synth_raw}'}}"], db
+    )
     assert res.returncode != 0
     for fragment in fragments:
         assert fragment in res.stdout, (fragment, res.stdout[-3000:])

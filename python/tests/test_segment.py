@@ -74,7 +74,11 @@ def members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, pd.D
     db = tmp_path / "members.duckdb"
     with duckdb.connect(str(db)) as con:
         con.execute("create schema shop")
-        con.execute("create table shop.members as select * from frame")
+        # two constant columns and one holding an infinite value, for the refusals below
+        con.execute(
+            "create table shop.members as select *, 1.0 as const_a, 2.0 as const_b, "
+            "case when member_code = 'M-00003' then 'inf'::double else 1.0 end as spiky from frame"
+        )
     return db, frame
 
 
@@ -134,6 +138,13 @@ def test_elbow_is_the_bend_of_the_inertia_curve() -> None:
         ({"k_range": [5, 3]}, "k_range must be [low, high] with 2 <= low < high"),
         ({"filter": "orders > 1; drop table shop.members"}, "filter"),
         ({"id": "orders", "features": ["avg_spend", "open_rate"], "filter": "orders = 1"}, "appears twice"),
+        (
+            {"filter": "member_code < 'M-00012'", "k_range": [20, 30]},
+            "k_range [20, 30] starts at 20 clusters, but k is chosen on 12 rows of shop.members",
+        ),
+        ({"k": 15, "filter": "member_code < 'M-00012'"}, "k=15 needs more than the 12 rows of shop.members"),
+        ({"features": ["const_a", "const_b"]}, "every feature column of shop.members has one value"),
+        ({"features": ["orders", "spiky"]}, "column 'spiky' holds 1 infinite value(s)"),
     ],
 )
 def test_bad_segment_specs_are_refused(

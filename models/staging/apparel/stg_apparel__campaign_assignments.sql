@@ -52,7 +52,9 @@ final as (
         ) }} as client_id,
         bulk_campaign_id,
         variant,
-        assigned_at,
+        -- an assignment in the future would put its outcome window after the data: refused
+        {{ checked_value('assigned_at', 'cast(assigned_at as date) <= current_date', 'assigned_at', 'a time up to today') }}
+            as assigned_at,
         cast(assigned_at as date) as assigned_on,
         source_file
     from counted
