@@ -79,12 +79,28 @@ def fit_spec(
     """
     frame, needed, relation, labels = read_training_rows(spec, db)
     cols = list(dict.fromkeys([*spec.keys, *needed.predictors, spec.label]))
-    train = frame[cols]
-    n_missing = int(train[needed.predictors].isna().any(axis=1).sum())
+    # missing values: rows with a missing predictor are dropped here, before the model (Bambi
+    # would drop them itself, unseen by the counts): every count, the saved training rows and
+    # the SQL engine's design then describe the rows the model was fitted on
+    read = frame[cols]
+    train = read.dropna(subset=needed.predictors).reset_index(drop=True)
+    n_missing = len(read) - len(train)
+    if n_missing and train.empty:
+        most = read[needed.predictors].isna().sum().sort_values(ascending=False)
+        raise modeling.DataError(
+            f"every one of the {len(read):,} labelled rows of {relation} misses a predictor value "
+            f"(most often {most.index[0]!r}, on {int(most.iloc[0]):,} rows)"
+        )
+    if n_missing:
+        train = modeling.check_training_frame(spec, train, relation)
     span = f", cutoffs {train[spec.as_of].min()} .. {train[spec.as_of].max()}" if spec.as_of else ""
     _say(
         f"{len(train):,} training rows ({int(train[spec.label].sum()):,} positive) from {relation}{span}"
-        + (f"; {n_missing:,} rows with missing predictors are dropped" if n_missing else ""),
+        + (
+            f"; {n_missing:,} of the {len(read):,} labelled rows dropped for a missing predictor"
+            if n_missing
+            else ""
+        ),
         progress,
     )
     model = modeling.build_model(spec, train)
