@@ -53,7 +53,8 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
     with connect(db) as con:
         rel = resolve(con, spec.relation, manifest_path(), where)
         label = rel.label
-        for col, what in ((spec.id, "id column"), (spec.arm, "arm column"), (spec.outcome, "outcome column")):
+        roles = [(spec.arm, "arm column"), (spec.outcome, "outcome column")]
+        for col, what in [*([(spec.id, "id column")] if spec.id else []), *roles]:
             rel.column(col, what, where)
         if spec.group:
             rel.column(spec.group, "group column", where)
@@ -67,8 +68,14 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
                 )
         cond = f" where ({check_filter(con, rel, spec.filter, where)})" if spec.filter else ""
         feats = list(dict.fromkeys(f.column for f in spec.features))
+        if spec.id:
+            unit_id = f"cast({ident(spec.id)} as varchar)"
+        else:
+            # no id: a row key from the row's place in the order of every column read
+            order = ", ".join(ident(c) for c in spec.columns)
+            unit_id = f"'row-' || row_number() over (order by {order})"
         select = [
-            f"cast({ident(spec.id)} as varchar) as unit_id",
+            f"{unit_id} as unit_id",
             (f"cast({ident(spec.group)} as varchar)" if spec.group else "'(all)'") + " as group_value",
             f"cast({ident(spec.arm)} as varchar) as arm",
             f"cast({ident(spec.outcome)} as double) as y",
@@ -83,7 +90,7 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
 
 def _check_units(spec: UpliftSpec, frame: pd.DataFrame, label: str) -> None:
     where = spec.path or spec.name
-    named = [("unit_id", spec.id), ("arm", spec.arm), ("y", spec.outcome)]
+    named = [("unit_id", spec.id or "(row key)"), ("arm", spec.arm), ("y", spec.outcome)]
     if spec.group:
         named.append(("group_value", spec.group))
     for col, name in named:

@@ -4,7 +4,7 @@ An analyst edits one YAML file; nothing about the apparel data is assumed::
 
     name: holdout_uplift
     relation: campaign_holdout_features   # dbt model or schema.table, one row per unit
-    id: client_id
+    id: client_id                         # optional: without it, units get a row key (below)
     group: bulk_campaign_id               # optional experiment column (a unit may be in several)
     arm: variant
     control: control
@@ -15,6 +15,12 @@ An analyst edits one YAML file; nothing about the apparel data is assumed::
 
 A feature is a numeric column, or one of ``log1p(col)``, ``sqrt(col)``, ``abs(col)``: the
 transform is applied by name from a fixed table, never evaluated as code.
+
+Without ``id`` (a public experiment file often has none) each row is a unit, keyed by its
+position when the rows are sorted by every column the spec reads (group, arm, outcome,
+features): ``row-1``, ``row-2``, ... The key is stable for the same rows in any order, and
+rows that are equal on every column read are interchangeable, so which of them gets which
+key changes nothing the command computes.
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ class UpliftSpec:
 
     name: str
     relation: str
-    id: str
+    id: str | None
     arm: str
     control: str
     outcome: str
@@ -83,12 +89,13 @@ class UpliftSpec:
     @property
     def columns(self) -> list[str]:
         """Every column the spec reads from its relation."""
-        cols = [self.id, self.arm, self.outcome, *[f.column for f in self.features]]
+        cols = [*([self.id] if self.id else []), self.arm, self.outcome, *[f.column for f in self.features]]
         return list(dict.fromkeys([*cols, *([self.group] if self.group else [])]))
 
 
-_REQUIRED = ("name", "relation", "id", "arm", "control", "outcome", "features")
+_REQUIRED = ("name", "relation", "arm", "control", "outcome", "features")
 _KNOWN = set(_REQUIRED) | {
+    "id",
     "group",
     "filter",
     "holdout_share",
@@ -138,7 +145,7 @@ def load_uplift_spec(path: str | Path) -> UpliftSpec:
     if len({f.term for f in features}) < len(features):
         raise SpecError(f"{p}: features lists a term twice: {raw['features']}")
     for f in features:
-        if f.column in (raw["id"], raw["arm"], raw["outcome"], raw.get("group")):
+        if f.column in (raw.get("id"), raw["arm"], raw["outcome"], raw.get("group")):
             raise SpecError(
                 f"{p}: feature {f.term!r} is the spec's id, arm, outcome or group column; "
                 "features must be measured before the assignment"
@@ -156,7 +163,7 @@ def load_uplift_spec(path: str | Path) -> UpliftSpec:
     return UpliftSpec(
         name=raw["name"],
         relation=raw["relation"],
-        id=raw["id"],
+        id=raw.get("id") or None,
         arm=raw["arm"],
         control=raw["control"],
         outcome=raw["outcome"],

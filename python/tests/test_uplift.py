@@ -230,3 +230,31 @@ def test_planted_uplift_is_found_on_generated_holdouts(
             "min(expected_profit) filter (where is_selected) from marts.uplift_targeting"
         ).fetchone()
     assert picked[0] > 0 and picked[1] <= 100 and picked[2] > 0
+
+
+@pytest.mark.slow
+def test_a_table_without_ids_gets_a_stable_row_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No id column (as in many public experiment files): each row is a unit keyed by its place in
+    the order of the columns read, so the same rows in another order give the same keys and scores."""
+    monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
+    db = tmp_path / "wh.duckdb"
+    _table(db, n=1500)
+    with duckdb.connect(str(db)) as con:
+        con.execute("create table lab.plain as select cell, bought, activity, spend from lab.trial")
+        con.execute(
+            "create table lab.shuffled as select cell, bought, activity, spend "
+            "from lab.trial order by hash(shopper)"
+        )
+    for name in ("plain", "shuffled"):
+        spec = _spec(tmp_path, id=None, relation=f"lab.{name}", name=name, models=["two_model"])
+        assert cli.main(["uplift", "--spec", str(spec), "--db", str(db), "--quiet"]) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        scores = con.execute("select spec_name, unit_id, arm, uplift_mean from ml.uplift_scores").df()
+    plain, shuffled = (
+        scores[scores["spec_name"] == n].drop(columns="spec_name") for n in ("plain", "shuffled")
+    )
+    assert len(plain) == 1500 * 2 and plain["unit_id"].str.fullmatch(r"row-\d+").all()
+    assert plain.groupby("arm")["unit_id"].nunique().eq(1500).all()
+    both = plain.merge(shuffled, on=["unit_id", "arm"], suffixes=("_plain", "_shuffled"))
+    assert len(both) == len(plain)
+    np.testing.assert_allclose(both["uplift_mean_plain"], both["uplift_mean_shuffled"], rtol=0, atol=1e-12)
