@@ -261,6 +261,7 @@ def _cmd_uplift(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from targeting.experiment_report import write_uplift_report
+    from targeting.runs import RunError
     from targeting.specs import parse_sampler
     from targeting.uplift import run_uplift
     from targeting.uplift_spec import load_uplift_spec
@@ -280,6 +281,12 @@ def _cmd_uplift(args: argparse.Namespace) -> int:
     print(f"fits: {result.diagnostics} ({result.seconds:.1f} s sampling)")
     if args.no_write:
         return 0
+    if not result.diagnostics_ok and not args.allow_failed_diagnostics:
+        raise RunError(
+            f"uplift run {result.run_id} failed its diagnostics ({result.diagnostics}); nothing written: "
+            "refit with more tune/draws or pass --allow-failed-diagnostics to write it anyway "
+            "(ml.uplift_evaluations.diagnostics then says so)"
+        )
     write_uplift(Path(args.db), result.run_id, result.scores, result.evaluations)
     print(
         f"wrote {len(result.scores):,} scores and {len(ev)} metrics for run {result.run_id} "
@@ -686,6 +693,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--spec", required=True, help="uplift spec YAML (see python/specs/holdout_uplift.yml)")
     up.add_argument("--db", default=str(default_db()), help="warehouse file (read and written)")
     up.add_argument("--no-write", action="store_true", help="print the evaluation only")
+    up.add_argument(
+        "--allow-failed-diagnostics",
+        action="store_true",
+        help="write a run whose fits failed their diagnostics (refused otherwise); the tables say so",
+    )
     up.add_argument("--quiet", action="store_true", help="no sampler progress bars")
     _add_sampler_overrides(up)
     up.set_defaults(func=_cmd_uplift)

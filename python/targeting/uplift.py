@@ -191,6 +191,7 @@ class Fitted:
     p: dict[str, np.ndarray]
     diagnostics: list[str]
     seconds: float
+    ok: bool = True
 
 
 def _draws(model: Any, idata: Any, rows: pd.DataFrame, group_specific: bool) -> np.ndarray:
@@ -210,13 +211,13 @@ def fit_interaction(spec: UpliftSpec, d: Design, arms: list[str], progress: bool
     idata, seconds = fit_model(model, mspec, progress=progress)
     diag = diagnose(idata, mspec)
     p = {a: _draws(model, idata, d.frame.assign(arm=a), True) for a in arms}
-    return Fitted(p, [f"interaction: {diag.message}"], seconds)
+    return Fitted(p, [f"interaction: {diag.message}"], seconds, diag.ok)
 
 
 def fit_two_model(spec: UpliftSpec, d: Design, arms: list[str], progress: bool) -> Fitted:
     """One model per arm on that arm's training units."""
     formula = "y ~ " + " + ".join(d.terms)
-    p, diags, seconds = {}, [], 0.0
+    p, diags, seconds, ok = {}, [], 0.0, True
     for a in arms:
         mspec = _model_spec(spec, f"two_model_{a}", formula, {})
         rows = d.frame[(d.frame["split"] == "train") & (d.frame["arm"] == a)]
@@ -228,9 +229,11 @@ def fit_two_model(spec: UpliftSpec, d: Design, arms: list[str], progress: bool) 
         _say(f"two-model: arm {a} on {len(rows):,} training units")
         idata, secs = fit_model(model, mspec, progress=progress)
         seconds += secs
-        diags.append(f"two_model[{a}]: {diagnose(idata, mspec).message}")
+        diag = diagnose(idata, mspec)
+        ok = ok and diag.ok
+        diags.append(f"two_model[{a}]: {diag.message}")
         p[a] = _draws(model, idata, d.frame, False)
-    return Fitted(p, diags, seconds)
+    return Fitted(p, diags, seconds, ok)
 
 
 def score_rows(spec: UpliftSpec, d: Design, fitted: Fitted, model_name: str, run_id: str) -> pd.DataFrame:
@@ -333,6 +336,7 @@ class UpliftResult:
     label: str
     diagnostics: str
     seconds: float
+    diagnostics_ok: bool = True
 
 
 def run_uplift(spec: UpliftSpec, db: Path, progress: bool = True) -> UpliftResult:
@@ -347,14 +351,15 @@ def run_uplift(spec: UpliftSpec, db: Path, progress: bool = True) -> UpliftResul
     )
     run_id = f"{spec.name}-{spec.digest}"
     created = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    scores, diagnostics, seconds = [], [], 0.0
+    scores, diagnostics, seconds, ok = [], [], 0.0, True
     fitters = {"interaction": fit_interaction, "two_model": fit_two_model}
     for name in spec.models:
         fitted = fitters[name](spec, d, arms, progress)
         scores.append(score_rows(spec, d, fitted, name, run_id))
         diagnostics += fitted.diagnostics
         seconds += fitted.seconds
+        ok = ok and fitted.ok
     table = pd.concat(scores, ignore_index=True).assign(created_at=created)
     diag = "; ".join(diagnostics)
     evaluations = evaluate_rows(spec, table, run_id, diag).assign(created_at=created)
-    return UpliftResult(run_id, table, evaluations, label, diag, seconds)
+    return UpliftResult(run_id, table, evaluations, label, diag, seconds, ok)

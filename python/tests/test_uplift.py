@@ -150,7 +150,20 @@ def test_three_arm_table_of_its_own(tmp_path: Path) -> None:
     """Text ids, three arms: uplift per treatment arm, the planted one found, results written."""
     db = tmp_path / "wh.duckdb"
     frame = _table(db)
-    assert cli.main(["uplift", "--spec", str(_spec(tmp_path)), "--db", str(db), "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                "uplift",
+                "--spec",
+                str(_spec(tmp_path)),
+                "--db",
+                str(db),
+                "--allow-failed-diagnostics",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     with duckdb.connect(str(db), read_only=True) as con:
         scores = con.execute("select * from ml.uplift_scores").df()
         ev = con.execute("select * from ml.uplift_evaluations").df()
@@ -186,10 +199,13 @@ def test_planted_uplift_is_found_on_generated_holdouts(
     # the shipped spec names the dbt model: it resolves through this build's manifest
     monkeypatch.setenv("MM_DBT_MANIFEST", str(tmp_path / "target" / "manifest.json"))
     spec.update(models=["interaction"], bootstrap=100)
-    spec["sampler"].update(draws=300, tune=300)
+    spec["sampler"].update(draws=300, tune=300, chains=2)
     path = tmp_path / "spec.yml"
     path.write_text(yaml.safe_dump(spec))
-    assert cli.main(["uplift", "--spec", str(path), "--db", str(db), "--quiet"]) == 0
+    assert (
+        cli.main(["uplift", "--spec", str(path), "--db", str(db), "--allow-failed-diagnostics", "--quiet"])
+        == 0
+    )
     with duckdb.connect(str(db), read_only=True) as con:
         scores = con.execute("select * from ml.uplift_scores where assigned_arm = 'treatment'").df()
         ev = con.execute("select * from ml.uplift_evaluations").df()
@@ -247,7 +263,12 @@ def test_a_table_without_ids_gets_a_stable_row_key(tmp_path: Path, monkeypatch: 
         )
     for name in ("plain", "shuffled"):
         spec = _spec(tmp_path, id=None, relation=f"lab.{name}", name=name, models=["two_model"])
-        assert cli.main(["uplift", "--spec", str(spec), "--db", str(db), "--quiet"]) == 0
+        assert (
+            cli.main(
+                ["uplift", "--spec", str(spec), "--db", str(db), "--allow-failed-diagnostics", "--quiet"]
+            )
+            == 0
+        )
     with duckdb.connect(str(db), read_only=True) as con:
         scores = con.execute("select spec_name, unit_id, arm, uplift_mean from ml.uplift_scores").df()
     plain, shuffled = (
@@ -258,3 +279,26 @@ def test_a_table_without_ids_gets_a_stable_row_key(tmp_path: Path, monkeypatch: 
     both = plain.merge(shuffled, on=["unit_id", "arm"], suffixes=("_plain", "_shuffled"))
     assert len(both) == len(plain)
     np.testing.assert_allclose(both["uplift_mean_plain"], both["uplift_mean_shuffled"], rtol=0, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_an_uplift_run_that_failed_its_diagnostics_is_not_written_without_the_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
+    db = tmp_path / "wh.duckdb"
+    _table(db, n=1200)
+    tiny = {"method": "nutpie", "draws": 20, "tune": 20, "chains": 1, "seed": 3}
+    spec = _spec(tmp_path, models=["two_model"], sampler=tiny)
+    assert cli.main(["uplift", "--spec", str(spec), "--db", str(db), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "failed its diagnostics" in err and "nothing written" in err, err
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from duckdb_tables() where schema_name = 'ml'").fetchone()[0] == 0
+    assert (
+        cli.main(["uplift", "--spec", str(spec), "--db", str(db), "--allow-failed-diagnostics", "--quiet"])
+        == 0
+    )
+    with duckdb.connect(str(db), read_only=True) as con:
+        notes = con.execute("select distinct diagnostics from ml.uplift_evaluations").fetchall()
+    assert len(notes) == 1 and "min bulk ESS" in notes[0][0], notes
