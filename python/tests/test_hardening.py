@@ -22,6 +22,10 @@ from .conftest import REPO, write_spec
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
+# the mechanics tests fit with reduced samplers, which may fail the diagnostics: they score and
+# evaluate with the override (the gate itself is tested in test_plain_table and test_uplift)
+SCORE = ["score", "--allow-failed-diagnostics"]
+
 SPECS = REPO / "python" / "specs"
 FAST = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
 
@@ -53,7 +57,7 @@ def scored(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     mp.setenv("MM_RUNS_DIR", str(runs))
     try:
         assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(db), *FAST]) == 0
-        assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"]) == 0
+        assert cli.main([*SCORE, "--db", str(db), "--quiet"]) == 0
     finally:
         mp.undo()
     return db, runs
@@ -115,10 +119,7 @@ SPEC_ATTACKS: dict[str, tuple[dict[str, object], list[str]]] = {
         {"id": "client_id, 1 from marts.customer_features; drop table marts.customer_features; --"},
         ["id 'client_id, 1 from", "is not a column of marts.customer_features"],
     ),
-    "as_of that is SQL": (
-        {"as_of": "as_of_date) or (1=1"},
-        ["as_of 'as_of_date) or (1=1' is not a column"],
-    ),
+    "as_of that is SQL": ({"as_of": "as_of_date) or (1=1"}, ["as_of 'as_of_date) or (1=1' is not a column"]),
     "filter with a second statement": (
         {"filter": "has_purchase_history; drop table marts.customer_features"},
         ["contains ';'", "one condition"],
@@ -218,12 +219,7 @@ def test_tampered_saved_formula_is_refused_at_score(
     spec.write_text(
         text.replace("scale(log1p(orders_30d))", f"pd.read_csv(orders_30d, '{_pwned(tmp_path)}')")
     )
-    _refused(
-        ["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"],
-        db,
-        capsys,
-        ["pd.read_csv(...) calls a function"],
-    )
+    _refused([*SCORE, "--db", str(db), "--quiet"], db, capsys, ["pd.read_csv(...) calls a function"])
     assert not _pwned(tmp_path).exists()
 
 
@@ -235,12 +231,7 @@ def test_tampered_saved_relation_is_refused_at_score(
     meta = json.loads(schema.read_text())
     meta["relation"] = f"marts.customer_features; copy (select 1) to '{_pwned(tmp_path)}'"
     schema.write_text(json.dumps(meta))
-    _refused(
-        ["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"],
-        db,
-        capsys,
-        ["must be a dbt model name or schema.table"],
-    )
+    _refused([*SCORE, "--db", str(db), "--quiet"], db, capsys, ["must be a dbt model name or schema.table"])
     assert not _pwned(tmp_path).exists()
 
 
@@ -249,7 +240,7 @@ def test_truncated_posterior_is_refused(env: tuple[Path, Path], capsys: pytest.C
     posterior = _latest(runs) / "posterior.nc"
     posterior.write_bytes(posterior.read_bytes()[:2000])
     _refused(
-        ["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"],
+        [*SCORE, "--db", str(db), "--quiet"],
         db,
         capsys,
         ["posterior.nc cannot be read (truncated or corrupt?)"],
@@ -261,10 +252,7 @@ def test_run_id_that_walks_out_of_the_runs_folder(
 ) -> None:
     db, _ = env
     _refused(
-        ["score", "--allow-failed-diagnostics", "--run", "../../etc", "--db", str(db), "--quiet"],
-        db,
-        capsys,
-        ["run id '../../etc' must"],
+        [*SCORE, "--run", "../../etc", "--db", str(db), "--quiet"], db, capsys, ["run id '../../etc' must"]
     )
 
 
@@ -313,12 +301,7 @@ def test_disk_full_while_scoring_keeps_the_previous_scores(
         raise duckdb.IOException("Could not write file: No space left on device")
 
     monkeypatch.setattr(warehouse, "_fault_pause", full)
-    _refused(
-        ["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"],
-        db,
-        capsys,
-        ["No space left on device"],
-    )
+    _refused([*SCORE, "--db", str(db), "--quiet"], db, capsys, ["No space left on device"])
 
 
 def test_export_onto_a_file_or_unwritable_place(

@@ -21,6 +21,10 @@ from .conftest import REPO, run_dbt, write_lock_held
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
+# the mechanics tests fit with reduced samplers, which may fail the diagnostics: they score and
+# evaluate with the override (the gate itself is tested in test_plain_table and test_uplift)
+SCORE = ["score", "--allow-failed-diagnostics"]
+
 SPECS = REPO / "python" / "specs"
 FAST = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
 
@@ -31,7 +35,7 @@ def scored(warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     shutil.copy(warehouse, db)
     monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
     assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(db), *FAST]) == 0
-    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"]) == 0
+    assert cli.main([*SCORE, "--db", str(db), "--quiet"]) == 0
     return db
 
 
@@ -45,18 +49,7 @@ def _state(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _score_and_kill(db: Path, run: str) -> None:
     env = dict(os.environ, MM_FAULT_PAUSE_BEFORE_COMMIT="120")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "targeting.cli",
-            "score",
-            "--allow-failed-diagnostics",
-            "--run",
-            run,
-            "--db",
-            str(db),
-            "--quiet",
-        ],
+        [sys.executable, "-m", "targeting.cli", *SCORE, "--run", run, "--db", str(db), "--quiet"],
         stderr=subprocess.PIPE,
         text=True,
         env=env,
@@ -90,20 +83,7 @@ def test_killed_score_leaves_the_previous_run_complete(scored: Path, tmp_path: P
     _score_and_kill(scored, before_runs.loc[0, "run_id"])
     pd.testing.assert_frame_equal(_state(scored)[0], before_scores)
     # and a clean rerun with the same inputs writes the same scores
-    assert (
-        cli.main(
-            [
-                "score",
-                "--allow-failed-diagnostics",
-                "--run",
-                before_runs.loc[0, "run_id"],
-                "--db",
-                str(scored),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert cli.main([*SCORE, "--run", before_runs.loc[0, "run_id"], "--db", str(scored), "--quiet"]) == 0
     pd.testing.assert_frame_equal(_state(scored)[0], before_scores)
 
 

@@ -22,6 +22,11 @@ from targeting.specs import load_spec
 
 pytestmark = pytest.mark.slow  # fits models (the baseline transform test below is fast too)
 
+# the mechanics tests fit with reduced samplers, which may fail the diagnostics: they score and
+# evaluate with the override (the gate itself is tested in test_plain_table and test_uplift)
+SCORE = ["score", "--allow-failed-diagnostics"]
+EVALUATE = ["evaluate", "--allow-failed-diagnostics"]
+
 FAST = ["--draws", "200", "--tune", "200", "--chains", "2", "--quiet"]
 REGIONS = ("north", "south", "east", "west")
 
@@ -78,36 +83,8 @@ def _spec(tmp_path: Path, **changes: object) -> Path:
 def test_fit_then_cross_validate_then_score(plain: tuple[Path, Path, pd.DataFrame], tmp_path: Path) -> None:
     db, spec, frame = plain
     assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST]) == 0
-    assert (
-        cli.main(
-            [
-                "evaluate",
-                "--allow-failed-diagnostics",
-                "--db",
-                str(db),
-                "--no-held-out",
-                "--no-report",
-                "--quiet",
-            ]
-        )
-        == 2
-    )
-    assert (
-        cli.main(
-            [
-                "evaluate",
-                "--allow-failed-diagnostics",
-                "--db",
-                str(db),
-                "--cv",
-                "3",
-                "--bootstrap",
-                "20",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert cli.main([*EVALUATE, "--db", str(db), "--no-held-out", "--no-report", "--quiet"]) == 2
+    assert cli.main([*EVALUATE, "--db", str(db), "--cv", "3", "--bootstrap", "20", "--quiet"]) == 0
     with duckdb.connect(str(db), read_only=True) as con:
         ev = con.execute("select * from ml.model_evaluations").df()
     assert set(ev["split"]) == {"cv_3fold"}
@@ -124,7 +101,7 @@ def test_fit_then_cross_validate_then_score(plain: tuple[Path, Path, pd.DataFram
     assert sorted(oof["customer_code"]) == sorted(frame["customer_code"])  # every row exactly once
     assert set(oof["fold"]) == {1, 2, 3}
 
-    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"]) == 0
+    assert cli.main([*SCORE, "--db", str(db), "--quiet"]) == 0
     with duckdb.connect(str(db), read_only=True) as con:
         scores = con.execute("select * from ml.customer_scores").df()
     assert sorted(scores["client_id"]) == sorted(frame["customer_code"])
@@ -140,7 +117,7 @@ def test_unseen_category_is_reported_by_name(
     with duckdb.connect(str(db)) as con:
         con.execute("insert into crm.customers values ('X00001', 'atlantis', 10.0, 1, 'new', 0)")
     capsys.readouterr()
-    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db)]) == 0
+    assert cli.main([*SCORE, "--db", str(db)]) == 0
     err = capsys.readouterr().err
     assert "region: 'atlantis' (1 rows)" in err, err[-2000:]
     with duckdb.connect(str(db), read_only=True) as con:

@@ -24,6 +24,10 @@ from .test_plain_table import _customers, _spec
 
 pytestmark = pytest.mark.slow  # fits models
 
+# the mechanics tests fit with reduced samplers, which may fail the diagnostics: they score and
+# evaluate with the override (the gate itself is tested in test_plain_table and test_uplift)
+SCORE = ["score", "--allow-failed-diagnostics"]
+
 FAST = ["--draws", "200", "--tune", "200", "--chains", "2", "--quiet"]
 SPECS = REPO / "python" / "specs"
 P_MEAN_TOLERANCE = 0.005
@@ -73,10 +77,10 @@ def test_sql_scores_of_a_plain_table_agree_with_the_draws(
     with duckdb.connect(str(db)) as con:
         con.execute("insert into crm.customers values ('X00001', 'atlantis', 10.0, 1, 'new', 0)")
         con.execute("insert into crm.customers values ('X00002', 'south', null, 1, 'new', 0)")
-    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--draws", "0", "--quiet"]) == 0
+    assert cli.main([*SCORE, "--db", str(db), "--draws", "0", "--quiet"]) == 0
     draws = _scores(db)
     capsys.readouterr()
-    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--engine", "sql"]) == 0
+    assert cli.main([*SCORE, "--db", str(db), "--engine", "sql"]) == 0
     err = capsys.readouterr().err
     # the unseen category is named and the row with a missing predictor left out, as in Python
     assert "region: 'atlantis' (1 rows)" in err and "2 rows with a missing predictor" in err, err
@@ -119,9 +123,7 @@ def test_the_spark_statement_scores_the_same_on_spark(
     assert cli.main(["fit", "--spec", str(mixed), "--db", str(db), *FAST]) == 0
     with duckdb.connect(str(db)) as con:
         con.execute("update crm.customers set tier = 'tier_new' where customer_code < 'C00040'")
-    assert (
-        cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--engine", "sql", "--quiet"]) == 0
-    )
+    assert cli.main([*SCORE, "--db", str(db), "--engine", "sql", "--quiet"]) == 0
     duck = _scores(db)
     assert duck["used_population_level"].sum() == 40
     out = tmp_path / "score_spark.sql"
@@ -147,11 +149,9 @@ def test_sql_scores_of_the_mart_with_a_group_intercept(private_warehouse: Path) 
             "update marts.customer_features set favourite_root_category = 'brand_new' "
             "where is_scoring_cutoff and hash(client_id) % 7 = 0"
         )
-    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--draws", "0", "--quiet"]) == 0
+    assert cli.main([*SCORE, "--db", str(db), "--draws", "0", "--quiet"]) == 0
     draws = _scores(db)
-    assert (
-        cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--engine", "sql", "--quiet"]) == 0
-    )
+    assert cli.main([*SCORE, "--db", str(db), "--engine", "sql", "--quiet"]) == 0
     sql = _scores(db)
     assert sql["used_population_level"].sum() > 50
     _agree(sql, draws)
@@ -184,11 +184,9 @@ def test_two_group_intercepts_agree_with_the_draws(plain: tuple[Path, Path]) -> 
     with duckdb.connect(str(db)) as con:  # a tier and a region the fit never saw
         con.execute("update crm.customers set tier = 'tier_new' where customer_code < 'C00040'")
         con.execute("update crm.customers set region = 'atlantis' where customer_code > 'C01480'")
-    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--draws", "0", "--quiet"]) == 0
+    assert cli.main([*SCORE, "--db", str(db), "--draws", "0", "--quiet"]) == 0
     draws = _scores(db)
-    assert (
-        cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--engine", "sql", "--quiet"]) == 0
-    )
+    assert cli.main([*SCORE, "--db", str(db), "--engine", "sql", "--quiet"]) == 0
     sql = _scores(db)
     assert sql["used_population_level"].sum() == 40 + 19
     _agree(sql, draws)
@@ -207,14 +205,12 @@ def test_a_term_without_sql_is_named_and_nothing_is_lost(
 ) -> None:
     db, spec = plain
     assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST]) == 0
-    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"]) == 0
+    assert cli.main([*SCORE, "--db", str(db), "--quiet"]) == 0
     before = _scores(db)
     other = _spec(spec.parent, formula=formula)
     assert cli.main(["fit", "--spec", str(other), "--db", str(db), *FAST]) == 0
     capsys.readouterr()
-    assert (
-        cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--engine", "sql", "--quiet"]) == 2
-    )
+    assert cli.main([*SCORE, "--db", str(db), "--engine", "sql", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "cannot be scored in SQL" in err and named in err, err
     pd.testing.assert_frame_equal(_scores(db), before)
@@ -226,9 +222,7 @@ def test_the_shipped_specs_translate(private_warehouse: Path, spec: str) -> None
     db = private_warehouse
     tiny = ["--draws", "30", "--tune", "30", "--chains", "1", "--quiet"]
     assert cli.main(["fit", "--spec", str(SPECS / spec), "--db", str(db), *tiny]) == 0
-    assert (
-        cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--engine", "sql", "--quiet"]) == 0
-    )
+    assert cli.main([*SCORE, "--db", str(db), "--engine", "sql", "--quiet"]) == 0
     scores = _scores(db)
     assert len(scores) == scoring_population(db) and scores["p_mean"].between(0, 1).all()
 
@@ -246,7 +240,7 @@ def test_a_term_that_is_not_a_finite_number_leaves_the_row_unscored(
             "insert into crm.customers values ('Z1', 'south', 0.0, 1, 'x', 0), ('Z2', 'south', -5, 1, 'x', 0)"
         )
     capsys.readouterr()
-    assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--engine", engine]) == 0
+    assert cli.main([*SCORE, "--db", str(db), "--engine", engine]) == 0
     err = capsys.readouterr().err
     assert "scale(log(spend)): 2 rows" in err, err
     scores = _scores(db)
