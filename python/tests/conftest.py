@@ -58,9 +58,9 @@ class DbtResult:
     stderr: str = ""
 
 
-#: Parsed manifests of in-process runs, by (vars, target path): parsing once per set of vars
-#: is what makes an in-process run cheaper than a new dbt process.
-_MANIFESTS: dict[tuple[str, str], object] = {}
+#: Parsed manifests of in-process runs, by (vars, target path, database file stem): parsing
+#: once per set of vars is what makes an in-process run cheaper than a new dbt process.
+_MANIFESTS: dict[tuple[str, str, str], object] = {}
 
 
 def run_dbt_in_process(args: list[str], db: Path, vars_: dict[str, str] | None = None) -> DbtResult:
@@ -85,7 +85,8 @@ def run_dbt_in_process(args: list[str], db: Path, vars_: dict[str, str] | None =
     saved = os.environ.get("MM_DUCKDB_PATH")
     os.environ.update(MM_DUCKDB_PATH=str(db), DO_NOT_TRACK="1")
     try:
-        key = (var_text, target)
+        # the manifest names the database by the file's stem (DuckDB's catalog name)
+        key = (var_text, target, db.stem)
         if key not in _MANIFESTS:
             parsed = dbtRunner().invoke(["parse", *common])
             assert parsed.success, parsed.exception

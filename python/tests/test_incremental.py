@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from .conftest import run_dbt
+from .conftest import run_dbt_in_process
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -141,15 +141,15 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
     vars_ = {"raw_path": str(raw_copy)}
 
     incremental = tmp_path / "incremental.duckdb"
-    assert run_dbt(["seed"], incremental, vars_).returncode == 0
-    res = run_dbt(["run"], incremental, vars_)
+    assert run_dbt_in_process(["seed"], incremental, vars_).returncode == 0
+    res = run_dbt_in_process(["run"], incremental, vars_)
     assert res.returncode == 0, res.stdout[-3000:]
     with duckdb.connect(str(incremental), read_only=True) as con:
         history_rows = con.execute("select count(*) from staging.stg_apparel__messages").fetchone()[0]
     for path, how in zip(daily, (["run"], ["run", "--selector", "daily_messages"]), strict=True):
         # one daily file arrives, then the next (the second run selects only what depends on it)
         shutil.move(path, raw_copy / path.name)
-        res = run_dbt(how, incremental, vars_)
+        res = run_dbt_in_process(how, incremental, vars_)
         assert res.returncode == 0, res.stdout[-3000:]
         assert "incremental model staging.stg_apparel__messages" in res.stdout, res.stdout[-3000:]
         if path == daily[0]:
@@ -191,8 +191,8 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
     assert all(per_file[p.name] > 0 for p in daily)
 
     full = tmp_path / "full.duckdb"
-    assert run_dbt(["seed"], full, vars_).returncode == 0
-    res = run_dbt(["run"], full, vars_)
+    assert run_dbt_in_process(["seed"], full, vars_).returncode == 0
+    res = run_dbt_in_process(["run"], full, vars_)
     assert res.returncode == 0, res.stdout[-3000:]
     tables = model_tables(full)
     assert set(TABLES) < set(tables) and "marts.campaign_economics" in tables
@@ -206,7 +206,7 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
     # starts when some incremental table holds more than compact_dead_row_share of them
     table, share = _most_deleted(incremental)
     assert share > 0.001, "the daily runs left deleted rows"
-    res = run_dbt(
+    res = run_dbt_in_process(
         ["run", "--select", "int_cutoffs_scheduled"],
         incremental,
         {**vars_, "compact_dead_row_share": f"{share - 0.001:.6f}"},
@@ -222,7 +222,7 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
     row = next(i for i, line in enumerate(lines) if ",send," in line)
     lines[row] = lines[row].replace(",send,", ",teleport,", 1)
     history.write_text("\n".join(lines) + "\n")
-    res = run_dbt(["run"], incremental, vars_)
+    res = run_dbt_in_process(["run"], incremental, vars_)
     assert res.returncode != 0 and "column event has value 'teleport'" in res.stdout, res.stdout[-3000:]
     for table in TABLES:
         assert _differences(incremental, full, table)[2:] == (0, 0), table
@@ -230,7 +230,7 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
     # a corrected file is re-read and replaces its rows: back to the full build's tables
     # (but for the file's new modification time)
     history.write_text(original)
-    res = run_dbt(["run"], incremental, vars_)
+    res = run_dbt_in_process(["run"], incremental, vars_)
     assert res.returncode == 0, res.stdout[-3000:]
     for table in TABLES:
         ignore = "source_fingerprint" if table == TABLES[0] else ""
@@ -248,7 +248,7 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
     kept = [r for r in rows if r.rsplit(",", 2)[1] != last_day]
     assert 0 < len(kept) < len(rows)
     purchases.write_text("\n".join([header, *kept]) + "\n")
-    res = run_dbt(["run"], incremental, vars_)
+    res = run_dbt_in_process(["run"], incremental, vars_)
     assert res.returncode == 0, res.stdout[-3000:]
     with duckdb.connect(str(incremental), read_only=True) as con:
         files = dict(
@@ -260,8 +260,8 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
     # and every table downstream equals a full build of the files left (the removed rows'
     # clients were recomputed from the removal log)
     full_after = tmp_path / "full_after.duckdb"
-    assert run_dbt(["seed"], full_after, vars_).returncode == 0
-    res = run_dbt(["run"], full_after, vars_)
+    assert run_dbt_in_process(["seed"], full_after, vars_).returncode == 0
+    res = run_dbt_in_process(["run"], full_after, vars_)
     assert res.returncode == 0, res.stdout[-3000:]
     for table in model_tables(full_after):
         ignore = "source_fingerprint" if table == TABLES[0] else ""
@@ -330,11 +330,11 @@ def test_crafted_file_and_folder_names_are_data_not_sql(raw_copy: Path, tmp_path
     vars_ = {"raw_path": str(folder).replace("'", "''")}  # the yaml var itself is quoted in run_dbt
     db = tmp_path / "wh.duckdb"
     shutil.move(daily[0], folder / crafted[0])
-    assert run_dbt(["seed"], db, vars_).returncode == 0
-    res = run_dbt(["run"], db, vars_)
+    assert run_dbt_in_process(["seed"], db, vars_).returncode == 0
+    res = run_dbt_in_process(["run"], db, vars_)
     assert res.returncode == 0, res.stdout[-3000:]
     shutil.move(daily[1], folder / crafted[1])  # the incremental path: pre-hook and pending list
-    res = run_dbt(["run"], db, vars_)
+    res = run_dbt_in_process(["run"], db, vars_)
     assert res.returncode == 0, res.stdout[-3000:]
     tables = _tables(db)
     assert "marts.customer_features" in tables and not any(t.endswith(".pwned") for t in tables), tables
@@ -350,26 +350,26 @@ def test_overlapping_daily_files_count_once_and_in_place_edits_are_seen(
     (daily,) = _split_off_days(raw_copy, tmp_path / "pending", n_days=1)
     vars_ = {"raw_path": str(raw_copy)}
     db = tmp_path / "incremental.duckdb"
-    assert run_dbt(["seed"], db, vars_).returncode == 0
+    assert run_dbt_in_process(["seed"], db, vars_).returncode == 0
     shutil.move(daily, raw_copy / daily.name)
-    assert run_dbt(["run"], db, vars_).returncode == 0
+    assert run_dbt_in_process(["run"], db, vars_).returncode == 0
     once = _staged_per_file(db)
 
     # the same events again in a second daily file: staged once, features unchanged
     copy = raw_copy / "apparel-messages-resent.csv"
     shutil.copy(raw_copy / daily.name, copy)
-    res = run_dbt(["run"], db, vars_)
+    res = run_dbt_in_process(["run"], db, vars_)
     assert res.returncode == 0, res.stdout[-3000:]
     assert _staged_per_file(db).get(copy.name, 0) == 0
     assert sum(_staged_per_file(db).values()) == sum(once.values())
     full = tmp_path / "full.duckdb"  # a full build of the same files keeps the same rows
-    assert run_dbt(["seed"], full, vars_).returncode == 0
-    assert run_dbt(["run"], full, vars_).returncode == 0
+    assert run_dbt_in_process(["seed"], full, vars_).returncode == 0
+    assert run_dbt_in_process(["run"], full, vars_).returncode == 0
     for table in TABLES:
         n_a, n_b, only_a, only_b = _differences(db, full, table)
         assert n_a == n_b > 0 and only_a == only_b == 0, (table, n_a, n_b, only_a, only_b)
     copy.unlink()
-    assert run_dbt(["run"], db, vars_).returncode == 0
+    assert run_dbt_in_process(["run"], db, vars_).returncode == 0
 
     # an edit in place with the size and modification time restored is still re-read
     path = raw_copy / daily.name
@@ -382,7 +382,7 @@ def test_overlapping_daily_files_count_once_and_in_place_edits_are_seen(
     with duckdb.connect(str(db), read_only=True) as con:
         sends = "select count(*) from staging.stg_apparel__messages where event = 'send'"
         before = con.execute(sends).fetchone()[0]
-    res = run_dbt(["run"], db, vars_)
+    res = run_dbt_in_process(["run"], db, vars_)
     assert res.returncode == 0, res.stdout[-3000:]
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute(sends).fetchone()[0] == before + 1
