@@ -53,8 +53,9 @@ final as (
         bulk_campaign_id,
         variant,
         -- an assignment in the future would put its outcome window after the data: refused
-        {{ checked_value('assigned_at', 'cast(assigned_at as date) <= current_date', 'assigned_at', 'a time up to today') }}
-            as assigned_at,
+        {{ checked_value(
+            'assigned_at', 'cast(assigned_at as date) <= current_date', 'assigned_at', 'a time up to today'
+        ) }} as assigned_at,
         cast(assigned_at as date) as assigned_on,
         source_file
     from counted
