@@ -434,3 +434,30 @@ def test_uplift_bootstrap_below_twenty_is_refused(tmp_path: Path) -> None:
     spec.write_text(spec.read_text() + "bootstrap: 0\n")
     with pytest.raises(SpecError, match="bootstrap must be a whole number >= 20, got 0"):
         load_uplift_spec(spec)
+
+
+def test_fit_refuses_an_infinite_predictor_before_sampling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """An inf in a predictor crashed the sampler's initialisation (a Rust panic); now one line."""
+    import yaml
+
+    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
+    db = tmp_path / "t.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema s")
+        con.execute(
+            "create table s.t as select 'c' || i as cid, "
+            "case when i = 5 then 'inf'::double else (i % 17) * 1.5 end as spend, "
+            "(hash(i) % 3 = 0)::int as y from range(300) as r(i)"
+        )
+    spec = tmp_path / "inf.yml"
+    spec.write_text(
+        yaml.safe_dump(
+            {"name": "inf", "relation": "s.t", "id": "cid", "label": "y", "formula": "y ~ scale(spend)"}
+        )
+    )
+    code = cli.main(["fit", "--spec", str(spec), "--db", str(db), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "column 'spend' holds 1 infinite value(s)" in err, err
+    assert not (tmp_path / "runs").exists()
