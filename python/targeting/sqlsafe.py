@@ -93,6 +93,30 @@ def _manifest_model(name: str, manifest: Path) -> tuple[str, str]:
     raise UnsafeSqlError(f"dbt model {name!r} is not in {manifest}; models are: {', '.join(models)}")
 
 
+def declared_timing(manifest: Path | None, schema: str, table: str) -> dict[str, str]:
+    """Return what a dbt model's YAML declares about when its columns are measured.
+
+    Returns column -> the ``measured`` value of its ``meta`` (``after_assignment``: an
+    outcome, known only after the arm was assigned), for the model materialised as
+    ``schema.table``; empty for a relation dbt does not build or without a manifest.
+    """
+    if manifest is None or not manifest.exists():
+        return {}
+    for node in json.loads(manifest.read_text())["nodes"].values():
+        if (
+            node.get("resource_type") == "model"
+            and str(node.get("schema")) == schema
+            and str(node.get("alias") or node.get("name")) == table
+        ):
+            timing = {}
+            for column, info in (node.get("columns") or {}).items():
+                meta = {**(info.get("meta") or {}), **((info.get("config") or {}).get("meta") or {})}
+                if meta.get("measured"):
+                    timing[column] = str(meta["measured"])
+            return timing
+    return {}
+
+
 def resolve(
     con: duckdb.DuckDBPyConnection, name: str, manifest: Path | None = None, where: str = "spec"
 ) -> Relation:

@@ -35,7 +35,7 @@ from targeting.modeling import DataError, build_model, diagnose, fit_model
 from targeting.predict import predict_draws
 from targeting.settings import manifest_path
 from targeting.specs import ModelSpec
-from targeting.sqlsafe import check_filter, ident, resolve
+from targeting.sqlsafe import check_filter, declared_timing, ident, resolve
 from targeting.uplift_spec import UpliftSpec
 from targeting.warehouse import connect
 
@@ -53,6 +53,14 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
     with connect(db) as con:
         rel = resolve(con, spec.relation, manifest_path(), where)
         label = rel.label
+        # a feature the relation's dbt YAML declares measured after the assignment is an outcome
+        timing = declared_timing(manifest_path(), rel.schema, rel.name)
+        late = [f.term for f in spec.features if timing.get(f.column) == "after_assignment"]
+        if late:
+            raise DataError(
+                f"{where}: feature {late[0]!r} of {label} is measured after the assignment (its dbt YAML "
+                "declares meta measured: after_assignment); features must be known before it"
+            )
         roles = [(spec.arm, "arm column"), (spec.outcome, "outcome column")]
         for col, what in [*([(spec.id, "id column")] if spec.id else []), *roles]:
             rel.column(col, what, where)

@@ -173,6 +173,31 @@ def synth_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """dbt's manifest, where the commands resolve bare model names (``customer_features``).
+
+    A fresh clone has no ``target/``: the project is parsed once for the whole run (``dbt
+    parse``, shared by the workers) and ``MM_DBT_MANIFEST`` points at it, unless already set.
+    """
+    if os.environ.get("MM_DBT_MANIFEST"):
+        yield Path(os.environ["MM_DBT_MANIFEST"])
+        return
+    folder = _shared(tmp_path_factory, "parsed")
+    with _made_once(folder) as todo:
+        if todo:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            res = run_dbt(["parse"], folder / "unused.duckdb")
+            assert res.returncode == 0, res.stdout[-3000:]
+    manifest = folder / "target" / "manifest.json"
+    os.environ["MM_DBT_MANIFEST"] = str(manifest)
+    try:
+        yield manifest
+    finally:
+        os.environ.pop("MM_DBT_MANIFEST", None)
+
+
 @pytest.fixture
 def raw_copy(synth_raw: Path, tmp_path: Path) -> Path:
     """A private copy of the generated raw files that a test may break."""

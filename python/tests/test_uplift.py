@@ -302,3 +302,27 @@ def test_an_uplift_run_that_failed_its_diagnostics_is_not_written_without_the_ov
     with duckdb.connect(str(db), read_only=True) as con:
         notes = con.execute("select distinct diagnostics from ml.uplift_evaluations").fetchall()
     assert len(notes) == 1 and "min bulk ESS" in notes[0][0], notes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("relation", ["campaign_holdout_features", "marts.campaign_holdout_features"])
+def test_a_feature_declared_measured_after_the_assignment_is_refused(
+    relation: str,
+    warehouse: Path,
+    private_warehouse: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    """The leak check reads what the dbt YAML declares (meta measured: after_assignment), not names."""
+    monkeypatch.setenv("MM_DBT_MANIFEST", str(warehouse.parent / "target" / "manifest.json"))
+    spec = yaml.safe_load((REPO / "python" / "specs" / "holdout_uplift.yml").read_text())
+    spec.update(relation=relation, features=[*spec["features"], "orders_in_window"])
+    path = tmp_path / "late.yml"
+    path.write_text(yaml.safe_dump(spec))
+    assert cli.main(["uplift", "--spec", str(path), "--db", str(private_warehouse), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "feature 'orders_in_window' of marts.campaign_holdout_features is measured after the assignment"
+        in err
+    )
