@@ -113,7 +113,24 @@ def run_dbt_in_process(args: list[str], db: Path, vars_: dict[str, str] | None =
 # a time) finish together instead of one running a long module alone at the end; `make pytest`
 # passes --no-loadscope-reorder, without which xdist would hand out the modules with the most
 # tests first (the Spark build, two tests, would start last)
-FIRST_MODULES = ["test_spark_build.py", "test_incremental.py", "test_evaluation.py"]
+FIRST_MODULES = [
+    # longest first (a fresh clone's .ci/run, --durations): what is left at the end is short
+    "test_spark_build.py",
+    "test_evaluation.py",
+    "test_incremental.py",
+    "test_uplift.py",
+    "test_sql_scoring.py",
+    "test_model_layer.py",
+    "test_bad_inputs.py",
+    "test_mart.py",
+    "test_nothing_lost.py",
+    "test_hardening.py",
+    "test_plain_table.py",
+    "test_shrinkage.py",
+    "test_lift.py",
+    "test_staging.py",
+    "test_abtest.py",
+]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
