@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from targeting import modeling, runs, warehouse
-from targeting.estimable import EstimabilityError, check_finite
+from targeting.estimable import check_finite
 from targeting.specs import ModelSpec
 
 
@@ -58,10 +58,7 @@ def read_training_rows(
         for c in needed.predictors
         if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
     }
-    try:
-        check_finite(frame, numeric, f"{spec.path or spec.name}: {relation}")
-    except EstimabilityError as exc:
-        raise modeling.DataError(str(exc)) from None
+    check_finite(frame, numeric, f"{spec.path or spec.name}: {relation}")
     frame = modeling.check_training_frame(spec, frame, relation)
     return frame, needed, relation, src.labels.label if src.labels else None
 

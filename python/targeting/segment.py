@@ -32,7 +32,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from targeting.estimable import EstimabilityError, check_finite
+from targeting.estimable import check_finite
 from targeting.modeling import DataError
 from targeting.segment_spec import SegmentSpec
 from targeting.settings import manifest_path
@@ -134,10 +134,7 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
     empty = [f for f in spec.features if frame[f].isna().all()]
     if empty:
         raise DataError(f"{where}: feature column(s) {empty} of {rel.label} are empty in the rows to cluster")
-    try:
-        check_finite(frame, {f: f for f in spec.features}, f"{where}: {rel.label}")
-    except EstimabilityError as exc:
-        raise DataError(str(exc)) from None
+    check_finite(frame, {f: f for f in spec.features}, f"{where}: {rel.label}")
     if all(frame[f].nunique(dropna=True) <= 1 for f in spec.features):
         raise DataError(
             f"{where}: every feature column of {rel.label} has one value in the rows to cluster "

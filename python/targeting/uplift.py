@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from targeting import upliftstats
-from targeting.estimable import EstimabilityError, check_finite, check_varies
+from targeting.estimable import check_finite, check_varies
 from targeting.modeling import DataError, build_model, diagnose, fit_model
 from targeting.predict import predict_draws
 from targeting.settings import manifest_path
@@ -106,11 +106,8 @@ def _check_units(spec: UpliftSpec, frame: pd.DataFrame, label: str) -> None:
         if empty:
             raise DataError(f"{where}: column {name!r} of {label} is empty on {empty:,} rows")
     features = {f"f_{f.column}": f.column for f in spec.features}
-    try:
-        check_finite(frame, {"y": spec.outcome, **features}, f"{where}: {label}")
-        check_varies(frame["y"].to_numpy(), spec.outcome, f"{where}: {label}")
-    except EstimabilityError as exc:
-        raise DataError(str(exc)) from None
+    check_finite(frame, {"y": spec.outcome, **features}, f"{where}: {label}")
+    check_varies(frame["y"].to_numpy(), spec.outcome, f"{where}: {label}")
     values = sorted(set(frame["y"].unique()))
     if not set(values) <= {0.0, 1.0}:
         raise DataError(

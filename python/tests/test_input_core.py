@@ -133,6 +133,10 @@ def test_label_on_the_right_of_the_formula_is_a_leak(formula: str, tmp_path: Pat
     assert not runs.exists()
 
 
+#: The arm, control and metric of the small A/B files below.
+AB_CONVERTED = ["--arm", "arm", "--control", "control", "--metric", "converted"]
+
+
 def _ab_csv(path: Path, rows: list[tuple[str, int]]) -> None:
     path.write_text("arm,converted\n" + "".join(f"{a},{c}\n" for a, c in rows))
 
@@ -143,19 +147,7 @@ def test_abtest_reads_the_named_csv_literally(tmp_path: Path, capsys) -> None:
     decoy = tmp_path / "e1.csv"
     _ab_csv(named, [("control", 0)] * 90 + [("control", 1)] * 10 + [("treat", 0)] * 70 + [("treat", 1)] * 30)
     _ab_csv(decoy, [("control", 0)] * 70 + [("control", 1)] * 30 + [("treat", 0)] * 90 + [("treat", 1)] * 10)
-    args = [
-        "abtest",
-        "--experiment",
-        "e1",
-        "--arm",
-        "arm",
-        "--control",
-        "control",
-        "--metric",
-        "converted",
-        "--no-write",
-    ]
-    assert cli.main([*args, "--csv", str(named)]) == 0
+    assert cli.main(["abtest", "--experiment", "e1", *AB_CONVERTED, "--no-write", "--csv", str(named)]) == 0
     out = capsys.readouterr().out
     # the named file: treat converts at 0.30 against 0.10 (the decoy has them the other way)
     assert re.search(r"converted\s+treat\s+100\s+0\.3\s+0\.2\s", out), out
@@ -164,21 +156,7 @@ def test_abtest_reads_the_named_csv_literally(tmp_path: Path, capsys) -> None:
 def test_abtest_refuses_a_header_that_names_a_column_twice(tmp_path: Path, capsys) -> None:
     path = tmp_path / "dup.csv"
     path.write_text("arm,converted,converted\ncontrol,0,1\ntreat,1,0\n")
-    code = cli.main(
-        [
-            "abtest",
-            "--experiment",
-            "d",
-            "--csv",
-            str(path),
-            "--arm",
-            "arm",
-            "--control",
-            "control",
-            "--metric",
-            "converted",
-        ]
-    )
+    code = cli.main(["abtest", "--experiment", "d", "--csv", str(path), *AB_CONVERTED])
     err = capsys.readouterr().err
     assert code == 2 and str(path) in err and "names column 'converted' twice" in err, err
 
