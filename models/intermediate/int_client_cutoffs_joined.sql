@@ -6,8 +6,13 @@ purchases as (
     select * from {{ ref('stg_apparel__purchases') }}
 ),
 
-messages as (
+staged_messages as (
     select * from {{ ref('stg_apparel__messages') }}
+),
+
+messages as (
+    -- events dated before their message's first send do not make a client seen earlier
+    {{ counted_message_events('staged_messages') }}
 ),
 
 cutoffs as (

@@ -6,7 +6,9 @@
 -- changed since its last run (load_id), and for each only the days from
 -- the earliest changed date on, starting from the stored running totals of the day before.
 -- A daily file of new days appends a row per client it touches; a late or removed event
--- recomputes that client's days from its date. The pre-hook records the changed clients
+-- recomputes that client's days from its date. Events dated before their message's first
+-- send are left out (the rule and its counts: int_message_events_quarantined). The pre-hook
+-- records the changed clients
 -- (<this>_changes) and deletes their rows from that date on; the post-hook drops the list.
 {{ config(
     materialized=incremental_where_supported(),
@@ -39,13 +41,20 @@ messages as (
 {% if is_incremental() %}
     {{ stored_totals_before_change('event_date') }}
 {% endif %}
-scoped as (
+in_scope as (
     select messages.*
     from messages
     {% if is_incremental() %}
         inner join changes
             on messages.client_id = changes.client_id and messages.event_date >= changes.from_date
     {% endif %}
+),
+
+scoped as (
+    -- an event dated before its message's first send is not counted (it is listed in
+    -- int_message_events_quarantined); a send moving that day is a change from its own
+    -- date, so every event it re-admits or quarantines is recomputed
+    {{ counted_message_events('in_scope', messages='messages' if is_incremental() else none) }}
 ),
 
 daily as (

@@ -1,6 +1,7 @@
 -- Point in time, proved by brute force: recompute key features of every (client, cutoff)
 -- straight from staging with the plain rule "event date < as_of_date" and compare with the
--- mart. Any feature that read an event on or after its cutoff (or missed one before it)
+-- mart (events dated before their message's first send are not counted, by that rule).
+-- Any feature that read an event on or after its cutoff (or missed one before it)
 -- shows up as a row here. Clients are sampled by hash to keep the check fast at scale.
 with
 
@@ -13,8 +14,28 @@ lines as (
     select * from {{ ref('stg_apparel__purchases') }}
 ),
 
-messages as (
+staged_messages as (
     select * from {{ ref('stg_apparel__messages') }}
+),
+
+first_send_days as (
+    select
+        message_id,
+        min(event_date) as first_send_day
+    from staged_messages
+    where event = 'send'
+    group by message_id
+),
+
+messages as (
+    -- the rule on events dated before their message's first send, recounted: not counted
+    select staged_messages.*
+    from staged_messages
+    left join first_send_days on staged_messages.message_id = first_send_days.message_id
+    where
+        staged_messages.event = 'send'
+        or first_send_days.first_send_day is null
+        or staged_messages.event_date >= first_send_days.first_send_day
 ),
 
 orders_truth as (
