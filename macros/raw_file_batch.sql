@@ -94,12 +94,13 @@
 
 
 {% macro spark__raw_files(source_name, table_name, with_content) %}
-    {#- Spark: the files under var raw_path whose names match the pattern, listed by Spark's
-        binaryFile source (content not read), fingerprint '<size>@<modification time in ms>'.
+    {#- Spark: the files under var raw_path (read literally: its glob characters escaped)
+        whose names match the pattern, listed by Spark's binaryFile source (content not read),
+        fingerprint '<size>@<modification time in ms>'.
         The models rebuild in full on Spark, so no content hash is needed. -#}
     {%- do run_query(
         'create or replace temporary view mm_raw_listing using binaryFile options (path '
-        ~ sql_string(var('raw_path')) ~ ', pathGlobFilter '
+        ~ sql_string(hadoop_literal_path(var('raw_path'))) ~ ', pathGlobFilter '
         ~ sql_string(raw_file_pattern(source_name, table_name, name_only=true)) ~ ')'
     ) -%}
     {%- set listed = run_query(

@@ -16,8 +16,8 @@
         {%- endif -%}
         {%- if matched -%}
             {#- a table's relative path would be read inside the warehouse: the folder Spark
-                listed the files in, absolute, with the file name pattern -#}
-            {%- set path = matched[0][0].rsplit('/', 1)[0] ~ '/' ~ raw_file_pattern(src.source_name, src.name, name_only=true) -%}
+                listed the files in, absolute and read literally, with the file name pattern -#}
+            {%- set path = hadoop_literal_path(matched[0][0].rsplit('/', 1)[0]) ~ '/' ~ raw_file_pattern(src.source_name, src.name, name_only=true) -%}
             {%- if var('raw_format') == 'parquet' -%}
                 {%- set options = "using parquet options (path " ~ sql_string(path) ~ ")" -%}
             {%- else -%}

@@ -47,10 +47,13 @@ def spark_build(synth_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
         "MM_SPARK_JVM_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ActiveProcessorCount=1",
         "MM_SPARK_WHOLESTAGE_CODEGEN": "false",
     }
+    # the raw folder's name holds glob characters, beside an empty decoy that the pattern
+    # would match: Spark must read the folder named, literally
+    raw = folder / "raw[1]{a,b}"
+    shutil.copytree(synth_raw, raw)
+    (folder / "raw1a").mkdir()
     # the DuckDB path is unused on Spark; artifacts go to folder/target
-    res = run_dbt(
-        ["build", "--target", "spark"], folder / "unused.duckdb", {"raw_path": str(synth_raw)}, env, 1500
-    )
+    res = run_dbt(["build", "--target", "spark"], folder / "unused.duckdb", {"raw_path": str(raw)}, env, 1500)
     assert res.returncode == 0, res.stdout[-6000:]
     return folder
 
