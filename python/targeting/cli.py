@@ -93,7 +93,15 @@ def _cmd_compile_sql(args: argparse.Namespace) -> int:
     with warehouse.connect(Path(args.db)) as con:
         src = warehouse.bind_spec(con, spec, [], rec.relation, rec.labels, where=f"run {saved.run_id}")
     sql = sqlscore.scoring_statement(
-        program, src.relation.schema, src.relation.name, spec.id, spec.as_of, src.filter, args.dialect
+        program,
+        src.relation.schema,
+        src.relation.name,
+        spec.id,
+        spec.as_of,
+        src.filter,
+        args.dialect,
+        imputation=saved.imputation,
+        columns=rec.predictors,
     )
     header = (
         f"-- run {saved.run_id} ({spec.name}) compiled for {args.dialect}: p_mean, p_sd and a 90% interval\n"

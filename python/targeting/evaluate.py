@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from targeting import modeling, runs, warehouse
+from targeting import missing, modeling, runs, warehouse
 from targeting.baselines import BaselineFeatures, baseline_features, fit_baselines, predict_baselines
 from targeting.metrics import BAYES, EvaluationResult, SplitResult, metrics_with_intervals
 from targeting.predict import describe_unseen, predict_summary, unseen_categories
@@ -45,9 +45,14 @@ def _say(msg: str, progress: bool) -> None:
 
 
 def _bayes_on(spec: ModelSpec, train: pd.DataFrame, predictors: list[str]) -> tuple[Any, Any]:
-    """Refit the run's model (its spec and fitted sampler) on other training rows."""
-    cols = list(dict.fromkeys([*spec.keys, *predictors, spec.label]))
-    model = modeling.build_model(spec, train[cols].dropna(subset=predictors))
+    """Refit the run's model (its spec and fitted sampler) on other, prepared training rows.
+
+    ``train`` went through :meth:`_Split.prepare`: no row misses a predictor whose rule is drop,
+    and the imputed columns are filled, with their indicator columns.
+    """
+    indicators = [c for c in train.columns if c.endswith(missing.INDICATOR)]
+    cols = list(dict.fromkeys([*spec.keys, *predictors, *indicators, spec.label]))
+    model = modeling.build_model(spec, train[cols])
     idata, _ = modeling.fit_model(model, spec, progress=False)
     return model, idata
 
@@ -151,23 +156,25 @@ def evaluate_run(
     label = spec.label
     splits: list[SplitResult] = []
 
-    def complete(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.dropna(subset=predictors).reset_index(drop=True)
-
     def ctx(name: str, note: str) -> _Split:
         return _Split(name, spec, predictors, factors, fixed, features, seed, note)
 
     if spec.as_of:
         if len(test_latest) and test_latest[label].nunique() == 2:
-            test = complete(modeling.check_training_frame(spec, test_latest, relation))
+            # the run's own posterior: its own imputation (learnt at fit time) on the test rows
+            own = ctx("out_of_time", "")
+            test = saved.imputation.apply(
+                own.complete(modeling.check_training_frame(spec, test_latest, relation))
+            )
+            fitted_rows = saved.imputation.apply(own.complete(train_all))  # the baselines' training rows
             model, idata = saved.model(), saved.posterior()
             note = "test cutoff = latest cutoff (labels from the target file); the run's own posterior"
-            _say(f"out_of_time: {len(train_all):,} training rows, {len(test):,} test rows", progress)
-            splits.append(ctx("out_of_time", note).score(train_all, test, model, idata))
+            _say(f"out_of_time: {len(fitted_rows):,} training rows, {len(test):,} test rows", progress)
+            splits.append(ctx("out_of_time", note).score(fitted_rows, test, model, idata))
         else:
             cut = train_all[spec.as_of].max()
             train = train_all[train_all[spec.as_of] < cut]
-            test = complete(train_all[train_all[spec.as_of] == cut])
+            test = train_all[train_all[spec.as_of] == cut]
             _say(
                 f"out_of_time: refitting on cutoffs before {cut}, testing {len(test):,} rows at {cut}",
                 progress,
@@ -180,7 +187,7 @@ def evaluate_run(
         splits.append(_cross_validate(ctx(f"cv_{cv}fold", ""), train_all, hashed, cv, saved, progress))
     elif held_out_clients:
         held = (hashed % 1000) < holdout_share * 1000
-        train, test = train_all[~held], complete(train_all[held])
+        train, test = train_all[~held], train_all[held].reset_index(drop=True)
         if test[label].nunique() == 2 and train[label].nunique() == 2:
             _say(
                 f"held_out_clients: refitting on {len(train):,} rows of "
@@ -254,8 +261,25 @@ class _Split:
         self.name, self.spec, self.predictors, self.factors = name, spec, predictors, factors
         self.fixed, self.features, self.seed, self.note = fixed, features, seed, note
 
+    def complete(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Return ``frame`` without the rows missing a predictor whose rule is drop."""
+        return frame.dropna(subset=self.spec.missing.dropped(self.predictors)).reset_index(drop=True)
+
+    def prepare(self, train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Apply the spec's missing-value policy as fit does: drop, then impute as learnt on ``train``.
+
+        The Bayesian model and the baselines then see the same training and test rows.
+        """
+        train, test = self.complete(train), self.complete(test)
+        try:
+            imputation = missing.learn(self.spec.missing, train, self.predictors, self.spec.path or self.name)
+        except missing.MissingPolicyError as exc:
+            raise modeling.DataError(f"{self.name}: {exc}") from None
+        return imputation.apply(train), imputation.apply(test)
+
     def refit_and_score(self, train: pd.DataFrame, test: pd.DataFrame) -> SplitResult:
         """Refit the run's model on ``train`` and score ``test`` with it and the baselines."""
+        train, test = self.prepare(train, test)
         model, idata = _bayes_on(self.spec, train, self.predictors)
         return self.score(train, test, model, idata)
 
@@ -296,8 +320,7 @@ def _cross_validate(
     fold = (hashed % np.uint64(k)).astype(np.int64)
     pieces, notes, n_train = [], [], []
     for f in range(k):
-        train = frame[fold != f]
-        test = frame[fold == f].dropna(subset=split.predictors).reset_index(drop=True)
+        train, test = split.prepare(frame[fold != f], frame[fold == f])
         if train[spec.label].nunique() < 2 or test.empty:
             raise modeling.DataError(
                 f"fold {f + 1} of {k}: {len(test)} test rows, training labels "

@@ -11,9 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from targeting import modeling, runs, warehouse
+from targeting import missing, modeling, runs, warehouse
 from targeting.estimable import check_finite
-from targeting.specs import ModelSpec
+from targeting.specs import ModelSpec, SpecError
 
 
 @dataclass
@@ -38,6 +38,14 @@ def run_id_for(spec: ModelSpec, train: pd.DataFrame) -> str:
     h = hashlib.sha256(spec.text.encode())
     h.update(pd.util.hash_pandas_object(train, index=False).values.tobytes())
     return f"{spec.name}-{h.hexdigest()[:12]}"
+
+
+def learn_imputation(spec: ModelSpec, train: pd.DataFrame, predictors: list[str]) -> missing.Imputation:
+    """Learn the spec's missing-value imputation on ``train`` (a rule unfit for its column: ``SpecError``)."""
+    try:
+        return missing.learn(spec.missing, train, predictors, spec.path or spec.name)
+    except missing.MissingPolicyError as exc:
+        raise SpecError(str(exc)) from None
 
 
 def read_training_rows(
@@ -86,18 +94,23 @@ def fit_spec(
     """
     frame, needed, relation, labels = read_training_rows(spec, db)
     cols = list(dict.fromkeys([*spec.keys, *needed.predictors, spec.label]))
-    # missing values: rows with a missing predictor are dropped here, before the model (Bambi
-    # would drop them itself, unseen by the counts): every count, the saved training rows and
-    # the SQL engine's design then describe the rows the model was fitted on
+    # missing values, by the spec's policy (targeting.missing): rows missing a predictor whose
+    # rule is drop are dropped here, before the model (Bambi would drop them itself, unseen by
+    # the counts); the imputed ones are learnt on the rows kept and filled, with indicators.
+    # Every count, the saved training rows and the SQL engine's design then describe the rows
+    # the model was fitted on
     read = frame[cols]
-    train = read.dropna(subset=needed.predictors).reset_index(drop=True)
+    dropped = spec.missing.dropped(needed.predictors)
+    train = read.dropna(subset=dropped).reset_index(drop=True)
     n_missing = len(read) - len(train)
     if n_missing and train.empty:
-        most = read[needed.predictors].isna().sum().sort_values(ascending=False)
+        most = read[dropped].isna().sum().sort_values(ascending=False)
         raise modeling.DataError(
             f"every one of the {len(read):,} labelled rows of {relation} misses a predictor value "
             f"(most often {most.index[0]!r}, on {int(most.iloc[0]):,} rows)"
         )
+    imputation = learn_imputation(spec, train, needed.predictors)
+    train = imputation.apply(train)
     if n_missing:
         train = modeling.check_training_frame(spec, train, relation)
     span = f", cutoffs {train[spec.as_of].min()} .. {train[spec.as_of].max()}" if spec.as_of else ""
@@ -107,7 +120,8 @@ def fit_spec(
             f"; {n_missing:,} of the {len(read):,} labelled rows dropped for a missing predictor"
             if n_missing
             else ""
-        ),
+        )
+        + (f"; {missing.describe(imputation)}" if imputation.values else ""),
         progress,
     )
     model = modeling.build_model(spec, train)
@@ -147,11 +161,12 @@ def fit_spec(
         group_factors=needed.group_factors,
         group_levels=levels,
         fixed_levels=fixed_levels,
-        column_types={c: str(train[c].dtype) for c in needed.predictors},
+        column_types={c: str(read[c].dtype) for c in needed.predictors},
         sampler=dict(s.__dict__),
         n_train_rows=len(train),
         n_train_positives=int(train[spec.label].sum()),
         n_dropped_missing=n_missing,
+        missing=imputation.to_dict(),
         train_as_of_min=str(train[spec.as_of].min()) if spec.as_of else None,
         train_as_of_max=str(train[spec.as_of].max()) if spec.as_of else None,
         diagnostics=dict(diag.__dict__),

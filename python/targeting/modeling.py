@@ -13,6 +13,7 @@ import pandas as pd
 
 from targeting._compat import patch_formulae_lazycall_eq
 from targeting.formulas import TRANSFORMS, FormulaError, check_formula, new_model
+from targeting.missing import INDICATOR
 from targeting.shrinkage import SHRINKAGE_FUNCTIONS, SHRINKAGE_PRIORS, check_shrinkage
 from targeting.specs import ModelSpec, SpecError
 
@@ -193,6 +194,20 @@ def check_prior(term: str, dist: Any, kwargs: dict[str, Any], where: str) -> Non
         raise SpecError(f"{where}: prior of {term!r}: {dist}({kwargs}) has invalid parameters")
 
 
+def model_formula(spec: ModelSpec, frame: pd.DataFrame) -> str:
+    """Return the formula Bambi fits: the spec's, plus a term per missing indicator in ``frame``.
+
+    The indicators are the ``<column>__missing`` columns :meth:`Imputation.apply` added for
+    the spec's imputed columns (:mod:`targeting.missing`); the frame carries them, so a saved
+    run's training rows rebuild the same model.
+    """
+    imputed = [c for c, rule in spec.missing.columns.items() if rule != "drop"]
+    if spec.missing.default != "drop":
+        imputed = [c for c in frame.columns if not c.endswith(INDICATOR)]
+    extra = [c + INDICATOR for c in imputed if c + INDICATOR in frame.columns]
+    return " + ".join([spec.formula, *extra])
+
+
 def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
     """Build (not fit) the Bambi model of ``spec`` on ``frame``."""
     patch_formulae_lazycall_eq()
@@ -200,10 +215,11 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
         check_formula(spec.formula, spec.path or spec.name, label=spec.label)
     except FormulaError as exc:
         raise SpecError(str(exc)) from None
+    formula = model_formula(spec, frame)
     try:
         with precision(spec):
             model = new_model(
-                spec.formula,
+                formula,
                 frame,
                 family=spec.family,
                 link=spec.link,

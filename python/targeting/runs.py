@@ -18,12 +18,13 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from targeting.missing import Imputation
 from targeting.settings import runs_dir
 from targeting.specs import ModelSpec, SpecError, load_spec, parse_sampler
 from targeting.sqlsafe import UnsafeSqlError, check_name
@@ -63,6 +64,9 @@ class RunRecord:
     diagnostics: dict[str, Any]
     fit_seconds: float
     fitted_at: str
+    #: the missing-value imputation learnt at fit time (targeting.missing.Imputation.to_dict);
+    #: empty when no predictor is imputed (a run saved before the policy existed, too)
+    missing: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Return the record as indented JSON."""
@@ -75,10 +79,11 @@ class RunRecord:
         if not isinstance(raw, dict):
             raise RunError(f"{where}: expected a JSON object with the run's record")
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in raw]
+        optional = {f.name for f in fields(cls) if f.default_factory is not MISSING}
+        missing = [n for n in names if n not in raw and n not in optional]
         if missing:
             raise RunError(f"{where}: the run record lacks {missing}; refit the spec")
-        return cls(**{n: raw[n] for n in names})
+        return cls(**{n: raw[n] for n in names if n in raw})
 
 
 @dataclass
@@ -90,6 +95,11 @@ class SavedRun:
     spec: ModelSpec
     train: pd.DataFrame
     record: RunRecord
+
+    @property
+    def imputation(self) -> Imputation:
+        """The missing-value imputation the run learnt (applied to every row it scores or tests)."""
+        return Imputation.from_dict(self.record.missing)
 
     def model(self) -> Any:
         """Rebuild the fitted Bambi model exactly (same formula, priors, training rows, precision)."""

@@ -152,7 +152,11 @@ def score_run(
         if total == 0:
             raise RunError(f"no rows to score in {relation} at its latest cutoff with filter {spec.filter!r}")
         done = reported = 0
+        imputation = saved.imputation
         for chunk in warehouse.iter_scoring_frames(con, src, predictors, as_of, chunk_rows):
+            # the run's imputation first (the values learnt at fit time): only the columns
+            # whose rule is drop can still be missing
+            chunk = imputation.apply(chunk)
             new, counts = unseen_categories(chunk, fixed_levels)
             add_counts(unseen_fixed, counts)
             missing = chunk[predictors].isna().any(axis=1).to_numpy() | new
@@ -290,6 +294,8 @@ def _score_in_sql(saved: SavedRun, db: Path, progress: bool, start: float) -> Sc
             )
         named = {"latest": as_of} if src.as_of else {}
         rows = f"with population as ({src.population()}) select * from population where {src.at_cutoff()}"
+        # the run's imputation, in SQL: the values learnt at fit time and the indicators
+        rows = sqlscore.impute_source(rows, saved.imputation, spec.id, rec.predictors, "duckdb")
         if progress:
             print(f"[score] scoring {total:,} rows in the warehouse (SQL)", file=sys.stderr, flush=True)
         scored = program.select(f"select * from ({rows})", spec.id, "duckdb")

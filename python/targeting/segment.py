@@ -3,8 +3,9 @@
 Steps, every random one seeded by the spec's ``seed``:
 
 1. Read the spec's rows (the latest cutoff when it has ``as_of``), checking every column.
-2. Preprocess: ``log1p`` on non-negative right-skewed features, the median for missing
-   values, then standardise (fitted on all rows).
+2. Preprocess: ``log1p`` on non-negative right-skewed features, the spec's missing-value
+   policy (:mod:`targeting.missing`; default ``median``, no indicators), then standardise
+   (fitted on all rows).
 3. Choose k (``k: auto``): on a seeded sample of ``selection_rows`` rows, fit k-means for
    every k in ``k_range``; k is the one with the highest silhouette. The elbow of the
    inertia curve (the point farthest from the chord between its ends) is reported beside it.
@@ -27,7 +28,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
-from sklearn.impute import SimpleImputer
 from sklearn.metrics import silhouette_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -63,6 +63,39 @@ class SkewedLog1p(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         """Apply ``log1p`` to the columns found in ``fit`` (negatives clipped to 0 there)."""
         arr = np.array(x, dtype=float)
         arr[:, self.log_] = np.log1p(np.clip(arr[:, self.log_], 0, None))
+        return arr
+
+
+class PolicyImputer(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """The spec's missing-value rules on the clustering scale (after :class:`SkewedLog1p`).
+
+    ``median`` and ``mean`` are learnt on the transformed column (the median of log1p(x) is
+    log1p of x's median); a constant is written in that scale too. Segments gain no missing
+    indicators: a 0/1 dimension would split the clusters by missingness alone.
+    """
+
+    def __init__(self, rules: list[object], logged: SkewedLog1p) -> None:
+        self.rules = rules
+        self.logged = logged
+
+    def fit(self, x: np.ndarray, y: object = None) -> PolicyImputer:
+        """Learn each column's value."""
+        arr = np.asarray(x, dtype=float)
+        values = []
+        with np.errstate(all="ignore"):
+            for j, rule in enumerate(self.rules):
+                if isinstance(rule, float):
+                    values.append(float(np.log1p(max(rule, 0.0))) if self.logged.log_[j] else rule)
+                else:
+                    values.append(float(np.nanmean(arr[:, j]) if rule == "mean" else np.nanmedian(arr[:, j])))
+        self.values_ = np.array(values)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Fill the missing values."""
+        arr = np.array(x, dtype=float)
+        holes = np.isnan(arr)
+        arr[holes] = np.broadcast_to(self.values_, arr.shape)[holes]
         return arr
 
 
@@ -186,8 +219,31 @@ def run_segment(spec: SegmentSpec, db: Path, progress: bool = True) -> SegmentRe
             f"{where}: k_range {list(spec.k_range)} starts at {spec.k_range[0]} clusters, but k is chosen on "
             f"{sampled} rows of {relation}; lower k_range (at most {sampled - 1}) or cluster more rows"
         )
-    _say(f"{len(frame):,} rows of {relation}" + (f" at {as_of}" if as_of is not None else ""), progress)
-    prep = make_pipeline(SkewedLog1p(), SimpleImputer(strategy="median"), StandardScaler())
+    # the missing-value policy (targeting.missing; for segments the default is median): rows
+    # missing a feature whose rule is drop get no cluster, the others are imputed
+    dropped = spec.missing.dropped(features)
+    n_read = len(frame)
+    frame = frame.dropna(subset=dropped).reset_index(drop=True)
+    if len(frame) < 10:
+        raise DataError(
+            f"{where}: {len(frame)} of the {n_read:,} rows of {relation} have every feature whose missing "
+            f"rule is drop ({', '.join(dropped)}); need at least 10 to cluster"
+        )
+    bad = [f for f in features if spec.missing.rule(f) == "level"]
+    if bad:
+        raise DataError(
+            f"{where}: missing rule 'level' for {bad[0]!r}, a numeric feature; "
+            "use median, mean, a number or drop"
+        )
+    _say(
+        f"{len(frame):,} rows of {relation}"
+        + (f" at {as_of}" if as_of is not None else "")
+        + (f" ({n_read - len(frame):,} dropped for a missing feature)" if len(frame) < n_read else ""),
+        progress,
+    )
+    logger = SkewedLog1p()
+    rules = [spec.missing.rule(f) for f in features]
+    prep = make_pipeline(logger, PolicyImputer(rules, logger), StandardScaler())
     x = prep.fit_transform(frame[features].to_numpy(dtype=float))
     logged = [f for f, flag in zip(features, prep[0].log_, strict=True) if flag]
     rng = np.random.default_rng(spec.seed)

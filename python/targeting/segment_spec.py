@@ -13,20 +13,32 @@ Nothing about the apparel data is assumed; an analyst edits one YAML file::
     seed: 42
 
 Features must be numeric columns: non-negative right-skewed ones are clustered on the
-``log1p`` scale, missing values take the median, and every feature is standardised.
+``log1p`` scale, missing values follow ``missing`` (the policy every command shares,
+:mod:`targeting.missing`; default ``median``: a rule per column, ``drop`` leaves the row
+unclustered; no indicators), and every feature is standardised.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from targeting.missing import MissingPolicy, MissingPolicyError, check_listed, parse_missing
 from targeting.specs import SpecError, read_spec_file
 
 _REQUIRED = ("name", "relation", "id", "features")
-_KNOWN = set(_REQUIRED) | {"as_of", "filter", "k", "k_range", "seed", "selection_rows", "description"}
+_KNOWN = set(_REQUIRED) | {
+    "as_of",
+    "filter",
+    "k",
+    "k_range",
+    "seed",
+    "selection_rows",
+    "missing",
+    "description",
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class SegmentSpec:
     k_range: tuple[int, int] = (2, 8)
     seed: int = 42
     selection_rows: int = 20000
+    missing: MissingPolicy = field(default_factory=lambda: MissingPolicy("median"))
     text: str = ""
     path: str = ""
 
@@ -97,6 +110,11 @@ def load_segment_spec(path: str | Path) -> SegmentSpec:
     seed = _whole(raw, "seed", 42, 0, where)
     if seed >= 2**32:
         raise SpecError(f"{p}: seed must be in [0, 2**32), got {seed}")
+    try:
+        policy = parse_missing(raw.get("missing"), where, default="median")
+        check_listed(policy, list(features), where)
+    except MissingPolicyError as exc:
+        raise SpecError(str(exc)) from None
     return SegmentSpec(
         name=raw["name"],
         relation=raw["relation"],
@@ -108,6 +126,7 @@ def load_segment_spec(path: str | Path) -> SegmentSpec:
         k_range=(k_range[0], k_range[1]),
         seed=seed,
         selection_rows=_whole(raw, "selection_rows", 20000, 100, where),
+        missing=policy,
         text=text,
         path=str(p),
     )

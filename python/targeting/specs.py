@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from targeting.formulas import FormulaError, check_formula
+from targeting.missing import MissingPolicy, MissingPolicyError, parse_missing
 from targeting.specfile import SpecFileError, did_you_mean, parse_spec_yaml, read_spec_text
 from targeting.sqlsafe import UnsafeSqlError, check_name
 
@@ -88,6 +89,10 @@ class ModelSpec:
         Deterministic hash sample of at most this many training rows (default: all).
     priors
         Bambi priors, ``{term: {dist: Normal, mu: 0, sigma: 1}}``.
+    missing
+        What to do with a missing predictor value (:mod:`targeting.missing`): drop the row
+        (the default), or impute (median, mean, a constant, or a ``(missing)`` level for text)
+        with a missing indicator.
     noncentered
         Non-centred group terms (Bambi's default, best when groups are small); ``false``
         samples them centred, which suits groups with thousands of rows each.
@@ -112,6 +117,7 @@ class ModelSpec:
     priors: dict[str, Any] = field(default_factory=dict)
     noncentered: bool = True
     sampler: Sampler = field(default_factory=Sampler)
+    missing: MissingPolicy = field(default_factory=MissingPolicy)
     text: str = ""
     path: str = ""
 
@@ -146,6 +152,7 @@ _KNOWN = set(_REQUIRED) | {
     "priors",
     "noncentered",
     "sampler",
+    "missing",
     "description",
 }
 
@@ -229,6 +236,9 @@ def read_spec_file(
     for key in text_keys:
         if raw.get(key) is not None and not isinstance(raw[key], str):
             raise SpecError(f"{p}: {key} must be text, got {type(raw[key]).__name__} {raw[key]!r}")
+        if isinstance(raw.get(key), str) and not raw[key].strip():
+            # an empty optional key is not the same as leaving it out: say which was meant
+            raise SpecError(f"{p}: {key} is empty; give a value or leave the key out")
     try:
         check_name(raw["name"], "name", str(p))
     except UnsafeSqlError as exc:
@@ -295,6 +305,10 @@ def load_spec(path: str | Path) -> ModelSpec:
     noncentered = raw.get("noncentered", True)
     if not isinstance(noncentered, bool):
         raise SpecError(f"{p}: noncentered must be true or false, got {noncentered!r}")
+    try:
+        missing = parse_missing(raw.get("missing"), str(p))
+    except MissingPolicyError as exc:
+        raise SpecError(str(exc)) from None
     return ModelSpec(
         name=str(raw["name"]),
         relation=str(raw["relation"]),
@@ -312,6 +326,7 @@ def load_spec(path: str | Path) -> ModelSpec:
         priors=priors,
         noncentered=noncentered,
         sampler=parse_sampler(raw.get("sampler") or {}, str(p)),
+        missing=missing,
         text=text,
         path=str(p),
     )

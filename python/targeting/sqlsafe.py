@@ -93,12 +93,26 @@ def _manifest_model(name: str, manifest: Path) -> tuple[str, str]:
     raise UnsafeSqlError(f"dbt model {name!r} is not in {manifest}; models are: {', '.join(models)}")
 
 
+#: The values a dbt column's ``meta: {measured: ...}`` may hold: when the column is known.
+MEASURED = ("before_cutoff", "before_assignment", "after_cutoff", "after_assignment")
+#: Of those, the ones that make a column an outcome: never a predictor or an uplift feature.
+MEASURED_LATE = ("after_cutoff", "after_assignment")
+
+
 def declared_timing(manifest: Path | None, schema: str, table: str) -> dict[str, str]:
     """Return what a dbt model's YAML declares about when its columns are measured.
 
-    Returns column -> the ``measured`` value of its ``meta`` (``after_assignment``: an
-    outcome, known only after the arm was assigned), for the model materialised as
-    ``schema.table``; empty for a relation dbt does not build or without a manifest.
+    Returns column -> the ``measured`` value of its ``meta`` (one of :data:`MEASURED`:
+    ``after_assignment`` is an outcome known only after the arm was assigned, ``after_cutoff``
+    one known only after the cutoff), for the model materialised as ``schema.table``; empty for
+    a relation dbt does not build or without a manifest.
+
+    Raises
+    ------
+    UnsafeSqlError
+        When a column declares a value outside :data:`MEASURED` (a typo must not switch the
+        leak check off), naming the model, the column and the value.
+
     """
     if manifest is None or not manifest.exists():
         return {}
@@ -111,8 +125,16 @@ def declared_timing(manifest: Path | None, schema: str, table: str) -> dict[str,
             timing = {}
             for column, info in (node.get("columns") or {}).items():
                 meta = {**(info.get("meta") or {}), **((info.get("config") or {}).get("meta") or {})}
-                if meta.get("measured"):
-                    timing[column] = str(meta["measured"])
+                if "measured" not in meta:
+                    continue
+                value = meta["measured"]
+                if value not in MEASURED:
+                    raise UnsafeSqlError(
+                        f"{node.get('original_file_path') or node.get('name')}: column {column} of model "
+                        f"{node.get('name')} declares meta measured: {value!r}; "
+                        f"expected one of {list(MEASURED)}"
+                    )
+                timing[column] = str(value)
             return timing
     return {}
 

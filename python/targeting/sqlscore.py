@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from targeting.linpred import LinearPredictor, UnsupportedModel
+from targeting.missing import Imputation
 
 #: Gauss-Hermite nodes behind p_mean and p_sd.
 NODES = 16
@@ -449,6 +450,22 @@ def check_design(program: Program, model: Any) -> None:
         )
 
 
+def impute_source(
+    source: str, imputation: Imputation, id_column: str, columns: list[str], dialect: str
+) -> str:
+    """Wrap ``source`` so that it gives the id and ``columns`` with the run's imputation applied.
+
+    The imputed columns keep their names (``coalesce`` with the value learnt at fit time) and
+    each indicator is added as ``<column>__missing``; a run without imputation gets ``source``.
+    """
+    if not imputation.values:
+        return source
+    items = imputation.sql_columns(
+        list(dict.fromkeys([id_column, *columns])), lambda name: quote(name, dialect), number, text
+    )
+    return f"select {', '.join(items)} from ({source}) as unimputed"
+
+
 def scoring_statement(
     program: Program,
     schema: str,
@@ -457,11 +474,14 @@ def scoring_statement(
     as_of: str | None,
     where: str | None,
     dialect: str,
+    imputation: Imputation | None = None,
+    columns: list[str] | None = None,
 ) -> str:
     """Return the whole statement for ``dialect``: ``program`` over the table's latest cutoff.
 
     ``where`` is the spec's filter, already checked by :func:`targeting.sqlsafe.check_filter`;
-    the cutoff is the table's own latest ``as_of`` (every row of a plain table).
+    the cutoff is the table's own latest ``as_of`` (every row of a plain table). ``imputation``
+    (the run's, over its predictor ``columns``) fills missing values as the fit did.
     """
     rel = f"{quote(schema, dialect)}.{quote(table, dialect)}"
     conditions = [f"({where})"] if where else []
@@ -469,4 +489,6 @@ def scoring_statement(
         cut = quote(as_of, dialect)
         conditions.append(f"{cut} = (select max({cut}) from {rel})")
     source = f"select * from {rel}" + (f" where {' and '.join(conditions)}" if conditions else "")
+    if imputation is not None:
+        source = impute_source(source, imputation, id_column, columns or [], dialect)
     return program.select(source, id_column, dialect)

@@ -21,7 +21,7 @@ clients most likely to buy anyway) and random targeting, with bootstrap interval
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from targeting import upliftstats
+from targeting import missing, upliftstats
 from targeting.estimable import check_finite, check_varies
 from targeting.modeling import DataError, build_model, diagnose, fit_model
 from targeting.predict import predict_draws
 from targeting.settings import manifest_path
 from targeting.specs import ModelSpec
-from targeting.sqlsafe import check_filter, declared_timing, ident, resolve
+from targeting.sqlsafe import MEASURED_LATE, check_filter, declared_timing, ident, resolve
 from targeting.uplift_spec import UpliftSpec
 from targeting.warehouse import connect
 
@@ -55,11 +55,11 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
         label = rel.label
         # a feature the relation's dbt YAML declares measured after the assignment is an outcome
         timing = declared_timing(manifest_path(), rel.schema, rel.name)
-        late = [f.term for f in spec.features if timing.get(f.column) == "after_assignment"]
+        late = [f for f in spec.features if timing.get(f.column) in MEASURED_LATE]
         if late:
             raise DataError(
-                f"{where}: feature {late[0]!r} of {label} is measured after the assignment (its dbt YAML "
-                "declares meta measured: after_assignment); features must be known before it"
+                f"{where}: feature {late[0].term!r} of {label} is an outcome (its dbt YAML declares meta "
+                f"measured: {timing[late[0].column]}); features must be known before the assignment"
             )
         roles = [(spec.arm, "arm column"), (spec.outcome, "outcome column")]
         for col, what in [*([(spec.id, "id column")] if spec.id else []), *roles]:
@@ -142,16 +142,28 @@ class Design:
     means: np.ndarray
     sds: np.ndarray
     dropped: int
+    names: list[str] = field(default_factory=list)  # what each z is: a feature term or an indicator
+    imputation: missing.Imputation = field(default_factory=missing.Imputation)
 
 
 def design(spec: UpliftSpec, units: pd.DataFrame) -> Design:
-    """Transform and standardise the features, drop rows missing one, split the units in two."""
+    """Apply the missing-value policy, transform and standardise the features, split the units in two.
+
+    Units missing a feature whose rule is drop, or whose value is outside its transform's
+    domain (``log1p`` of -2), are left out before the split; an imputed feature takes the
+    value learnt on the training half (:mod:`targeting.missing`), and one with missing values
+    there gains an indicator feature.
+    """
     where = spec.path or spec.name
-    raw = np.column_stack([f.values(units[f"f_{f.column}"].to_numpy()) for f in spec.features])
-    ok = np.isfinite(raw).all(axis=1)
+    columns = list(dict.fromkeys(f.column for f in spec.features))
+    values = units[[f"f_{c}" for c in columns]].set_axis(columns, axis=1)
+    transformed = np.column_stack([f.values(values[f.column].to_numpy()) for f in spec.features])
+    present = values[[f.column for f in spec.features]].notna().to_numpy()
+    ok = ~(present & ~np.isfinite(transformed)).any(axis=1)
+    ok &= values[spec.missing.dropped(columns)].notna().all(axis=1).to_numpy()
     if not ok.any():
         raise DataError(f"{where}: every row misses a feature value (null, or outside a transform's domain)")
-    units, raw = units[ok].reset_index(drop=True), raw[ok]
+    units, values = units[ok].reset_index(drop=True), values[ok].reset_index(drop=True)
     rng = np.random.default_rng(spec.split_seed)
     split = np.empty(len(units), dtype=object)
     for arm in sorted(units["arm"].unique()):  # stratified: each arm split in the same shares
@@ -165,14 +177,24 @@ def design(spec: UpliftSpec, units: pd.DataFrame) -> Design:
             raise DataError(
                 f"{where}: arm {arm!r} has {n_arm} training units after the split; need at least 10"
             )
+    try:
+        imputation = missing.learn(spec.missing, values[train], columns, where)
+    except missing.MissingPolicyError as exc:
+        raise DataError(str(exc)) from None
+    filled = imputation.apply(values)
+    names = [f.term for f in spec.features] + imputation.terms()
+    raw = np.column_stack(
+        [f.values(filled[f.column].to_numpy()) for f in spec.features]
+        + [filled[c].to_numpy(dtype=float) for c in imputation.terms()]
+    )
     means, sds = raw[train].mean(axis=0), raw[train].std(axis=0)
-    constant = [f.term for f, s in zip(spec.features, sds, strict=True) if not s > 0]
+    constant = [n for n, s in zip(names, sds, strict=True) if not s > 0]
     if constant:
         raise DataError(f"{where}: feature(s) {constant} are constant on the training half")
-    terms = [f"z{i}" for i in range(len(spec.features))]
+    terms = [f"z{i}" for i in range(len(names))]
     z = pd.DataFrame((raw - means) / sds, columns=terms)
     frame = pd.concat([units[["unit_id", "group_value", "arm", "y"]], z], axis=1).assign(split=split)
-    return Design(frame, terms, means, sds, int((~ok).sum()))
+    return Design(frame, terms, means, sds, int((~ok).sum()), names, imputation)
 
 
 def _model_spec(spec: UpliftSpec, name: str, formula: str, priors: dict[str, Any]) -> ModelSpec:
@@ -351,8 +373,9 @@ def run_uplift(spec: UpliftSpec, db: Path, progress: bool = True) -> UpliftResul
     arms = [spec.control, *sorted(a for a in d.frame["arm"].unique() if a != spec.control)]
     n_hold = int((d.frame["split"] == "holdout").sum())
     _say(
-        f"{len(d.frame):,} units from {label} ({d.dropped:,} dropped for a missing feature), arms "
-        f"{', '.join(arms)}; {len(d.frame) - n_hold:,} train, {n_hold:,} held out"
+        f"{len(d.frame):,} units from {label} ({d.dropped:,} dropped for a missing feature or one "
+        f"outside its transform's domain), arms {', '.join(arms)}; {len(d.frame) - n_hold:,} train, "
+        f"{n_hold:,} held out" + (f"; {missing.describe(d.imputation)}" if d.imputation.values else "")
     )
     run_id = f"{spec.name}-{spec.digest}"
     created = datetime.now(UTC).replace(tzinfo=None, microsecond=0)

@@ -11,10 +11,14 @@ An analyst edits one YAML file; nothing about the apparel data is assumed::
     outcome: converted                    # 0/1
     filter: window_complete               # optional condition on the relation's columns
     features: [open_rate_365d, click_rate_365d, log1p(orders_365d)]
+    missing: {columns: {open_rate_365d: median}}   # optional; default: drop the row
     sampler: {method: nutpie, draws: 500, tune: 500, chains: 2, seed: 7}
 
 A feature is a numeric column, or one of ``log1p(col)``, ``sqrt(col)``, ``abs(col)``: the
-transform is applied by name from a fixed table, never evaluated as code.
+transform is applied by name from a fixed table, never evaluated as code. ``missing`` is the
+missing-value policy every command shares (:mod:`targeting.missing`): a unit missing a
+feature whose rule is drop is left out (counted); an imputed feature takes the value learnt on
+the training half, and the ones with missing values there gain an indicator feature.
 
 Without ``id`` (a public experiment file often has none) each row is a unit, keyed by its
 position when the rows are sorted by every column the spec reads (group, arm, outcome,
@@ -33,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from targeting.missing import MissingPolicy, MissingPolicyError, check_listed, parse_missing
 from targeting.specs import Sampler, SpecError, parse_sampler, read_spec_file
 
 #: The transforms a feature may name, applied to a numeric column.
@@ -78,6 +83,7 @@ class UpliftSpec:
     models: tuple[str, ...] = MODELS
     bootstrap: int = 200
     sampler: Sampler = field(default_factory=Sampler)
+    missing: MissingPolicy = field(default_factory=MissingPolicy)
     text: str = ""
     path: str = ""
 
@@ -104,6 +110,7 @@ _KNOWN = set(_REQUIRED) | {
     "models",
     "bootstrap",
     "sampler",
+    "missing",
     "description",
 }
 
@@ -160,6 +167,11 @@ def load_uplift_spec(path: str | Path) -> UpliftSpec:
     sampler = raw.get("sampler") or {}
     if not isinstance(sampler, dict):
         raise SpecError(f"{p}: sampler must be a mapping of setting to value, got {sampler!r}")
+    try:
+        policy = parse_missing(raw.get("missing"), where)
+        check_listed(policy, list(dict.fromkeys(f.column for f in features)), where)
+    except MissingPolicyError as exc:
+        raise SpecError(str(exc)) from None
     return UpliftSpec(
         name=raw["name"],
         relation=raw["relation"],
@@ -176,6 +188,7 @@ def load_uplift_spec(path: str | Path) -> UpliftSpec:
         models=tuple(dict.fromkeys(models)),
         bootstrap=int(raw.get("bootstrap", 200)),
         sampler=parse_sampler(sampler, where),
+        missing=policy,
         text=text,
         path=where,
     )

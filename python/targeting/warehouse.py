@@ -15,7 +15,15 @@ import pandas as pd
 from targeting.layout import source_tables
 from targeting.settings import REPO, manifest_path
 from targeting.specs import ModelSpec
-from targeting.sqlsafe import Relation, UnsafeSqlError, check_filter, ident, resolve
+from targeting.sqlsafe import (
+    MEASURED_LATE,
+    Relation,
+    UnsafeSqlError,
+    check_filter,
+    declared_timing,
+    ident,
+    resolve,
+)
 
 ML_SCHEMA = "ml"
 
@@ -222,6 +230,15 @@ def bind_spec(
         )
     for name in numeric or []:
         check_type(rel, name, NUMERIC_TYPES, "predictor", "a number (it is inside a transform)", where)
+    # a column the relation's dbt YAML declares measured after the cutoff or the assignment
+    # is an outcome, whatever its name: never a predictor
+    timing = declared_timing(manifest, rel.schema, rel.name)
+    late = [c for c in columns if timing.get(c) in MEASURED_LATE]
+    if late:
+        raise UnsafeSqlError(
+            f"{where}: formula names {late[0]!r} of {rel.label}, an outcome (its dbt YAML declares meta "
+            f"measured: {timing[late[0]]}); predictors must be known at the cutoff"
+        )
     owner = lab if lab is not None else rel
     if lab is not None:
         for role, name, _allowed, _expected in keys:

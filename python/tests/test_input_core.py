@@ -18,6 +18,7 @@ import pytest
 from targeting import cli
 from targeting.segment_spec import load_segment_spec
 from targeting.specs import SpecError, load_spec
+from targeting.sqlsafe import MEASURED
 from targeting.uplift_spec import load_uplift_spec
 
 from .conftest import REPO, write_spec
@@ -438,3 +439,161 @@ def test_fit_refuses_an_infinite_predictor_before_sampling(
     err = capsys.readouterr().err
     assert code == 2 and "column 'spend' holds 1 infinite value(s)" in err, err
     assert not (tmp_path / "runs").exists()
+
+
+def _manifest_declaring(tmp_path: Path, schema: str, table: str, column: str, measured: str) -> Path:
+    """A dbt manifest whose model ``schema.table`` declares ``meta: {measured: ...}`` on a column."""
+    import json
+
+    node = {
+        "resource_type": "model",
+        "name": table,
+        "schema": schema,
+        "original_file_path": f"models/{table}.yml",
+        "columns": {column: {"name": column, "config": {"meta": {"measured": measured}}}},
+    }
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"nodes": {f"model.p.{table}": node}}))
+    return path
+
+
+def _fit_spec_over_units(tmp_path: Path) -> Path:
+    import yaml
+
+    spec = tmp_path / "fit.yml"
+    raw = {"name": "units", "relation": "lab.units", "id": "unit", "label": "converted",
+           "formula": "converted ~ scale(visits) + scale(spend)"}  # fmt: skip
+    spec.write_text(yaml.safe_dump(raw))
+    return spec
+
+
+@pytest.mark.parametrize("command", ["fit", "uplift"])
+@pytest.mark.parametrize(
+    ("measured", "says"),
+    [
+        ("after_cutoff", "an outcome (its dbt YAML declares meta measured: after_cutoff)"),
+        ("after_assignment", "an outcome (its dbt YAML declares meta measured: after_assignment)"),
+        ("afterwards", "models/units.yml: column spend of model units declares meta measured: 'afterwards'"),
+    ],
+)
+def test_a_column_declared_an_outcome_is_never_a_predictor(
+    command: str, measured: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """What the relation's dbt YAML declares decides, not the column's name; a value outside the
+    documented ones is refused (a typo must not switch the check off)."""
+    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
+    db, uplift_spec = _uplift_setup(tmp_path)
+    manifest = _manifest_declaring(tmp_path, "lab", "units", "spend", measured)
+    monkeypatch.setenv("MM_DBT_MANIFEST", str(manifest))
+    spec = _fit_spec_over_units(tmp_path) if command == "fit" else uplift_spec
+    code = cli.main([command, "--spec", str(spec), "--db", str(db), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and says in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()
+    if measured == "afterwards":
+        assert f"expected one of {list(MEASURED)}" in err, err
+    else:
+        fit, uplift = "formula names 'spend' of lab.units", "feature 'log1p(spend)' of lab.units"
+        assert (fit if command == "fit" else uplift) in err, err
+
+
+@pytest.mark.parametrize(
+    ("kind", "replace", "says"),
+    [
+        ("uplift", ("id: client_id", "id: ''"), "id is empty; give a value or leave the key out"),
+        ("uplift", ("id: client_id", "id: '   '"), "id is empty; give a value or leave the key out"),
+        ("uplift", ("id: client_id", "id: [client_id, bulk_campaign_id]"), "id must be text, got list"),
+        ("uplift", ("id: client_id", "id: 7"), "id must be text, got int 7"),
+        ("uplift", ("group: bulk_campaign_id", "group: ''"), "group is empty"),
+        ("uplift", ("filter: window_complete", "filter: ''"), "filter is empty"),
+        ("model", ("filter: has_purchase_history", "filter: ' '"), "filter is empty"),
+        ("model", ("as_of: as_of_date", "as_of: ''"), "as_of is empty"),
+        ("model", ("labels: customer_labels", "labels: {a: 1}"), "labels must be text, got dict"),
+    ],
+)
+def test_an_empty_or_non_text_key_is_refused_not_taken_as_absent(
+    kind: str, replace: tuple[str, str], says: str, tmp_path: Path
+) -> None:
+    path = _spec_copy(tmp_path, kind, replace=replace)
+    with pytest.raises(SpecError) as err:
+        LOADERS[kind][0](path)
+    assert str(err.value).startswith(f"{path}: ") and says in str(err.value), err.value
+
+
+@pytest.mark.parametrize("kind", list(LOADERS))
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        (
+            "missing: sometimes\n",
+            "missing is 'sometimes'; expected one of ['drop', 'median', 'mean', 'level']",
+        ),
+        ("missing: .nan\n", "missing is nan; expected one of"),
+        (
+            "missing: {colums: {x: median}}\n",
+            "missing has unknown key 'colums'; expected default and columns",
+        ),
+        ("missing: {columns: [median]}\n", "missing.columns must map column names to rules"),
+        ("missing: {default: 'drop; select 1'}\n", "missing.default is 'drop; select 1'"),
+    ],
+)
+def test_a_malformed_missing_policy_is_refused_by_every_spec_kind(
+    kind: str, entry: str, says: str, tmp_path: Path
+) -> None:
+    path = _spec_copy(tmp_path, kind, entry)
+    with pytest.raises(SpecError) as err:
+        LOADERS[kind][0](path)
+    assert str(err.value).startswith(f"{path}: ") and says in str(err.value), err.value
+
+
+@pytest.mark.parametrize("kind", ["uplift", "segment"])
+def test_a_missing_rule_for_a_column_the_spec_does_not_use_is_refused(kind: str, tmp_path: Path) -> None:
+    path = _spec_copy(tmp_path, kind, "missing: {columns: {click_rate_356d: median}}\n")
+    with pytest.raises(
+        SpecError, match="missing.columns names 'click_rate_356d', which the spec does not use"
+    ):
+        LOADERS[kind][0](path)
+
+
+def test_imputation_in_sql_equals_imputation_in_python() -> None:
+    """The scoring statement's imputation (coalesce, indicator) gives the frame Bambi was fitted on."""
+    import numpy as np
+    import pandas as pd
+
+    from targeting import missing, sqlscore
+
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b", "c", "d", "e"],
+            "spend": [1.0, np.nan, 3.0, 10.0, np.nan],
+            "visits": [1.0, 2.0, np.nan, 4.0, 5.0],
+            "region": ["n", None, "s", "s", "n"],
+        }
+    )
+    policy = missing.MissingPolicy("drop", {"spend": "median", "visits": 7.5, "region": "level"})
+    imputation = missing.learn(policy, frame, ["spend", "visits", "region"], "spec.yml")
+    assert imputation.values == {"spend": 3.0, "visits": 7.5, "region": "(missing)"}
+    assert imputation.indicators == ("spend", "visits")
+    python = imputation.apply(frame)
+    assert python["spend__missing"].tolist() == [0, 1, 0, 0, 1]
+    source = sqlscore.impute_source(
+        "select * from frame", imputation, "id", ["spend", "visits", "region"], "duckdb"
+    )
+    with duckdb.connect() as con:
+        con.register("frame", frame)
+        sql = con.execute(f"{source} order by id").df()
+    columns = ["id", "spend", "visits", "region", "spend__missing", "visits__missing"]
+    pd.testing.assert_frame_equal(
+        sql[columns].astype({"spend__missing": "int8", "visits__missing": "int8"}),
+        python[columns].astype({"region": "object"}),
+        check_dtype=False,
+    )
+    # a rule that does not suit its column is refused, naming both
+    with pytest.raises(missing.MissingPolicyError, match="missing rule 'median' for 'region', a text column"):
+        missing.learn(missing.MissingPolicy("drop", {"region": "median"}), frame, ["region"], "spec.yml")
+    with pytest.raises(
+        missing.MissingPolicyError, match="missing rule 'level' for 'spend', a numeric column"
+    ):
+        missing.learn(missing.MissingPolicy("drop", {"spend": "level"}), frame, ["spend"], "spec.yml")

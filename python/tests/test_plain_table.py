@@ -275,3 +275,34 @@ def test_rows_with_a_missing_predictor_are_dropped_before_the_fit_and_counted_tr
             "select n_train_rows, n_train_positives from ml.model_runs"
         ).fetchone()
     assert (n_train, positives) == (len(complete), int(complete["responded"].sum()))
+
+
+def test_imputed_predictors_score_every_row_alike_in_python_and_sql(
+    plain: tuple[Path, Path, pd.DataFrame], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The spec's missing-value policy: a numeric column imputed with its training median and a
+    missing indicator, a text column's missing value a level of its own. Every row is fitted,
+    scored by both engines (which agree) and cross-validated; nothing is dropped."""
+    db, _spec_path, frame = plain
+    with duckdb.connect(str(db)) as con:
+        con.execute("update crm.customers set spend = null where customer_code < 'C00060'")
+        con.execute("update crm.customers set region = null where customer_code >= 'C01470'")
+    spec = _spec(tmp_path, missing={"default": "drop", "columns": {"spend": "median", "region": "level"}})
+    assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST[:-1]]) == 0
+    err = capsys.readouterr().err
+    known = frame.loc[frame["customer_code"] >= "C00060", "spend"]
+    assert f"{len(frame):,} training rows" in err and "dropped" not in err, err
+    assert f"imputed region = (missing), spend = {known.median():.4g} (+ indicator)" in err, err
+    scores = {}
+    for engine in ("fast", "sql"):
+        assert cli.main([*SCORE, "--db", str(db), "--engine", engine, "--quiet"]) == 0
+        with duckdb.connect(str(db), read_only=True) as con:
+            scores[engine] = con.execute("select client_id, p_mean from ml.customer_scores").df()
+    both = scores["fast"].merge(scores["sql"], on="client_id", suffixes=("_fast", "_sql"))
+    assert len(both) == len(frame)  # every row scored, by both engines
+    assert (both["p_mean_fast"] - both["p_mean_sql"]).abs().max() < 0.01, both.describe()
+    # cross-validation learns the imputation on each fold's training rows and tests every row
+    assert cli.main([*EVALUATE, "--db", str(db), "--cv", "2", "--bootstrap", "20", "--quiet"]) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        n_rows = {r[0] for r in con.execute("select distinct n_rows from ml.model_evaluations").fetchall()}
+    assert n_rows == {len(frame)}, n_rows

@@ -194,3 +194,26 @@ def test_segment_profiles_mart_on_the_apparel_mart(
             "where c.cluster = 1"
         ).fetchone()[0]
     assert means["orders_365d"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_missing_feature_values_follow_the_specs_policy(
+    members: tuple[Path, pd.DataFrame], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Segments share the missing-value policy: the default imputes the median (every member
+    clustered, the planted types still found); ``drop`` leaves those members out, counted."""
+    db, frame = members
+    with duckdb.connect(str(db)) as con:
+        con.execute("update shop.members set avg_spend = null where member_code < 'M-00080'")
+    assert cli.main(["segment", "--spec", str(_spec(tmp_path)), "--db", str(db), "--quiet"]) == 0
+    clusters = _clusters(db).merge(frame, left_on="client_id", right_on="member_code")
+    assert len(clusters) == len(frame)
+    assert adjusted_rand_score(clusters["planted_type"], clusters["cluster"]) > 0.85
+    dropping = _spec(tmp_path, k=4, missing={"columns": {"avg_spend": "drop"}})
+    assert cli.main(["segment", "--spec", str(dropping), "--db", str(db)]) == 0
+    assert "(80 dropped for a missing feature)" in capsys.readouterr().err
+    with duckdb.connect(str(db), read_only=True) as con:
+        counts = con.execute(
+            "select runs.n_rows, count(*) from ml.customer_clusters as clusters "
+            "join ml.segment_runs as runs using (run_id) group by runs.n_rows order by 1"
+        ).fetchall()
+    assert counts == [(len(frame) - 80, len(frame) - 80), (len(frame), len(frame))], counts
