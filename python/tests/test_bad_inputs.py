@@ -59,7 +59,16 @@ def _drop_column(lines: list[str], index: int) -> list[str]:
     return [",".join(c for i, c in enumerate(line.split(",")) if i != index) for line in lines]
 
 
-# case: (breaker, fragments the output must contain, whether dbt must fail)
+#: the staging model that reads each raw file
+STAGED_BY = {
+    P: "stg_apparel__purchases",
+    M: "stg_apparel__messages",
+    T: "stg_apparel__targets",
+    A: "stg_apparel__campaign_assignments",
+    layout.CAMPAIGN_DAILY: "stg_apparel__campaign_daily_events",
+}
+
+# case: (breaker, fragments the output must contain (the broken file's name first), whether dbt must fail)
 CATALOGUE: dict[str, tuple[Callable[[Path], None], list[str], bool]] = {
     "missing file": (lambda raw: (raw / f"{P}.csv").unlink(), [f"{P}.csv", "No files found"], True),
     "empty file": (lambda raw: (raw / f"{T}.csv").write_text(""), [f"{T}.csv", "has no data rows"], True),
@@ -248,10 +257,11 @@ def test_bad_raw_input(case: str, warehouse: Path, synth_raw: Path, case_dir: Pa
     shutil.copy(warehouse, db)
     before = _fingerprint(db)
     breaker(raw)
-    # the raw files are checked by the on-run-start hook and the apparel staging models: a
-    # bad file must stop the build there (fail-fast, before anything downstream runs); an
-    # accepted one needs only the staging models that read it
-    select = "staging.apparel+" if must_fail else "staging.apparel"
+    # the raw files are checked by the on-run-start hook (every file) and the staging model
+    # that reads the file: a bad file must stop the build there (fail-fast, before anything
+    # downstream runs); an accepted one needs only that staging model
+    model = STAGED_BY[fragments[0].removesuffix(".csv")]
+    select = f"{model}+" if must_fail else model
     res = run_dbt_in_process(["build", "--fail-fast", "--select", select], db, {"raw_path": str(raw)})
     out = res.stdout + res.stderr
     for fragment in fragments:

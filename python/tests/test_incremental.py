@@ -200,7 +200,9 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
     for table in tables:
         n_a, n_b, only_a, only_b = _differences(incremental, full, table)
         assert n_a == n_b and only_a == only_b == 0, (table, n_a, n_b, only_a, only_b)
-        assert n_a > 0 or table.startswith("marts.") and _empty_without_ml(table), table
+        # the quarantine of events before their message's first send is empty on clean data
+        empty_ok = table == "intermediate.int_message_events_quarantined"
+        assert n_a > 0 or empty_ok or table.startswith("marts.") and _empty_without_ml(table), table
 
     # the rows the daily runs replaced wait, deleted, for a run that compacts them: one
     # starts when some incremental table holds more than compact_dead_row_share of them

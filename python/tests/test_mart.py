@@ -88,7 +88,9 @@ def test_mart_features_carry_the_generators_signal(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     generate(SynthConfig(scale=0.2, seed=11, out=raw), progress=False)
     db = tmp_path / "wh.duckdb"
-    res = run_dbt(["build", "--exclude", "test_type:data"], db, {"raw_path": str(raw)})
+    # the two marts it reads and what they are built from (every test runs on the shared build)
+    select = ["--select", "+customer_features +customer_labels", "--exclude", "test_type:data"]
+    res = run_dbt(["build", *select], db, {"raw_path": str(raw)})
     assert res.returncode == 0, res.stdout[-4000:]
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(LABELLED).df()
