@@ -2,7 +2,8 @@
     {#- on-run-start on Spark (nothing elsewhere): register every raw apparel file pattern
         under var raw_path as an external table apparel_raw.<table>__files (CSV read as text,
         or Parquet) and a view apparel_raw.<table> over it with the `filename` column the
-        staging models name in their messages. Optional files that are absent get no table.
+        staging models name in their messages (Spark gives the path URL-encoded: decoded, a
+        plus sign kept, so it equals the listed path). Optional files that are absent get no table.
         Runs every build, so a changed raw_path or a new daily file is read. -#}
     {%- if not execute or target.type != 'spark' -%}{{ return('') }}{%- endif -%}
     {%- do run_query('create schema if not exists apparel_raw') -%}
@@ -26,7 +27,7 @@
             {%- endif -%}
             {%- do run_query('create table ' ~ files ~ ' ' ~ options) -%}
             {%- do run_query(
-                'create view apparel_raw.' ~ src.name ~ " as select *, regexp_replace(_metadata.file_path, '^file:', '') as filename from " ~ files
+                'create view apparel_raw.' ~ src.name ~ " as select *, regexp_replace(url_decode(replace(_metadata.file_path, '+', '%2B')), '^file:', '') as filename from " ~ files
             ) -%}
         {%- endif -%}
     {%- endfor -%}

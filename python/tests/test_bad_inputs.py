@@ -419,3 +419,25 @@ def test_events_before_their_messages_first_send_are_quarantined_not_counted(
     # every feature, the cutoffs and the population are what they were without those rows
     features = "marts.customer_features"
     assert _fingerprint(db)[features] == before[features]
+
+
+BAD_ENV: dict[str, tuple[str, str, str]] = {
+    "Spark catalog": ("spark", "MM_SPARK_CATALOG", "derby"),
+    "Spark adaptive flag": ("spark", "MM_SPARK_ADAPTIVE", "yes"),
+    "Spark whole-stage flag": ("spark", "MM_SPARK_WHOLESTAGE_CODEGEN", "1; rm -rf /"),
+    "Spark JVM options with a quote": ("spark", "MM_SPARK_JVM_OPTIONS", '-Xmx1g" -Dx=1'),
+    "Spark folder ending the metastore URL": ("spark", "MM_SPARK_DIR", "data/x;create=false"),
+    "Spark shuffle partitions": ("spark", "MM_SPARK_SHUFFLE_PARTITIONS", "0"),
+    "Spark master": ("spark", "MM_SPARK_MASTER", "local[2] --conf x=y"),
+    "DuckDB memory limit": ("dev", "MM_DUCKDB_MEMORY_LIMIT", "lots"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ENV))
+def test_bad_profile_variable_is_refused_before_anything_starts(case: str, tmp_path: Path) -> None:
+    """Every MM_* variable the profile reads is checked there: one line naming it and its value."""
+    target, name, value = BAD_ENV[case]
+    res = run_dbt(["parse", "--target", target], tmp_path / "wh.duckdb", env={name: value}, timeout=120)
+    assert res.returncode != 0
+    assert f"{name}={value} is not" in res.stdout or f"{name}={value} holds" in res.stdout, res.stdout[-2000:]
+    assert "Traceback" not in res.stdout + res.stderr
