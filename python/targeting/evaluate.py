@@ -263,7 +263,8 @@ class _Split:
 
     def complete(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Return ``frame`` without the rows missing a predictor whose rule is drop."""
-        return frame.dropna(subset=self.spec.missing.dropped(self.predictors)).reset_index(drop=True)
+        dropped = self.spec.missing.dropped(self.predictors, frame)
+        return frame.dropna(subset=dropped).reset_index(drop=True)
 
     def prepare(self, train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Apply the spec's missing-value policy as fit does: drop, then impute as learnt on ``train``.

@@ -100,7 +100,7 @@ def fit_spec(
     # Every count, the saved training rows and the SQL engine's design then describe the rows
     # the model was fitted on
     read = frame[cols]
-    dropped = spec.missing.dropped(needed.predictors)
+    dropped = spec.missing.dropped(needed.predictors, read)
     train = read.dropna(subset=dropped).reset_index(drop=True)
     n_missing = len(read) - len(train)
     if n_missing and train.empty:

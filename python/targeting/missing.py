@@ -56,9 +56,19 @@ class MissingPolicy:
         """Return the rule of ``column``."""
         return self.columns.get(column, self.default)
 
-    def dropped(self, columns: list[str]) -> list[str]:
-        """Return the ``columns`` whose missing values drop the row."""
-        return [c for c in columns if self.rule(c) == "drop"]
+    def dropped(self, columns: list[str], frame: pd.DataFrame | None = None) -> list[str]:
+        """Return the ``columns`` whose missing values drop the row.
+
+        With ``frame``, a text column whose rule is numeric (a ``median`` default) drops too:
+        only ``level`` imputes text.
+        """
+        out = []
+        for c in columns:
+            rule = self.rule(c)
+            text = frame is not None and c in frame.columns and _is_text(frame[c])
+            if rule == "drop" or (text and rule != "level"):
+                out.append(c)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Return the policy as the mapping a spec writes."""

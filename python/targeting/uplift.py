@@ -41,6 +41,11 @@ from targeting.warehouse import connect
 
 TOP_SHARES = (0.1, 0.2, 0.3)
 NUMERIC = ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "BOOLEAN")
+TEXT = ("VARCHAR", "TEXT", "STRING", "ENUM")
+#: Most levels of a text feature with a column of their own (the reference included).
+MAX_LEVELS = 20
+#: Fewest training units of a level, in every arm, for a column of its own.
+MIN_LEVEL_UNITS = 5
 
 
 def _say(message: str) -> None:
@@ -66,14 +71,26 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
             rel.column(col, what, where)
         if spec.group:
             rel.column(spec.group, "group column", where)
+        text: set[str] = set()
         for col, what in [(spec.outcome, "outcome")] + [
             (f.column, f"feature {f.term!r}") for f in spec.features
         ]:
             rel.column(col, what, where)
-            if not any(t in rel.columns[col].upper() for t in NUMERIC):
-                raise DataError(
-                    f"{where}: {what} column {col!r} of {label} holds {rel.columns[col]}; expected numbers"
-                )
+            if any(t in rel.columns[col].upper() for t in NUMERIC):
+                continue
+            feature = next((f for f in spec.features if f.column == col and what != "outcome"), None)
+            if feature is not None and any(t in rel.columns[col].upper() for t in TEXT):
+                if feature.transform:
+                    raise DataError(
+                        f"{where}: feature {feature.term!r}: {col!r} of {label} holds {rel.columns[col]}, "
+                        f"text; {feature.transform}() needs numbers (name the column alone: a category)"
+                    )
+                text.add(col)
+                continue
+            raise DataError(
+                f"{where}: {what} column {col!r} of {label} holds {rel.columns[col]}; expected "
+                + ("numbers" if what == "outcome" else "numbers or text")
+            )
         cond = f" where ({check_filter(con, rel, spec.filter, where)})" if spec.filter else ""
         feats = list(dict.fromkeys(f.column for f in spec.features))
         if spec.id:
@@ -87,7 +104,10 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
             (f"cast({ident(spec.group)} as varchar)" if spec.group else "'(all)'") + " as group_value",
             f"cast({ident(spec.arm)} as varchar) as arm",
             f"cast({ident(spec.outcome)} as double) as y",
-            *[f"cast({ident(c)} as double) as {ident('f_' + c)}" for c in feats],
+            *[
+                f"cast({ident(c)} as {'varchar' if c in text else 'double'}) as {ident('f_' + c)}"
+                for c in feats
+            ],
         ]
         frame = con.execute(f"select {', '.join(select)} from {rel.sql}{cond}").df()
     if frame.empty:
@@ -105,7 +125,11 @@ def _check_units(spec: UpliftSpec, frame: pd.DataFrame, label: str) -> None:
         empty = int(frame[col].isna().sum())
         if empty:
             raise DataError(f"{where}: column {name!r} of {label} is empty on {empty:,} rows")
-    features = {f"f_{f.column}": f.column for f in spec.features}
+    features = {
+        f"f_{f.column}": f.column
+        for f in spec.features
+        if pd.api.types.is_numeric_dtype(frame[f"f_{f.column}"])
+    }
     check_finite(frame, {"y": spec.outcome, **features}, f"{where}: {label}")
     check_varies(frame["y"].to_numpy(), spec.outcome, f"{where}: {label}")
     values = sorted(set(frame["y"].unique()))
@@ -157,10 +181,14 @@ def design(spec: UpliftSpec, units: pd.DataFrame) -> Design:
     where = spec.path or spec.name
     columns = list(dict.fromkeys(f.column for f in spec.features))
     values = units[[f"f_{c}" for c in columns]].set_axis(columns, axis=1)
-    transformed = np.column_stack([f.values(values[f.column].to_numpy()) for f in spec.features])
-    present = values[[f.column for f in spec.features]].notna().to_numpy()
+    numeric = [f for f in spec.features if pd.api.types.is_numeric_dtype(values[f.column])]
+    text = [f for f in spec.features if f not in numeric]
+    transformed = np.column_stack(
+        [f.values(values[f.column].to_numpy()) for f in numeric] or [np.zeros((len(values), 0))]
+    )
+    present = values[[f.column for f in numeric]].notna().to_numpy()
     ok = ~(present & ~np.isfinite(transformed)).any(axis=1)
-    ok &= values[spec.missing.dropped(columns)].notna().all(axis=1).to_numpy()
+    ok &= values[spec.missing.dropped(columns, values)].notna().all(axis=1).to_numpy()
     if not ok.any():
         raise DataError(f"{where}: every row misses a feature value (null, or outside a transform's domain)")
     units, values = units[ok].reset_index(drop=True), values[ok].reset_index(drop=True)
@@ -182,11 +210,36 @@ def design(spec: UpliftSpec, units: pd.DataFrame) -> Design:
     except missing.MissingPolicyError as exc:
         raise DataError(str(exc)) from None
     filled = imputation.apply(values)
-    names = [f.term for f in spec.features] + imputation.terms()
-    raw = np.column_stack(
-        [f.values(filled[f.column].to_numpy()) for f in spec.features]
-        + [filled[c].to_numpy(dtype=float) for c in imputation.terms()]
-    )
+    names = [f.term for f in numeric] + imputation.terms()
+    blocks = [f.values(filled[f.column].to_numpy()) for f in numeric]
+    blocks += [filled[c].to_numpy(dtype=float) for c in imputation.terms()]
+    arm_of = units["arm"].to_numpy()
+    for f in text:
+        # a text feature: one 0/1 column per level but the reference (the most frequent in
+        # training); a level needs MIN_LEVEL_UNITS training units in every arm, and not all of
+        # them (the two-model approach fits each arm apart: a constant column has no effect to
+        # estimate), and at most MAX_LEVELS - 1 get a column, by training count; the other
+        # levels, and a level unseen in training, share the reference
+        level = filled[f.column].astype(str).to_numpy()
+        counts = pd.Series(level[train]).value_counts()
+        counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+        kept = []
+        for value in counts.index[1:]:
+            per_arm = [
+                (int(((level == value) & train & (arm_of == a)).sum()), int((train & (arm_of == a)).sum()))
+                for a in np.unique(arm_of)
+            ]
+            if all(MIN_LEVEL_UNITS <= n <= total - MIN_LEVEL_UNITS for n, total in per_arm):
+                kept.append(value)
+        for value in kept[: MAX_LEVELS - 1]:
+            names.append(f"{f.term}[{value}]")
+            blocks.append((level == value).astype(float))
+    if not blocks:
+        raise DataError(
+            f"{where}: text feature(s) {[f.term for f in text]} have no level besides the most frequent "
+            f"with {MIN_LEVEL_UNITS} training units in every arm; nothing to model"
+        )
+    raw = np.column_stack(blocks)
     means, sds = raw[train].mean(axis=0), raw[train].std(axis=0)
     constant = [n for n, s in zip(names, sds, strict=True) if not s > 0]
     if constant:

@@ -14,7 +14,9 @@ An analyst edits one YAML file; nothing about the apparel data is assumed::
     missing: {columns: {open_rate_365d: median}}   # optional; default: drop the row
     sampler: {method: nutpie, draws: 500, tune: 500, chains: 2, seed: 7}
 
-A feature is a numeric column, or one of ``log1p(col)``, ``sqrt(col)``, ``abs(col)``: the
+A feature is a numeric or text column (text: a category, one-hot against its most frequent
+level, see :func:`targeting.uplift.design`), or one of ``log1p(col)``, ``sqrt(col)``,
+``abs(col)`` of a numeric column: the
 transform is applied by name from a fixed table, never evaluated as code. ``missing`` is the
 missing-value policy every command shares (:mod:`targeting.missing`): a unit missing a
 feature whose rule is drop is left out (counted); an imputed feature takes the value learnt on

@@ -61,6 +61,7 @@ def _table(path: Path, n: int = 3000, seed: int = 4, spend_missing_every: int = 
             "bought": bought,
             "activity": activity,
             "spend": spend,
+            "tier": rng.choice(["bronze", "silver", "gold", None], size=n, p=[0.5, 0.3, 0.15, 0.05]),
         }
     )
     if spend_missing_every:
@@ -120,16 +121,16 @@ BAD_DATA = {
         "control arm 'none' is unknown",
     ),
     "a unit assigned twice": (
-        "insert into lab.trial select shopper, 'app', bought, activity, spend from lab.trial limit 3",
+        "insert into lab.trial select shopper, 'app', bought, activity, spend, tier from lab.trial limit 3",
         "assign a unit twice, e.g. shopper S-",
     ),
     "outcome not binary": (
         "update lab.trial set bought = 2 where shopper = 'S-00007'",
         "must be binary (0/1)",
     ),
-    "text feature": (
-        "alter table lab.trial alter activity type varchar",
-        "feature 'activity' column 'activity' of lab.trial holds VARCHAR",
+    "text feature under a numeric transform": (
+        "alter table lab.trial alter spend type varchar",
+        "feature 'log1p(spend)': 'spend' of lab.trial holds VARCHAR, text; log1p() needs numbers",
     ),
 }
 
@@ -250,21 +251,27 @@ def test_planted_uplift_is_found_on_generated_holdouts(
 @pytest.mark.slow
 def test_a_table_without_ids_gets_a_stable_row_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No id column (as in many public experiment files): each row is a unit keyed by its place in
-    the order of the columns read, so the same rows in another order give the same keys and scores
-    (which also shows that the same spec, rows and seed give the interaction model the same
-    posterior: it once gave two answers; the two-model approach is checked in the next test)."""
+    the order of the columns read, so the same rows in another order give the same keys and scores,
+    a text feature with missing values included (which also shows that the same spec, rows and
+    seed give the interaction model the same posterior: it once gave two answers; the two-model
+    approach is checked in the next test)."""
     monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
     db = tmp_path / "wh.duckdb"
     n = 800
     _table(db, n=n)
     with duckdb.connect(str(db)) as con:
-        con.execute("create table lab.plain as select cell, bought, activity, spend from lab.trial")
+        con.execute("create table lab.plain as select cell, bought, activity, spend, tier from lab.trial")
         con.execute(
-            "create table lab.shuffled as select cell, bought, activity, spend "
+            "create table lab.shuffled as select cell, bought, activity, spend, tier "
             "from lab.trial order by hash(shopper)"
         )
+    # tier is text: a categorical feature, its missing values a level of their own
+    features, policy = ["activity", "log1p(spend)", "tier"], {"columns": {"tier": "level"}}
     for name in ("plain", "shuffled"):
-        spec = _spec(tmp_path, id=None, relation=f"lab.{name}", name=name, models=["interaction"])
+        spec = _spec(
+            tmp_path, id=None, relation=f"lab.{name}", name=name, models=["interaction"], features=features,
+            missing=policy,
+        )  # fmt: skip
         args = ["uplift", "--spec", str(spec), "--db", str(db), "--allow-failed-diagnostics", "--quiet"]
         assert cli.main(args) == 0
     with duckdb.connect(str(db), read_only=True) as con:
