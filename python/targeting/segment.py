@@ -136,7 +136,7 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
     where = spec.path or spec.name
     with connect(db) as con:
         rel = resolve(con, spec.relation, manifest_path(), where)
-        checks = [(spec.id, "id", KEY_TYPES, "an integer or text key")]
+        checks = [(spec.id, "id", KEY_TYPES, "an integer or text key")] if spec.id else []
         if spec.as_of:
             checks.append((spec.as_of, "as_of", DATE_TYPES, "a DATE or TIMESTAMP cutoff"))
         checks += [(f, "feature", NUMERIC_TYPES, "a number") for f in spec.features]
@@ -151,7 +151,13 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
             as_of = con.execute(f"select max({ident(spec.as_of)}) from {rel.sql}").fetchone()[0]
             conds.append(f"{ident(spec.as_of)} = ?")
             params.append(as_of)
-        cols = [f"cast({ident(spec.id)} as varchar) as {ident('client_id')}"]
+        if spec.id:
+            key = f"cast({ident(spec.id)} as varchar)"
+        else:
+            # no id: a row key from the row's place in the order of its feature values (rows
+            # equal on every feature are interchangeable: they get the same cluster)
+            key = "'row-' || row_number() over (order by " + ", ".join(ident(f) for f in spec.features) + ")"
+        cols = [f"{key} as {ident('client_id')}"]
         cols += [f"cast({ident(f)} as double) as {ident(f)}" for f in spec.features]
         sql = f"select {', '.join(cols)} from {rel.sql}" + (f" where {' and '.join(conds)}" if conds else "")
         frame = con.execute(sql, params).df()

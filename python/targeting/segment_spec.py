@@ -4,7 +4,7 @@ Nothing about the apparel data is assumed; an analyst edits one YAML file::
 
     name: behaviour
     relation: customer_features     # dbt model or schema.table
-    id: client_id
+    id: client_id                   # optional: without it, rows get a key (below)
     as_of: as_of_date               # optional: cluster the latest cutoff's rows (omit for a plain table)
     filter: has_purchase_history    # optional condition on the relation's columns
     features: [orders_365d, revenue_365d, days_since_last_order, open_rate_365d, click_rate_365d]
@@ -15,7 +15,9 @@ Nothing about the apparel data is assumed; an analyst edits one YAML file::
 Features must be numeric columns: non-negative right-skewed ones are clustered on the
 ``log1p`` scale, missing values follow ``missing`` (the policy every command shares,
 :mod:`targeting.missing`; default ``median``: a rule per column, ``drop`` leaves the row
-unclustered; no indicators), and every feature is standardised.
+unclustered; no indicators), and every feature is standardised. Without ``id`` each row is
+a unit keyed ``row-1``, ``row-2``, ... by its place in the order of its feature values: the
+same rows in any order get the same keys and clusters.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from typing import Any
 from targeting.missing import MissingPolicy, MissingPolicyError, check_listed, parse_missing
 from targeting.specs import SpecError, read_spec_file
 
-_REQUIRED = ("name", "relation", "id", "features")
+_REQUIRED = ("name", "relation", "features")
 _KNOWN = set(_REQUIRED) | {
+    "id",
     "as_of",
     "filter",
     "k",
@@ -47,7 +50,7 @@ class SegmentSpec:
 
     name: str
     relation: str
-    id: str
+    id: str | None
     features: tuple[str, ...]
     as_of: str | None = None
     filter: str | None = None
@@ -96,7 +99,7 @@ def load_segment_spec(path: str | Path) -> SegmentSpec:
         raise SpecError(f"{p}: features lists a column twice: {features}")
     if len(features) < 2:
         raise SpecError(f"{p}: features needs at least two columns to cluster on, got {features}")
-    keys = {raw["id"], raw.get("as_of")}
+    keys = {raw.get("id"), raw.get("as_of")} - {None}
     if keys & set(features):
         raise SpecError(f"{p}: the id or as_of column cannot be a feature: {sorted(keys & set(features))}")
     k_range = raw.get("k_range", [2, 8])
@@ -118,7 +121,7 @@ def load_segment_spec(path: str | Path) -> SegmentSpec:
     return SegmentSpec(
         name=raw["name"],
         relation=raw["relation"],
-        id=raw["id"],
+        id=raw.get("id") or None,
         features=tuple(features),
         as_of=raw.get("as_of") or None,
         filter=raw.get("filter"),

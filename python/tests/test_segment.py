@@ -217,3 +217,31 @@ def test_missing_feature_values_follow_the_specs_policy(
             "join ml.segment_runs as runs using (run_id) group by runs.n_rows order by 1"
         ).fetchall()
     assert counts == [(len(frame) - 80, len(frame) - 80), (len(frame), len(frame))], counts
+
+
+def test_a_table_without_ids_gets_a_stable_row_key(
+    members: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    """No id column: each row is keyed by its place in the order of its feature values, so the
+    same rows in another order get the same keys and the same clusters."""
+    db, frame = members
+    features = ["orders", "avg_spend", "recency_days", "open_rate", "push_share"]
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"create table shop.anon as select {', '.join(features)} from shop.members")
+        shuffled = f"select {', '.join(features)} from shop.members order by hash(member_code)"
+        con.execute(f"create table shop.anon_shuffled as {shuffled}")
+    for name in ("anon", "anon_shuffled"):
+        spec = _spec(tmp_path, name=name, relation=f"shop.{name}", id=None, k=4)
+        spec.write_text(spec.read_text().replace("id: null\n", ""))
+        assert cli.main(["segment", "--spec", str(spec), "--db", str(db), "--quiet"]) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select runs.spec_name, clusters.client_id, clusters.cluster "
+            "from ml.customer_clusters as clusters join ml.segment_runs as runs using (run_id)"
+        ).df()
+    plain, shuffled = (
+        rows[rows["spec_name"] == n].drop(columns="spec_name") for n in ("anon", "anon_shuffled")
+    )
+    assert len(plain) == len(frame) and plain["client_id"].str.fullmatch(r"row-\d+").all()
+    both = plain.merge(shuffled, on="client_id", suffixes=("", "_shuffled"))
+    assert len(both) == len(frame) and (both["cluster"] == both["cluster_shuffled"]).all()
