@@ -201,10 +201,9 @@ def model_formula(spec: ModelSpec, frame: pd.DataFrame) -> str:
     the spec's imputed columns (:mod:`targeting.missing`); the frame carries them, so a saved
     run's training rows rebuild the same model.
     """
-    imputed = [c for c, rule in spec.missing.columns.items() if rule != "drop"]
-    if spec.missing.default != "drop":
-        imputed = [c for c in frame.columns if not c.endswith(INDICATOR)]
-    extra = [c + INDICATOR for c in imputed if c + INDICATOR in frame.columns]
+    extra = [
+        c + INDICATOR for c in frame.columns if spec.missing.rule(c) != "drop" and c + INDICATOR in frame
+    ]
     return " + ".join([spec.formula, *extra])
 
 

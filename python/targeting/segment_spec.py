@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from targeting.missing import MissingPolicy, MissingPolicyError, check_listed, parse_missing
-from targeting.specs import SpecError, read_spec_file
+from targeting.missing import MissingPolicy
+from targeting.specs import SpecError, read_missing, read_spec_file
 
 _REQUIRED = ("name", "relation", "features")
 _KNOWN = set(_REQUIRED) | {
@@ -113,11 +113,7 @@ def load_segment_spec(path: str | Path) -> SegmentSpec:
     seed = _whole(raw, "seed", 42, 0, where)
     if seed >= 2**32:
         raise SpecError(f"{p}: seed must be in [0, 2**32), got {seed}")
-    try:
-        policy = parse_missing(raw.get("missing"), where, default="median")
-        check_listed(policy, list(features), where)
-    except MissingPolicyError as exc:
-        raise SpecError(str(exc)) from None
+    policy = read_missing(raw.get("missing"), where, list(features), default="median")
     return SegmentSpec(
         name=raw["name"],
         relation=raw["relation"],

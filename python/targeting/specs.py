@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from targeting.formulas import FormulaError, check_formula
-from targeting.missing import MissingPolicy, MissingPolicyError, parse_missing
+from targeting.missing import MissingPolicy, MissingPolicyError, Rule, check_listed, parse_missing
 from targeting.specfile import SpecFileError, did_you_mean, parse_spec_yaml, read_spec_text
 from targeting.sqlsafe import UnsafeSqlError, check_name
 
@@ -198,6 +198,23 @@ def parse_sampler(raw: dict[str, Any], where: str) -> Sampler:
     return s
 
 
+def read_missing(
+    raw: Any, where: str, columns: list[str] | None = None, default: Rule = "drop"
+) -> MissingPolicy:
+    """Parse a spec's ``missing`` entry (:mod:`targeting.missing`) as a ``SpecError`` names it.
+
+    ``columns``, when the spec's columns are known at load (uplift and segment features), are
+    the only ones ``missing.columns`` may name.
+    """
+    try:
+        policy = parse_missing(raw, where, default)
+        if columns is not None:
+            check_listed(policy, columns, where)
+    except MissingPolicyError as exc:
+        raise SpecError(str(exc)) from None
+    return policy
+
+
 def read_spec_file(
     path: str | Path,
     what: str,
@@ -305,10 +322,7 @@ def load_spec(path: str | Path) -> ModelSpec:
     noncentered = raw.get("noncentered", True)
     if not isinstance(noncentered, bool):
         raise SpecError(f"{p}: noncentered must be true or false, got {noncentered!r}")
-    try:
-        missing = parse_missing(raw.get("missing"), str(p))
-    except MissingPolicyError as exc:
-        raise SpecError(str(exc)) from None
+    missing = read_missing(raw.get("missing"), str(p))
     return ModelSpec(
         name=str(raw["name"]),
         relation=str(raw["relation"]),

@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from targeting.missing import MissingPolicy, MissingPolicyError, check_listed, parse_missing
-from targeting.specs import Sampler, SpecError, parse_sampler, read_spec_file
+from targeting.missing import MissingPolicy
+from targeting.specs import Sampler, SpecError, parse_sampler, read_missing, read_spec_file
 
 #: The transforms a feature may name, applied to a numeric column.
 FEATURE_TRANSFORMS = {"log1p": np.log1p, "sqrt": np.sqrt, "abs": np.abs}
@@ -169,11 +169,7 @@ def load_uplift_spec(path: str | Path) -> UpliftSpec:
     sampler = raw.get("sampler") or {}
     if not isinstance(sampler, dict):
         raise SpecError(f"{p}: sampler must be a mapping of setting to value, got {sampler!r}")
-    try:
-        policy = parse_missing(raw.get("missing"), where)
-        check_listed(policy, list(dict.fromkeys(f.column for f in features)), where)
-    except MissingPolicyError as exc:
-        raise SpecError(str(exc)) from None
+    policy = read_missing(raw.get("missing"), where, list(dict.fromkeys(f.column for f in features)))
     return UpliftSpec(
         name=raw["name"],
         relation=raw["relation"],
