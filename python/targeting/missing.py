@@ -59,14 +59,16 @@ class MissingPolicy:
     def dropped(self, columns: list[str], frame: pd.DataFrame | None = None) -> list[str]:
         """Return the ``columns`` whose missing values drop the row.
 
-        With ``frame``, a text column whose rule is numeric (a ``median`` default) drops too:
-        only ``level`` imputes text.
+        With ``frame``, a column whose rule does not suit its type under the default drops
+        too (:func:`learn` leaves it unimputed): only ``level`` imputes text, and ``level``
+        imputes no number.
         """
         out = []
         for c in columns:
             rule = self.rule(c)
-            text = frame is not None and c in frame.columns and _is_text(frame[c])
-            if rule == "drop" or (text and rule != "level"):
+            if rule == "drop":
+                out.append(c)
+            elif frame is not None and c in frame.columns and _is_text(frame[c]) != (rule == "level"):
                 out.append(c)
         return out
 

@@ -590,6 +590,10 @@ def test_imputation_in_sql_equals_imputation_in_python() -> None:
         python[columns].astype({"region": "object"}),
         check_dtype=False,
     )
+    # under a default that does not suit a column's type, its missing values drop the row
+    # (nothing imputes them): a level default drops numbers, a median default drops text
+    assert missing.MissingPolicy("level").dropped(["spend", "region"], frame) == ["spend"]
+    assert missing.MissingPolicy("median").dropped(["spend", "region"], frame) == ["region"]
     # a rule that does not suit its column is refused, naming both
     with pytest.raises(missing.MissingPolicyError, match="missing rule 'median' for 'region', a text column"):
         missing.learn(missing.MissingPolicy("drop", {"region": "median"}), frame, ["region"], "spec.yml")
