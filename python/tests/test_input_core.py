@@ -537,6 +537,11 @@ def test_an_empty_or_non_text_key_is_refused_not_taken_as_absent(
         ),
         ("missing: {columns: [median]}\n", "missing.columns must map column names to rules"),
         ("missing: {default: 'drop; select 1'}\n", "missing.default is 'drop; select 1'"),
+        ("missing: ''\n", "missing is ''; expected one of"),
+        ("missing: [median]\n", "missing is ['median']; expected one of"),
+        ("missing: true\n", "missing is True; expected one of"),
+        ("missing: -.inf\n", "missing is -inf; expected one of"),
+        ("missing: {columns: {x: .inf}}\n", "missing.columns.x is inf; expected one of"),
     ],
 )
 def test_a_malformed_missing_policy_is_refused_by_every_spec_kind(
