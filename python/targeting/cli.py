@@ -96,12 +96,13 @@ def _cmd_compile_sql(args: argparse.Namespace) -> int:
         program,
         src.relation.schema,
         src.relation.name,
-        spec.id,
+        spec.key,
         spec.as_of,
         src.filter,
         args.dialect,
         imputation=saved.imputation,
         columns=rec.predictors,
+        row_key=None if spec.id else list(src.relation.columns),
     )
     header = (
         f"-- run {saved.run_id} ({spec.name}) compiled for {args.dialect}: p_mean, p_sd and a 90% interval\n"

@@ -182,7 +182,7 @@ def evaluate_run(
             note = f"test cutoff = {cut} (the latest labelled one); refitted on the earlier cutoffs"
             splits.append(ctx("out_of_time", note).refit_and_score(train, test))
 
-    hashed = client_hash(train_all[spec.id], seed)
+    hashed = client_hash(train_all[spec.key], seed)
     if cv is not None:
         splits.append(_cross_validate(ctx(f"cv_{cv}fold", ""), train_all, hashed, cv, saved, progress))
     elif held_out_clients:
@@ -191,8 +191,8 @@ def evaluate_run(
         if test[label].nunique() == 2 and train[label].nunique() == 2:
             _say(
                 f"held_out_clients: refitting on {len(train):,} rows of "
-                f"{train[spec.id].nunique():,} clients; "
-                f"testing {len(test):,} rows of {test[spec.id].nunique():,} other clients",
+                f"{train[spec.key].nunique():,} clients; "
+                f"testing {len(test):,} rows of {test[spec.key].nunique():,} other clients",
                 progress,
             )
             note = f"{holdout_share:.0%} of clients held out (seeded hash)" + (

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from targeting._compat import patch_formulae_lazycall_eq
+from targeting.estimable import check_varies
 from targeting.formulas import TRANSFORMS, FormulaError, check_formula, new_model
 from targeting.missing import INDICATOR
 from targeting.shrinkage import SHRINKAGE_FUNCTIONS, SHRINKAGE_PRIORS, check_shrinkage
@@ -96,11 +97,8 @@ def check_training_frame(spec: ModelSpec, frame: pd.DataFrame, relation: str) ->
         shown = sorted(map(str, values))[:10]
         raise DataError(f"label {spec.label!r} in {relation} must be 0/1, found values {shown}")
     y = label.astype("int64")
-    if y.nunique() < 2:
-        raise DataError(
-            f"label {spec.label!r} in {relation} is {int(y.iloc[0])} on all {len(y)} training rows: "
-            f"a model needs both outcomes"
-        )
+    # the same refusal, in the same words, as uplift's outcome and abtest's metric
+    check_varies(y.to_numpy(), spec.label, f"{spec.path or spec.name}: {relation}", "label")
     return frame.assign(**{spec.label: y})
 
 

@@ -172,7 +172,7 @@ def score_run(
             else:
                 summary, unseen = predict_summary(model, idata, chunk, factors, levels)
             n_unseen += int(unseen.sum())
-            ids = chunk[spec.id].astype(str).to_numpy(dtype=object)
+            ids = chunk[spec.key].astype(str).to_numpy(dtype=object)
             columns = {"client_id": ids, **summary, "used_population_level": unseen}
             for name, values in columns.items():
                 pieces.setdefault(name, []).append(values)
@@ -295,10 +295,10 @@ def _score_in_sql(saved: SavedRun, db: Path, progress: bool, start: float) -> Sc
         named = {"latest": as_of} if src.as_of else {}
         rows = f"with population as ({src.population()}) select * from population where {src.at_cutoff()}"
         # the run's imputation, in SQL: the values learnt at fit time and the indicators
-        rows = sqlscore.impute_source(rows, saved.imputation, spec.id, rec.predictors, "duckdb")
+        rows = sqlscore.impute_source(rows, saved.imputation, spec.key, rec.predictors, "duckdb")
         if progress:
             print(f"[score] scoring {total:,} rows in the warehouse (SQL)", file=sys.stderr, flush=True)
-        scored = program.select(f"select * from ({rows})", spec.id, "duckdb")
+        scored = program.select(f"select * from ({rows})", spec.key, "duckdb")
         con.execute(
             "create or replace temp table new_scores as select client_id, p_mean, p_sd, p_q05, p_q95, "
             "used_population_level, row_number() over (order by p_mean desc, client_id) as rank "

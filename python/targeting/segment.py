@@ -36,7 +36,7 @@ from targeting.estimable import check_finite
 from targeting.modeling import DataError
 from targeting.segment_spec import SegmentSpec
 from targeting.settings import manifest_path
-from targeting.sqlsafe import check_filter, ident, resolve
+from targeting.sqlsafe import ROW_KEY, check_filter, ident, keyed, resolve
 from targeting.warehouse import DATE_TYPES, KEY_TYPES, NUMERIC_TYPES, check_type, connect
 
 #: k-means restarts (best of) for the selection fits and the final fit.
@@ -151,15 +151,12 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
             as_of = con.execute(f"select max({ident(spec.as_of)}) from {rel.sql}").fetchone()[0]
             conds.append(f"{ident(spec.as_of)} = ?")
             params.append(as_of)
-        if spec.id:
-            key = f"cast({ident(spec.id)} as varchar)"
-        else:
-            # no id: a row key from the row's place in the order of its feature values (rows
-            # equal on every feature are interchangeable: they get the same cluster)
-            key = "'row-' || row_number() over (order by " + ", ".join(ident(f) for f in spec.features) + ")"
+        # no id: the row key every command gives a row (targeting.sqlsafe.keyed)
+        key = f"cast({ident(spec.id or ROW_KEY)} as varchar)"
+        source = rel.sql if spec.id else keyed(rel, where)
         cols = [f"{key} as {ident('client_id')}"]
         cols += [f"cast({ident(f)} as double) as {ident(f)}" for f in spec.features]
-        sql = f"select {', '.join(cols)} from {rel.sql}" + (f" where {' and '.join(conds)}" if conds else "")
+        sql = f"select {', '.join(cols)} from {source}" + (f" where {' and '.join(conds)}" if conds else "")
         frame = con.execute(sql, params).df()
     if len(frame) < 10:
         raise DataError(

@@ -16,8 +16,9 @@ Features must be numeric columns: non-negative right-skewed ones are clustered o
 ``log1p`` scale, missing values follow ``missing`` (the policy every command shares,
 :mod:`targeting.missing`; default ``median``: a rule per column, ``drop`` leaves the row
 unclustered; no indicators), and every feature is standardised. Without ``id`` each row is
-a unit keyed ``row-1``, ``row-2``, ... by its place in the order of its feature values: the
-same rows in any order get the same keys and clusters.
+a unit keyed ``row-1``, ``row-2``, ... by its place in the order of all the relation's
+columns (:func:`targeting.sqlsafe.keyed`, the key every command gives a row): the same rows
+in any order get the same keys and clusters.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import Any
 from targeting.formulas import FormulaError, check_formula
 from targeting.missing import MissingPolicy, MissingPolicyError, Rule, check_listed, parse_missing
 from targeting.specfile import SpecFileError, did_you_mean, parse_spec_yaml, read_spec_text
-from targeting.sqlsafe import UnsafeSqlError, check_name
+from targeting.sqlsafe import ROW_KEY, UnsafeSqlError, check_name
 
 INFERENCE_METHODS = ("nutpie", "pymc", "numpyro", "blackjax", "vi", "laplace")
 NUTPIE_BACKENDS = ("numba", "jax")
@@ -61,7 +61,9 @@ class ModelSpec:
     relation
         A dbt model name (resolved through ``target/manifest.json``) or ``schema.table``.
     id
-        Client key column.
+        Client key column; optional. Without it each row is keyed ``row-N`` (see
+        :data:`ROW_KEY`): N is the row's place in the order of all the relation's columns,
+        so the same table gives the same keys in ``fit``, ``score`` and ``evaluate``.
     label
         0/1 label column (in ``labels`` when given, else in ``relation``).
     formula
@@ -103,7 +105,7 @@ class ModelSpec:
 
     name: str
     relation: str
-    id: str
+    id: str | None
     label: str
     formula: str
     family: str = "bernoulli"
@@ -127,9 +129,14 @@ class ModelSpec:
         return hashlib.sha256(self.text.encode()).hexdigest()[:10]
 
     @property
+    def key(self) -> str:
+        """The unit key column: the id, or :data:`ROW_KEY` (computed) for a spec without one."""
+        return self.id or ROW_KEY
+
+    @property
     def keys(self) -> list[str]:
-        """The row key's columns: the id, and ``as_of`` when the spec has one."""
-        return [self.id, *([self.as_of] if self.as_of else [])]
+        """The row key's columns: the unit key, and ``as_of`` when the spec has one."""
+        return [self.key, *([self.as_of] if self.as_of else [])]
 
     def with_sampler(self, **overrides: Any) -> ModelSpec:
         """Copy with some sampler settings replaced (``None`` values are ignored)."""
@@ -139,8 +146,9 @@ class ModelSpec:
         return ModelSpec(**{**self.__dict__, "sampler": parse_sampler(values, self.path), "text": text})
 
 
-_REQUIRED = ("name", "relation", "id", "label", "formula")
+_REQUIRED = ("name", "relation", "label", "formula")
 _KNOWN = set(_REQUIRED) | {
+    "id",
     "family",
     "link",
     "as_of",
@@ -310,6 +318,8 @@ def load_spec(path: str | Path) -> ModelSpec:
     exclude = raw.get("exclude") or []
     if not isinstance(exclude, list) or not all(isinstance(c, str) and c for c in exclude):
         raise SpecError(f"{p}: exclude must be a list of column names, got {exclude!r}")
+    if raw.get("labels") is not None and raw.get("id") is None:
+        raise SpecError(f"{p}: labels is joined on the id: name the id column (or put the label in relation)")
     if raw.get("train_cutoffs") is not None and not raw.get("as_of"):
         raise SpecError(f"{p}: train_cutoffs needs an as_of column (a plain table has no cutoffs)")
     for key in ("train_cutoffs", "max_train_rows"):
@@ -326,7 +336,7 @@ def load_spec(path: str | Path) -> ModelSpec:
     return ModelSpec(
         name=str(raw["name"]),
         relation=str(raw["relation"]),
-        id=str(raw["id"]),
+        id=raw.get("id"),
         label=str(raw["label"]),
         formula=formula,
         family=family,

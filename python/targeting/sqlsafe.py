@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,23 @@ def ident(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
+#: The computed key column of a spec without ``id`` (model, uplift and segment specs alike):
+#: ``row-N``, N the row's place in the order of every column of the relation (:func:`row_key_sql`).
+ROW_KEY = "__row_key"
+
+
+def row_key_sql(columns: Iterable[str], quote: Callable[[str], str] = ident) -> str:
+    """Return SQL for the row key of a table without an id column: ``row-N``.
+
+    N is the row's place in the order of ``columns`` (all of the relation's, in catalog
+    order, nulls last), so it depends on the rows' values only, never on storage order; rows
+    equal in every column are interchangeable and share their numbers between them. The
+    expression runs on DuckDB and Spark.
+    """
+    order = ", ".join(f"{quote(c)} nulls last" for c in columns)
+    return f"concat('row-', row_number() over (order by {order}))"
+
+
 @dataclass(frozen=True)
 class Relation:
     """A table or view that exists in the warehouse's catalog, with its columns."""
@@ -78,6 +95,20 @@ class Relation:
                 f"{', '.join(sorted(self.columns))}"
             )
         return ident(name)
+
+
+def keyed(rel: Relation, where: str) -> str:
+    """Return the relation with its computed row key :data:`ROW_KEY`, as a subquery to select from.
+
+    The key is computed over the whole relation, before any filter, so that a row keeps its
+    key whichever population a spec selects, and every command gives a row the same key.
+    """
+    if ROW_KEY in rel.columns:
+        raise UnsafeSqlError(
+            f"{where}: {rel.label} has a column named {ROW_KEY!r}, the name of the computed row key "
+            "of a spec without id; name an id column in the spec"
+        )
+    return f"(select *, {row_key_sql(rel.columns)} as {ident(ROW_KEY)} from {rel.sql}) as keyed"
 
 
 def _manifest_model(name: str, manifest: Path) -> tuple[str, str]:

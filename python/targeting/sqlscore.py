@@ -41,6 +41,7 @@ import numpy as np
 
 from targeting.linpred import LinearPredictor, UnsupportedModel
 from targeting.missing import Imputation
+from targeting.sqlsafe import row_key_sql
 
 #: Gauss-Hermite nodes behind p_mean and p_sd.
 NODES = 16
@@ -476,19 +477,26 @@ def scoring_statement(
     dialect: str,
     imputation: Imputation | None = None,
     columns: list[str] | None = None,
+    row_key: list[str] | None = None,
 ) -> str:
     """Return the whole statement for ``dialect``: ``program`` over the table's latest cutoff.
 
     ``where`` is the spec's filter, already checked by :func:`targeting.sqlsafe.check_filter`;
     the cutoff is the table's own latest ``as_of`` (every row of a plain table). ``imputation``
     (the run's, over its predictor ``columns``) fills missing values as the fit did.
+    ``row_key`` (the table's columns, for a spec without id) computes ``id_column`` as the
+    row key :func:`targeting.sqlsafe.row_key_sql`, over the whole table before any condition.
     """
     rel = f"{quote(schema, dialect)}.{quote(table, dialect)}"
+    rows = rel
+    if row_key is not None:
+        key = row_key_sql(row_key, lambda name: quote(name, dialect))
+        rows = f"(select *, {key} as {quote(id_column, dialect)} from {rel}) as keyed"
     conditions = [f"({where})"] if where else []
     if as_of:
         cut = quote(as_of, dialect)
         conditions.append(f"{cut} = (select max({cut}) from {rel})")
-    source = f"select * from {rel}" + (f" where {' and '.join(conditions)}" if conditions else "")
+    source = f"select * from {rows}" + (f" where {' and '.join(conditions)}" if conditions else "")
     if imputation is not None:
         source = impute_source(source, imputation, id_column, columns or [], dialect)
     return program.select(source, id_column, dialect)

@@ -35,7 +35,7 @@ from targeting.modeling import DataError, build_model, diagnose, fit_model
 from targeting.predict import predict_draws
 from targeting.settings import manifest_path
 from targeting.specs import ModelSpec
-from targeting.sqlsafe import MEASURED_LATE, check_filter, declared_timing, ident, resolve
+from targeting.sqlsafe import MEASURED_LATE, ROW_KEY, check_filter, declared_timing, ident, keyed, resolve
 from targeting.uplift_spec import UpliftSpec
 from targeting.warehouse import connect
 
@@ -93,12 +93,9 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
             )
         cond = f" where ({check_filter(con, rel, spec.filter, where)})" if spec.filter else ""
         feats = list(dict.fromkeys(f.column for f in spec.features))
-        if spec.id:
-            unit_id = f"cast({ident(spec.id)} as varchar)"
-        else:
-            # no id: a row key from the row's place in the order of every column read
-            order = ", ".join(ident(c) for c in spec.columns)
-            unit_id = f"'row-' || row_number() over (order by {order})"
+        # no id: the row key every command gives a row (targeting.sqlsafe.keyed)
+        unit_id = f"cast({ident(spec.id or ROW_KEY)} as varchar)"
+        source = rel.sql if spec.id else keyed(rel, where)
         select = [
             f"{unit_id} as unit_id",
             (f"cast({ident(spec.group)} as varchar)" if spec.group else "'(all)'") + " as group_value",
@@ -109,7 +106,7 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
                 for c in feats
             ],
         ]
-        frame = con.execute(f"select {', '.join(select)} from {rel.sql}{cond}").df()
+        frame = con.execute(f"select {', '.join(select)} from {source}{cond}").df()
     if frame.empty:
         raise DataError(f"{where}: {label} has no rows" + (f" where {spec.filter}" if spec.filter else ""))
     _check_units(spec, frame, label)

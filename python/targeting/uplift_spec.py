@@ -23,10 +23,10 @@ feature whose rule is drop is left out (counted); an imputed feature takes the v
 the training half, and the ones with missing values there gain an indicator feature.
 
 Without ``id`` (a public experiment file often has none) each row is a unit, keyed by its
-position when the rows are sorted by every column the spec reads (group, arm, outcome,
-features): ``row-1``, ``row-2``, ... The key is stable for the same rows in any order, and
-rows that are equal on every column read are interchangeable, so which of them gets which
-key changes nothing the command computes.
+position when the rows are sorted by every column of the relation, before the filter:
+``row-1``, ``row-2``, ... (:func:`targeting.sqlsafe.keyed`, the key every command gives a
+row). The key is stable for the same rows in any order, and rows that are equal on every
+column are interchangeable, so which of them gets which key changes nothing computed.
 """
 
 from __future__ import annotations

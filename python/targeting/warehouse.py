@@ -22,6 +22,7 @@ from targeting.sqlsafe import (
     check_filter,
     declared_timing,
     ident,
+    keyed,
     resolve,
 )
 
@@ -107,8 +108,8 @@ class SpecSource:
 
     @property
     def id(self) -> str:
-        """Quoted id column."""
-        return ident(self.spec.id)
+        """Quoted unit key column: the id, or the computed row key of a spec without one."""
+        return ident(self.spec.key)
 
     @property
     def as_of(self) -> str | None:
@@ -123,7 +124,8 @@ class SpecSource:
     def population(self) -> str:
         """Return the ``population`` CTE body: the relation's rows that pass the spec's filter."""
         where = f"where ({self.filter})" if self.filter else ""
-        return f"select * from {self.relation.sql} {where}"
+        source = self.relation.sql if self.spec.id else keyed(self.relation, self.spec.path)
+        return f"select * from {source} {where}"
 
     def base(self, columns: list[str]) -> str:
         """Select the keys, ``columns`` and the label from the population (labels joined)."""
@@ -216,7 +218,9 @@ def bind_spec(
     rel = resolve(con, relation or spec.relation, manifest, where)
     lab_name = labels if relation is not None else spec.labels
     lab = resolve(con, lab_name, manifest, where) if lab_name else None
-    keys = [("id", spec.id, KEY_TYPES, "an integer or text key")]
+    keys = [("id", spec.id, KEY_TYPES, "an integer or text key")] if spec.id else []
+    if spec.id is None:
+        keyed(rel, where)  # refuses a relation that already has a column of the key's name
     if spec.as_of:
         keys.append(("as_of", spec.as_of, DATE_TYPES, "a DATE or TIMESTAMP cutoff"))
     for role, name, allowed, expected in keys:
@@ -292,7 +296,7 @@ def load_labelled_at(
         f"with base as ({src.base(columns)}) select * from base "
         f"where {src.label} is not null and {src.as_of} = ?"
     )
-    return con.execute(sql, [as_of]).df().sort_values(src.spec.id, kind="stable").reset_index(drop=True)
+    return con.execute(sql, [as_of]).df().sort_values(src.spec.key, kind="stable").reset_index(drop=True)
 
 
 def count_scoring_rows(con: duckdb.DuckDBPyConnection, src: SpecSource) -> tuple[int, object]:

@@ -18,7 +18,7 @@ import yaml
 from targeting import cli
 from targeting.baselines import baseline_features
 from targeting.evaluate import never_features
-from targeting.specs import load_spec
+from targeting.specs import SpecError, load_spec
 
 pytestmark = pytest.mark.slow  # fits models (the baseline transform test below is fast too)
 
@@ -75,6 +75,7 @@ def _spec(tmp_path: Path, **changes: object) -> Path:
         "sampler": {"method": "nutpie", "seed": 11},
     }
     raw.update(changes)
+    raw = {key: value for key, value in raw.items() if value is not None}  # None: leave the key out
     path = tmp_path / f"spec_{len(list(tmp_path.glob('spec_*')))}.yml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -306,3 +307,11 @@ def test_imputed_predictors_score_every_row_alike_in_python_and_sql(
     with duckdb.connect(str(db), read_only=True) as con:
         n_rows = {r[0] for r in con.execute("select distinct n_rows from ml.model_evaluations").fetchall()}
     assert n_rows == {len(frame)}, n_rows
+
+
+def test_a_spec_without_an_id_cannot_join_a_labels_relation(tmp_path: Path) -> None:
+    raw = {"name": "r", "relation": "crm.x", "label": "y", "formula": "y ~ a", "labels": "crm.y"}
+    path = tmp_path / "spec.yml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SpecError, match="labels is joined on the id: name the id column"):
+        load_spec(path)
