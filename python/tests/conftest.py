@@ -49,6 +49,11 @@ def run_dbt(
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+#: ``--exclude`` values that leave out every data and unit test: a build of seeds and models
+#: only, for tests that need the tables but not dbt's checks (which run on the shared build)
+NO_TESTS = ["resource_type:test", "resource_type:unit_test"]
+
+
 @dataclass
 class DbtResult:
     """What :func:`run_dbt_in_process` returns: the exit code and every log message, as text."""

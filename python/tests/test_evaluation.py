@@ -18,7 +18,7 @@ from targeting import cli
 from targeting.metrics import expected_calibration_error, metrics_with_intervals, top_share_stats
 from targeting.synth import SynthConfig, generate
 
-from .conftest import REPO, run_dbt
+from .conftest import NO_TESTS, REPO, run_dbt_in_process
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -36,7 +36,8 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("evaluated")
     raw, db = root / "raw", root / "wh.duckdb"
     generate(SynthConfig(scale=0.1, seed=11, out=raw), progress=False)
-    res = run_dbt(["build", "--exclude", "test_type:data"], db, {"raw_path": str(raw)})
+    # the models in process, without their tests (every test runs on the shared build)
+    res = run_dbt_in_process(["build", "--exclude", *NO_TESTS], db, {"raw_path": str(raw)})
     assert res.returncode == 0, res.stdout[-3000:]
     env = {"MM_RUNS_DIR": str(root / "runs"), "MM_REPORTS_DIR": str(root / "reports")}
     mp = pytest.MonkeyPatch()
@@ -84,7 +85,10 @@ def test_every_split_model_and_metric_is_written(evaluated: dict[str, Path]) -> 
         ).fetchone()[0]
     assert sorted(combos) == [("held_out_clients", 4, 15), ("out_of_time", 4, 15)]
     assert overlap == 0
-    res = run_dbt(["build", "--select", "staging.ml+"], evaluated["db"])
+    # in process, with the fixture's vars: its parsed project is reused
+    res = run_dbt_in_process(
+        ["build", "--select", "staging.ml+"], evaluated["db"], {"raw_path": str(evaluated["raw"])}
+    )
     assert res.returncode == 0, res.stdout[-3000:]
     with duckdb.connect(str(evaluated["db"]), read_only=True) as con:
         assert con.execute("select count(*) from marts.model_monitoring").fetchone()[0] == 8
