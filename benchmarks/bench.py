@@ -25,6 +25,12 @@ Sections (``BENCH_SECTIONS``, default ``mart,fit,score``):
   the same files in the same run. Peak memory is the dbt process's; Spark's JVM (driver
   memory ``MM_SPARK_DRIVER_MEMORY``, default 4g) is a separate process, its peak read from
   /proc each second while it runs.
+* convergence (not in the default): a generated 64k-unit, three-arm e-mail experiment (the
+  shape of a public one: recency, spend history, text columns, ~15% visit rate, two treatment
+  arms with different effects, no id) run through ``targeting uplift`` with the shipped uplift
+  spec's models and sampler settings, and ``targeting fit`` with the shipped model spec's
+  sampler: max r_hat, min bulk ESS, divergences and sampling seconds per model, against the
+  gate (r_hat <= 1.01, no divergences).
 * precision (not in the default): the plain spec (python/specs/purchase_90d.yml) fitted in
   float64 and in float32 on the bench warehouse, each evaluated out of time: fit time, r_hat,
   bulk ESS, divergences, ROC-AUC and log loss side by side.
@@ -629,6 +635,110 @@ def _score_agreement(db: Path, run: str) -> dict[str, float]:
     return {k: (round(v, 8) if isinstance(v, float) else v) for k, v in found.items()}
 
 
+EXPERIMENT_UNITS = 64_000
+EXPERIMENT_ARMS = ("no_email", "mens_email", "womens_email")
+
+
+def make_experiment(path: Path, units: int = EXPERIMENT_UNITS, seed: int = 2008) -> None:
+    """Write ``lab.experiment``: a three-arm e-mail experiment without an id column.
+
+    Shaped like the public one (Hillstrom's): months since the last purchase, dollars spent
+    last year, men's/women's merchandise flags, a text zip-code class and channel, a new-
+    customer flag; a visit outcome near 15% whose response to each e-mail depends on the
+    features (the men's e-mail moves men's buyers and recent customers more).
+    """
+    import duckdb
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    recency = rng.integers(1, 13, units)
+    history = np.round(rng.lognormal(4.9, 0.9, units), 2)
+    mens = (rng.random(units) < 0.55).astype(int)
+    womens = np.where(mens == 1, (rng.random(units) < 0.2).astype(int), 1)
+    zip_code = rng.choice(["Surburban", "Urban", "Rural"], units, p=[0.45, 0.4, 0.15])
+    newbie = (rng.random(units) < 0.5).astype(int)
+    channel = rng.choice(["Web", "Phone", "Multichannel"], units, p=[0.44, 0.44, 0.12])
+    arm = rng.choice(EXPERIMENT_ARMS, units)
+    z_recency = (recency - 6.5) / 3.5
+    eta = -2.1 - 0.25 * z_recency + 0.2 * (np.log(history) - 4.9) - 0.3 * newbie
+    eta += np.where(channel == "Multichannel", 0.25, 0.0) + np.where(zip_code == "Rural", 0.2, 0.0)
+    eta += np.where(arm == "mens_email", 0.45 + 0.35 * mens - 0.2 * z_recency, 0.0)
+    eta += np.where(arm == "womens_email", 0.35 + 0.3 * womens - 0.1 * newbie, 0.0)
+    visit = (rng.random(units) < 1 / (1 + np.exp(-eta))).astype(int)
+    frame = pd.DataFrame(
+        {
+            "recency": recency,
+            "history": history,
+            "mens": mens,
+            "womens": womens,
+            "zip_code": zip_code,
+            "newbie": newbie,
+            "channel": channel,
+            "segment": arm,
+            "visit": visit,
+        }
+    )
+    path.unlink(missing_ok=True)
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema lab")
+        con.register("frame", frame)
+        con.execute("create table lab.experiment as select * from frame")
+
+
+def bench_convergence() -> dict[str, object]:
+    """The shipped uplift and model samplers on the 64k three-arm experiment, against the gate."""
+    import yaml
+
+    db = DATA / "experiment_64k.duckdb"
+    make_experiment(db)
+    shipped = yaml.safe_load((REPO / "python" / "specs" / "holdout_uplift.yml").read_text())
+    uplift = {
+        "name": "bench_email_uplift",
+        "relation": "lab.experiment",
+        "arm": "segment",
+        "control": "no_email",
+        "outcome": "visit",
+        "features": ["recency", "log1p(history)", "mens", "womens", "newbie", "zip_code", "channel"],
+        # the shipped spec's modelling and sampler settings, unchanged
+        **{k: shipped[k] for k in ("holdout_share", "split_seed", "interaction_sigma", "models", "sampler")},
+        "bootstrap": 20,
+    }
+    model = yaml.safe_load((REPO / "python" / "specs" / "purchase_90d.yml").read_text())
+    fit_spec = {
+        "name": "bench_email_visit",
+        "relation": "lab.experiment",
+        "label": "visit",
+        "formula": "visit ~ scale(recency) + scale(log1p(history)) + mens + womens + newbie + zip_code"
+        " + channel + segment",
+        "sampler": model["sampler"],  # the shipped model spec's sampler, unchanged
+    }
+    results: dict[str, object] = {"units": EXPERIMENT_UNITS, "arms": list(EXPERIMENT_ARMS)}
+    for name, spec in (("uplift", uplift), ("fit", fit_spec)):
+        path = DATA / f"bench_{name}_64k.yml"
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        env = {
+            "MM_RUNS_DIR": str(DATA / "runs_convergence"),
+            "MM_REPORTS_DIR": str(DATA / "reports_convergence"),
+        }
+        cmd = [str(BIN / "targeting"), name, "--spec", str(path), "--db", str(db), "--quiet"]
+        if name == "uplift":
+            cmd.append("--allow-failed-diagnostics")  # record the figures even when the gate fails
+        r = measure(f"{name} on the 64k three-arm experiment", cmd, env)
+        if name == "uplift":
+            import duckdb
+
+            with duckdb.connect(str(db), read_only=True) as con:
+                r["diagnostics"] = con.execute(
+                    "select any_value(diagnostics) from ml.uplift_evaluations"
+                ).fetchone()[0]
+        else:
+            r.update({k: v for k, v in _fit_diagnostics(DATA / "runs_convergence").items() if k != "run"})
+        print(f"    {r.get('diagnostics') or r}", flush=True)
+        results[name] = r
+    return results
+
+
 def main() -> None:
     """Run the selected sections and write benchmarks/results.json."""
     DATA.mkdir(parents=True, exist_ok=True)
@@ -637,12 +747,14 @@ def main() -> None:
     previous = json.loads(out.read_text()) if out.exists() else {}
     results: dict[str, object] = previous if previous.get("scale") == SCALE else {}
     results.update({"machine": {"cores": os.cpu_count()}, "scale": SCALE})
-    raw = ensure_raw()
-    built_mart = "mart" in SECTIONS or not MART_DB.exists()
+    # the convergence section makes its own table: alone, it needs no generated mart
+    needs_mart = bool(set(SECTIONS) - {"convergence"})
+    raw = ensure_raw() if needs_mart else DATA
+    built_mart = needs_mart and ("mart" in SECTIONS or not MART_DB.exists())
     if built_mart:
         print("mart build", flush=True)
         results["mart"] = bench_mart(raw)
-    else:
+    elif needs_mart:
         print(f"mart build: skipped, reusing {MART_DB}", flush=True)
     if "fit" in SECTIONS:
         print("fit", flush=True)
@@ -650,6 +762,9 @@ def main() -> None:
     if "score" in SECTIONS:
         print("score", flush=True)
         results["score"] = bench_score(MART_DB)
+    if "convergence" in SECTIONS:
+        print("convergence: the shipped samplers on a 64k three-arm experiment", flush=True)
+        results["convergence"] = bench_convergence()
     if "precision" in SECTIONS:
         print("precision: the plain spec in float64 and float32", flush=True)
         results["precision"] = bench_precision(MART_DB)

@@ -275,7 +275,11 @@ def diagnose(idata: Any, spec: ModelSpec) -> Diagnostics:
         problems.append(f"min bulk ESS {min_ess:.0f} < {min_needed}")
     if div:
         problems.append(f"{div} divergent transitions")
-    message = "; ".join(problems) if problems else "converged"
+    message = (
+        "; ".join(problems)
+        if problems
+        else (f"converged: max r_hat {max_rhat:.3f}, min bulk ESS {min_ess:.0f}, 0 divergent transitions")
+    )
     return Diagnostics(max_rhat, min_ess, div, not problems, message)
 
 

@@ -183,7 +183,7 @@ def design(spec: UpliftSpec, units: pd.DataFrame) -> Design:
     transformed = np.column_stack(
         [f.values(values[f.column].to_numpy()) for f in numeric] or [np.zeros((len(values), 0))]
     )
-    present = values[[f.column for f in numeric]].notna().to_numpy()
+    present = values[[f.column for f in numeric]].notna().to_numpy(dtype=bool)  # (n, 0) with text only
     ok = ~(present & ~np.isfinite(transformed)).any(axis=1)
     ok &= values[spec.missing.dropped(columns, values)].notna().all(axis=1).to_numpy()
     if not ok.any():
@@ -231,6 +231,14 @@ def design(spec: UpliftSpec, units: pd.DataFrame) -> Design:
         for value in kept[: MAX_LEVELS - 1]:
             names.append(f"{f.term}[{value}]")
             blocks.append((level == value).astype(float))
+        left = len(counts) - 1 - min(len(kept), MAX_LEVELS - 1)
+        if left:
+            # say what the model cannot see: levels folded into the reference
+            _say(
+                f"text feature {f.term!r}: {min(len(kept), MAX_LEVELS - 1)} of its {len(counts) - 1} levels "
+                f"besides the reference {counts.index[0]!r} get a column; {left} share the reference "
+                f"(fewer than {MIN_LEVEL_UNITS} training units in an arm, or beyond {MAX_LEVELS - 1} levels)"
+            )
     if not blocks:
         raise DataError(
             f"{where}: text feature(s) {[f.term for f in text]} have no level besides the most frequent "

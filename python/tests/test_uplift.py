@@ -251,7 +251,7 @@ def test_planted_uplift_is_found_on_generated_holdouts(
 @pytest.mark.slow
 def test_a_table_without_ids_gets_a_stable_row_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No id column (as in many public experiment files): each row is a unit keyed by its place in
-    the order of the columns read, so the same rows in another order give the same keys and scores,
+    the order of the table's columns, so the same rows in another order give the same keys and scores,
     a text feature with missing values included (which also shows that the same spec, rows and
     seed give the interaction model the same posterior: it once gave two answers; the two-model
     approach is checked in the next test)."""
@@ -284,6 +284,34 @@ def test_a_table_without_ids_gets_a_stable_row_key(tmp_path: Path, monkeypatch: 
     both = plain.merge(shuffled, on=["model", "unit_id", "arm"], suffixes=("_plain", "_shuffled"))
     assert len(both) == len(plain)
     np.testing.assert_allclose(both["uplift_mean_plain"], both["uplift_mean_shuffled"], rtol=0, atol=1e-12)
+
+
+def test_text_levels_too_rare_to_model_are_counted_in_the_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A level with fewer than 5 training units in an arm shares the reference, and the log says so.
+
+    The spec's only feature is text (that crashed the design with a TypeError before)."""
+    from targeting.uplift import design
+    from targeting.uplift_spec import load_uplift_spec
+
+    spec = load_uplift_spec(_spec(tmp_path, features=["tier"], holdout_share=0.2))
+    n = 400
+    tier = np.where(np.arange(n) % 3 == 0, "silver", "gold")
+    tier[:6] = "platinum"  # 6 units over two arms: never 5 training units in each
+    units = pd.DataFrame(
+        {
+            "unit_id": [f"u{i}" for i in range(n)],
+            "group_value": "(all)",
+            "arm": np.where(np.arange(n) % 4 < 2, "none", "mail"),
+            "y": (np.arange(n) % 3 == 0).astype(float),
+            "f_tier": tier,
+        }
+    )
+    d = design(spec, units)
+    err = capsys.readouterr().err
+    assert d.names == ["tier[silver]"], d.names
+    assert "text feature 'tier': 1 of its 2 levels besides the reference 'gold' get a column; 1 share" in err
 
 
 @pytest.mark.slow
