@@ -63,25 +63,33 @@ class DbtResult:
     stderr: str = ""
 
 
-#: Parsed manifests of in-process runs, by (vars, target path, database file stem): parsing
-#: once per set of vars is what makes an in-process run cheaper than a new dbt process.
-_MANIFESTS: dict[tuple[str, str, str], object] = {}
+#: Parsed manifests of in-process runs, by (vars, database file stem): parsing once per set
+#: of vars is what makes an in-process run cheaper than a new dbt process. The artifact
+#: folder is not part of the key: a run writes its artifacts wherever it is told.
+_MANIFESTS: dict[tuple[str, str], object] = {}
 
 
-def run_dbt_in_process(args: list[str], db: Path, vars_: dict[str, str] | None = None) -> DbtResult:
+def run_dbt_in_process(
+    args: list[str], db: Path, vars_: dict[str, str] | None = None, var_text: str | None = None
+) -> DbtResult:
     """Run dbt in this process against ``db``, as :func:`run_dbt` does in a subprocess.
 
-    The project is parsed once per set of vars and artifact folder (dbt's programmatic
-    runner reuses the manifest), so a run costs its nodes, not dbt's start-up and parse.
-    After each run the DuckDB adapter's connection is closed, so the file is free for the
-    test (and for a copy over it) as after a subprocess.
+    The project is parsed once per set of vars and database name (dbt's programmatic runner
+    reuses the manifest), so a run costs its nodes, not dbt's start-up and parse. After
+    each run the DuckDB adapter's connection is closed, so the file is free for the test
+    (and for a copy over it) as after a subprocess. ``var_text`` passes ``--vars`` as
+    written (YAML a test crafts), instead of ``vars_``.
+
+    A project that does not parse with the vars given (a var checked at parse time) returns
+    the failure as a subprocess would: exit 1 and dbt's messages.
     """
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     from dbt.adapters.factory import reset_adapters
     from dbt.cli.main import dbtRunner
 
     target = str(db.parent / "target")
-    var_text = "{" + ", ".join(f"{k}: '{v}'" for k, v in (vars_ or {}).items()) + "}"
+    if var_text is None:
+        var_text = "{" + ", ".join(f"{k}: '{v}'" for k, v in (vars_ or {}).items()) + "}"
     common = ["--project-dir", str(REPO), "--profiles-dir", str(REPO), "--target-path", target]
     common += ["--vars", var_text, "--log-level", "none", "--log-level-file", "none"]
     if "--select" in args:
@@ -91,10 +99,16 @@ def run_dbt_in_process(args: list[str], db: Path, vars_: dict[str, str] | None =
     os.environ.update(MM_DUCKDB_PATH=str(db), DO_NOT_TRACK="1")
     try:
         # the manifest names the database by the file's stem (DuckDB's catalog name)
-        key = (var_text, target, db.stem)
+        key = (var_text, db.stem)
         if key not in _MANIFESTS:
-            parsed = dbtRunner().invoke(["parse", *common])
-            assert parsed.success, parsed.exception
+            parsed = dbtRunner(callbacks=[lambda event: lines.append(event.info.msg)]).invoke(
+                ["parse", *common]
+            )
+            if not parsed.success:
+                if parsed.exception is not None:
+                    lines.append(str(parsed.exception))
+                del parsed
+                return DbtResult(1, "\n".join(lines))
             _MANIFESTS[key] = parsed.result
         runner = dbtRunner(manifest=_MANIFESTS[key], callbacks=[lambda event: lines.append(event.info.msg)])
         result = runner.invoke([*args, *common])

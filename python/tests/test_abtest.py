@@ -15,7 +15,7 @@ from scipy import stats
 from targeting import abstats, cli
 from targeting.abtest import AbConfig, analyse
 
-from .conftest import run_dbt
+from .conftest import run_dbt_in_process
 
 
 @pytest.fixture(autouse=True)
@@ -221,7 +221,7 @@ def test_results_are_staged_tested_and_decided_by_dbt(warehouse: Path, tmp_path:
     argv = ["abtest", "--csv", str(tmp_path / "channels.csv"), "--experiment", "channel_test", "--arm", "arm"]
     argv += ["--control", "email", "--metric", "purchased", "--ratio", "roas=spend/cost", "--db", str(db)]
     assert cli.main(argv) == 0
-    res = run_dbt(["build", "--select", "staging.ml+"], db)
+    res = run_dbt_in_process(["build", "--select", "staging.ml+"], db)
     assert res.returncode == 0, res.stdout[-3000:]
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(

@@ -306,8 +306,8 @@ def test_bad_var_is_refused(case: str, warehouse: Path, synth_raw: Path, case_di
     db = case_dir / "wh.duckdb"
     shutil.copy(warehouse, db)
     before = _fingerprint(db)
-    res = run_dbt(
-        ["build", *(select[0] if select else []), "--vars", extra[:-1] + f", raw_path: '{synth_raw}'}}"], db
+    res = run_dbt_in_process(
+        ["build", *(select[0] if select else [])], db, var_text=extra[:-1] + f", raw_path: '{synth_raw}'}}"
     )
     assert res.returncode != 0
     for fragment in fragments:
@@ -330,7 +330,7 @@ def test_float_parquet_client_id_is_refused(tmp_path: Path) -> None:
     index = table.schema.get_field_index("client_id")
     as_float = table["client_id"].cast(pa.float64(), safe=False)  # what a careless exporter does
     pq.write_table(table.set_column(index, "client_id", as_float), path)
-    res = run_dbt(
+    res = run_dbt_in_process(
         ["build", "--fail-fast"], tmp_path / "wh.duckdb", {"raw_path": str(raw), "raw_format": "parquet"}
     )
     out = res.stdout + res.stderr

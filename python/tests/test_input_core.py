@@ -21,7 +21,7 @@ from targeting.specs import SpecError, load_spec
 from targeting.sqlsafe import MEASURED
 from targeting.uplift_spec import load_uplift_spec
 
-from .conftest import REPO, write_spec
+from .conftest import REPO, run_dbt_in_process, write_spec
 
 SPECS = REPO / "python" / "specs"
 LOADERS = {
@@ -328,8 +328,6 @@ def test_nan_posterior_sd_fails_validation_and_the_dbt_tests(
 ) -> None:
     from targeting.warehouse import ensure_ml_tables
 
-    from .conftest import run_dbt
-
     db = tmp_path / "wh.duckdb"
     shutil.copy(warehouse, db)
     with duckdb.connect(str(db)) as con:
@@ -342,7 +340,7 @@ def test_nan_posterior_sd_fails_validation_and_the_dbt_tests(
     assert cli.main(["validate", "scores", "--db", str(db), "--run", "r1"]) == 1
     out = capsys.readouterr().out
     assert "FAIL scores" in out and "p_sd" in out, out
-    res = run_dbt(["test", "--select", "stg_ml__customer_scores"], db)
+    res = run_dbt_in_process(["test", "--select", "stg_ml__customer_scores"], db)
     assert res.returncode != 0
     assert "FAIL 1 accepted_range_stg_ml__customer_scores_p_sd" in res.stdout, res.stdout[-3000:]
 

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from targeting.baselines import baseline_features, fit_logistic
 from targeting.synth import SynthConfig, generate
 
-from .conftest import NO_TESTS, run_dbt, run_dbt_in_process
+from .conftest import NO_TESTS, run_dbt_in_process
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -78,7 +78,7 @@ def test_point_in_time_check_catches_a_leaky_feature(warehouse: Path, tmp_path: 
             ) and hash(client_id) % 10 = 0
             """
         )
-    res = run_dbt(["test", "--select", "assert_customer_features_point_in_time"], db)
+    res = run_dbt_in_process(["test", "--select", "assert_customer_features_point_in_time"], db)
     assert res.returncode != 0, res.stdout[-2000:]
     assert "FAIL" in res.stdout
 

@@ -15,7 +15,7 @@ from targeting.specs import ModelSpec, Sampler, SpecError, load_spec
 from targeting.synth import LABEL_WINDOW_DAYS, SynthConfig, generate, interest_integral
 from targeting.warehouse import ML_TABLES, connect, ensure_ml_tables
 
-from .conftest import REPO, run_dbt, scoring_population, write_lock_held, write_spec
+from .conftest import REPO, run_dbt_in_process, scoring_population, write_lock_held, write_spec
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -99,7 +99,7 @@ def test_fit_score_and_dbt_path(env: Path, capsys: pytest.CaptureFixture) -> Non
     assert ((scores["p_q05"] <= scores["p_mean"]) & (scores["p_mean"] <= scores["p_q95"])).all()
     assert scores["decile"].between(1, 10).all() and scores["rank"].min() == 1
     assert run.loc[0, "n_scored"] == len(scores) and run.loc[0, "n_train_rows"] > 0
-    res = run_dbt(["build", "--select", "staging.ml+"], env)
+    res = run_dbt_in_process(["build", "--select", "staging.ml+"], env)
     assert res.returncode == 0, res.stdout[-3000:]
     with duckdb.connect(str(env), read_only=True) as con:
         listed = con.execute("select count(*), min(expected_value) > -1 from marts.targeting_list").fetchone()

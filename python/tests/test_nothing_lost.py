@@ -17,7 +17,7 @@ import pytest
 from targeting import cli
 from targeting.export import export_marts
 
-from .conftest import REPO, run_dbt, write_lock_held
+from .conftest import REPO, run_dbt_in_process, write_lock_held
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -90,7 +90,7 @@ def test_killed_score_leaves_the_previous_run_complete(scored: Path, tmp_path: P
 def test_bi_reads_targeting_list_read_only_and_parquet_while_a_writer_holds_the_file(
     scored: Path, tmp_path: Path
 ) -> None:
-    res = run_dbt(["build", "--select", "staging.ml+"], scored)
+    res = run_dbt_in_process(["build", "--select", "staging.ml+"], scored)
     assert res.returncode == 0, res.stdout[-3000:]
     reader = subprocess.run(
         [

@@ -19,7 +19,7 @@ import pytest
 
 from targeting import cli, sqlscore
 
-from .conftest import REPO, run_dbt, scoring_population
+from .conftest import REPO, run_dbt_in_process, scoring_population
 from .test_plain_table import _customers, _spec
 
 pytestmark = pytest.mark.slow  # fits models
@@ -159,7 +159,7 @@ def test_sql_scores_of_the_mart_with_a_group_intercept(private_warehouse: Path) 
         run = con.execute("select n_scored, n_unseen_group_rows from ml.model_runs").fetchone()
     assert run == (len(sql), int(sql["used_population_level"].sum()))
     # dbt stages the SQL engine's scores like any others and builds the targeting list on them
-    res = run_dbt(["build", "--select", "staging.ml+"], db)
+    res = run_dbt_in_process(["build", "--select", "staging.ml+"], db)
     assert res.returncode == 0, res.stdout[-3000:]
     with duckdb.connect(str(db), read_only=True) as con:
         listed = con.execute("select count(*) from marts.targeting_list").fetchone()[0]

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from .conftest import run_dbt
+from .conftest import run_dbt_in_process
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -19,7 +19,7 @@ def _count(db: Path, table: str) -> int:
 
 def test_real_samples_build_without_error(samples: Path, tmp_path: Path) -> None:
     db = tmp_path / "wh.duckdb"
-    res = run_dbt(["build"], db, {"raw_path": str(samples), "raw_suffix": "_sample"})
+    res = run_dbt_in_process(["build"], db, {"raw_path": str(samples), "raw_suffix": "_sample"})
     assert res.returncode == 0, res.stdout[-3000:]
     assert _count(db, "staging.stg_apparel__purchases") == 50
     assert _count(db, "staging.stg_apparel__targets") == 50
@@ -47,7 +47,7 @@ def test_real_samples_build_without_error(samples: Path, tmp_path: Path) -> None
 
 def test_full_real_target_file_stages(samples: Path, tmp_path: Path) -> None:
     db = tmp_path / "wh.duckdb"
-    res = run_dbt(
+    res = run_dbt_in_process(
         ["build", "--select", "+stg_apparel__targets"],
         db,
         {
