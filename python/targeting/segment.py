@@ -32,12 +32,13 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from targeting.binding import Role, bind
 from targeting.estimable import check_finite
 from targeting.modeling import DataError
 from targeting.segment_spec import SegmentSpec
 from targeting.settings import manifest_path
-from targeting.sqlsafe import ROW_KEY, check_filter, ident, keyed, resolve
-from targeting.warehouse import DATE_TYPES, KEY_TYPES, NUMERIC_TYPES, check_type, connect
+from targeting.sqlsafe import ROW_KEY, check_filter, ident, keyed
+from targeting.warehouse import connect
 
 #: k-means restarts (best of) for the selection fits and the final fit.
 N_INIT = 4
@@ -135,14 +136,13 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
     """Check the spec's columns against the catalog and read its rows; returns (rows, relation, cutoff)."""
     where = spec.path or spec.name
     with connect(db) as con:
-        rel = resolve(con, spec.relation, manifest_path(), where)
-        checks = [(spec.id, "id", KEY_TYPES, "an integer or text key")] if spec.id else []
+        # one binding step (targeting.binding), as every command's
+        roles = [Role(spec.id, "id", "key")] if spec.id else []
         if spec.as_of:
-            checks.append((spec.as_of, "as_of", DATE_TYPES, "a DATE or TIMESTAMP cutoff"))
-        checks += [(f, "feature", NUMERIC_TYPES, "a number") for f in spec.features]
-        for col, role, allowed, expected in checks:
-            rel.column(col, f"{role} column", where)
-            check_type(rel, col, allowed, role, expected, where)
+            roles.append(Role(spec.as_of, "as_of", "date"))
+        roles += [Role(f, "feature", "number", "a number", predictor=True) for f in spec.features]
+        moment = "segment features must be known at the cutoff"
+        rel = bind(con, spec.relation, roles, where, manifest_path(), keyless=not spec.id, moment=moment)
         conds, params = [], []
         if spec.filter:
             conds.append(f"({check_filter(con, rel, spec.filter, where)})")

@@ -30,18 +30,17 @@ import numpy as np
 import pandas as pd
 
 from targeting import missing, upliftstats
+from targeting.binding import Role, bind, is_text
 from targeting.estimable import check_finite, check_varies
 from targeting.modeling import DataError, build_model, diagnose, fit_model
 from targeting.predict import predict_draws
 from targeting.settings import manifest_path
 from targeting.specs import ModelSpec
-from targeting.sqlsafe import MEASURED_LATE, ROW_KEY, check_filter, declared_timing, ident, keyed, resolve
+from targeting.sqlsafe import ROW_KEY, check_filter, ident, keyed
 from targeting.uplift_spec import UpliftSpec
 from targeting.warehouse import connect
 
 TOP_SHARES = (0.1, 0.2, 0.3)
-NUMERIC = ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "BOOLEAN")
-TEXT = ("VARCHAR", "TEXT", "STRING", "ENUM")
 #: Most levels of a text feature with a column of their own (the reference included).
 MAX_LEVELS = 20
 #: Fewest training units of a level, in every arm, for a column of its own.
@@ -56,41 +55,21 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
     """Read and check the spec's columns: a frame with unit_id, group, arm, y and the features."""
     where = spec.path or spec.name
     with connect(db) as con:
-        rel = resolve(con, spec.relation, manifest_path(), where)
-        label = rel.label
-        # a feature the relation's dbt YAML declares measured after the assignment is an outcome
-        timing = declared_timing(manifest_path(), rel.schema, rel.name)
-        late = [f for f in spec.features if timing.get(f.column) in MEASURED_LATE]
-        if late:
-            raise DataError(
-                f"{where}: feature {late[0].term!r} of {label} is an outcome (its dbt YAML declares meta "
-                f"measured: {timing[late[0].column]}); features must be known before the assignment"
-            )
-        roles = [(spec.arm, "arm column"), (spec.outcome, "outcome column")]
-        for col, what in [*([(spec.id, "id column")] if spec.id else []), *roles]:
-            rel.column(col, what, where)
+        # one binding step (targeting.binding), as every command's: a feature the relation's
+        # dbt YAML declares measured after the assignment is an outcome, whatever its name
+        roles = [Role(spec.id, "id", "key")] if spec.id else []
+        roles += [Role(spec.arm, "arm"), Role(spec.outcome, "outcome", "number")]
         if spec.group:
-            rel.column(spec.group, "group column", where)
-        text: set[str] = set()
-        for col, what in [(spec.outcome, "outcome")] + [
-            (f.column, f"feature {f.term!r}") for f in spec.features
-        ]:
-            rel.column(col, what, where)
-            if any(t in rel.columns[col].upper() for t in NUMERIC):
-                continue
-            feature = next((f for f in spec.features if f.column == col and what != "outcome"), None)
-            if feature is not None and any(t in rel.columns[col].upper() for t in TEXT):
-                if feature.transform:
-                    raise DataError(
-                        f"{where}: feature {feature.term!r}: {col!r} of {label} holds {rel.columns[col]}, "
-                        f"text; {feature.transform}() needs numbers (name the column alone: a category)"
-                    )
-                text.add(col)
-                continue
-            raise DataError(
-                f"{where}: {what} column {col!r} of {label} holds {rel.columns[col]}; expected "
-                + ("numbers" if what == "outcome" else "numbers or text")
-            )
+            roles.append(Role(spec.group, "group"))
+        for f in spec.features:
+            # a transform needs numbers; a text column named alone is a category
+            need = f"numbers ({f.transform}() needs numbers; name a text column alone: a category)"
+            kind = ("number", need) if f.transform else ("number_or_text", "")
+            roles.append(Role(f.column, "feature", *kind, predictor=True))
+        moment = "features must be known before the assignment"
+        rel = bind(con, spec.relation, roles, where, manifest_path(), keyless=not spec.id, moment=moment)
+        label = rel.label
+        text = {f.column for f in spec.features if is_text(rel, f.column)}
         cond = f" where ({check_filter(con, rel, spec.filter, where)})" if spec.filter else ""
         feats = list(dict.fromkeys(f.column for f in spec.features))
         # no id: the row key every command gives a row (targeting.sqlsafe.keyed)

@@ -12,18 +12,15 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from targeting.binding import Role, bind
 from targeting.layout import source_tables
 from targeting.settings import REPO, manifest_path
 from targeting.specs import ModelSpec
 from targeting.sqlsafe import (
-    MEASURED_LATE,
     Relation,
-    UnsafeSqlError,
     check_filter,
-    declared_timing,
     ident,
     keyed,
-    resolve,
 )
 
 ML_SCHEMA = "ml"
@@ -147,38 +144,6 @@ class SpecSource:
         return f"{self.as_of} = $latest" if self.as_of else "true"
 
 
-#: DuckDB type prefixes by kind, for the spec column checks.
-NUMERIC_TYPES = (
-    "BIGINT",
-    "INTEGER",
-    "HUGEINT",
-    "SMALLINT",
-    "TINYINT",
-    "UBIGINT",
-    "UINTEGER",
-    "USMALLINT",
-    "UTINYINT",
-    "DOUBLE",
-    "FLOAT",
-    "DECIMAL",
-    "REAL",
-    "BOOLEAN",
-)
-DATE_TYPES = ("DATE", "TIMESTAMP")
-KEY_TYPES = ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "VARCHAR", "UUID")
-
-
-def check_type(
-    rel: Relation, column: str, allowed: tuple[str, ...], role: str, expected: str, where: str
-) -> None:
-    """Fail, naming the column, its type and ``expected``, unless its type starts with one of ``allowed``."""
-    actual = rel.columns[column]
-    if not actual.upper().startswith(allowed):
-        raise UnsafeSqlError(
-            f"{where}: {role} column {column!r} of {rel.label} is {actual}; expected {expected}"
-        )
-
-
 def bind_spec(
     con: duckdb.DuckDBPyConnection,
     spec: ModelSpec,
@@ -215,40 +180,21 @@ def bind_spec(
     """
     where = where or spec.path or spec.name
     manifest = manifest_path()
-    rel = resolve(con, relation or spec.relation, manifest, where)
     lab_name = labels if relation is not None else spec.labels
-    lab = resolve(con, lab_name, manifest, where) if lab_name else None
-    keys = [("id", spec.id, KEY_TYPES, "an integer or text key")] if spec.id else []
-    if spec.id is None:
-        keyed(rel, where)  # refuses a relation that already has a column of the key's name
+    keys = [Role(spec.id, "id", "key")] if spec.id else []
     if spec.as_of:
-        keys.append(("as_of", spec.as_of, DATE_TYPES, "a DATE or TIMESTAMP cutoff"))
-    for role, name, allowed, expected in keys:
-        rel.column(name, role, where)
-        check_type(rel, name, allowed, role, expected, where)
-    missing = [c for c in columns if c not in rel.columns]
-    if missing:
-        raise UnsafeSqlError(
-            f"{where}: formula names unknown column(s) {missing}; {rel.label} has: "
-            f"{', '.join(sorted(rel.columns))}"
-        )
-    for name in numeric or []:
-        check_type(rel, name, NUMERIC_TYPES, "predictor", "a number (it is inside a transform)", where)
-    # a column the relation's dbt YAML declares measured after the cutoff or the assignment
-    # is an outcome, whatever its name: never a predictor
-    timing = declared_timing(manifest, rel.schema, rel.name)
-    late = [c for c in columns if timing.get(c) in MEASURED_LATE]
-    if late:
-        raise UnsafeSqlError(
-            f"{where}: formula names {late[0]!r} of {rel.label}, an outcome (its dbt YAML declares meta "
-            f"measured: {timing[late[0]]}); predictors must be known at the cutoff"
-        )
-    owner = lab if lab is not None else rel
-    if lab is not None:
-        for role, name, _allowed, _expected in keys:
-            lab.column(name, role, where)
-    owner.column(spec.label, "label", where)
-    check_type(owner, spec.label, NUMERIC_TYPES, "label", "0/1 numbers or a boolean", where)
+        keys.append(Role(spec.as_of, "as_of", "date"))
+    numbers = set(numeric or [])
+    label = Role(spec.label, "label", "number", "0/1 numbers or a boolean")
+    predictors = [
+        Role(c, "predictor", "number" if c in numbers else "any", "a number (it is inside a transform)", True)
+        for c in columns
+    ]
+    # one binding step (targeting.binding): existence, types, and no predictor that the
+    # relation's dbt YAML declares measured after the cutoff (an outcome, whatever its name)
+    roles = [*keys, *predictors, *([] if lab_name else [label])]
+    rel = bind(con, relation or spec.relation, roles, where, manifest, keyless=spec.id is None)
+    lab = bind(con, lab_name, [*keys, label], where, manifest) if lab_name else None
     flt = check_filter(con, rel, spec.filter, where) if spec.filter else None
     return SpecSource(spec, rel, lab, flt)
 

@@ -117,9 +117,12 @@ SPEC_ATTACKS: dict[str, tuple[dict[str, object], list[str]]] = {
     ),
     "id that is SQL": (
         {"id": "client_id, 1 from marts.customer_features; drop table marts.customer_features; --"},
-        ["id 'client_id, 1 from", "is not a column of marts.customer_features"],
+        ["id column 'client_id, 1 from", "is not a column of marts.customer_features"],
     ),
-    "as_of that is SQL": ({"as_of": "as_of_date) or (1=1"}, ["as_of 'as_of_date) or (1=1' is not a column"]),
+    "as_of that is SQL": (
+        {"as_of": "as_of_date) or (1=1"},
+        ["as_of column 'as_of_date) or (1=1' is not a column"],
+    ),
     "filter with a second statement": (
         {"filter": "has_purchase_history; drop table marts.customer_features"},
         ["contains ';'", "one condition"],

@@ -190,7 +190,7 @@ def test_ml_table_definitions_agree_between_python_and_dbt(warehouse: Path, tmp_
 BAD_SPECS = {
     "unknown column": (
         {"formula": "purchased_next_90d ~ scale(no_such_column) + orders_all"},
-        ["unknown column(s) ['no_such_column']", "customer_features"],
+        ["predictor column 'no_such_column' is not a column of", "customer_features"],
     ),
     "bad formula": ({"formula": "purchased_next_90d ~ scale(orders_all + "}, ["does not parse"]),
     "non-binary label": (

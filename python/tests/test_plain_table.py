@@ -140,12 +140,15 @@ def test_the_label_never_becomes_a_baseline_feature(plain: tuple[Path, Path, pd.
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"formula": "responded ~ scale(visits) + shoe_size"}, "unknown column(s) ['shoe_size']"),
+        (
+            {"formula": "responded ~ scale(visits) + shoe_size"},
+            "predictor column 'shoe_size' is not a column of crm.customers",
+        ),
         ({"formula": "responded ~ scale(region)"}, "predictor column 'region' of crm.customers is VARCHAR"),
         ({"label": "region", "formula": "region ~ scale(visits)"}, "label column 'region' of crm.customers"),
         ({"as_of": "region"}, "as_of column 'region' of crm.customers is VARCHAR; expected a DATE"),
         ({"id": "spend"}, "id column 'spend' of crm.customers is DOUBLE; expected an integer or text key"),
-        ({"id": "client_id"}, "id 'client_id' is not a column of crm.customers"),
+        ({"id": "client_id"}, "id column 'client_id' is not a column of crm.customers"),
         ({"train_cutoffs": 3}, "train_cutoffs needs an as_of column"),
     ],
 )

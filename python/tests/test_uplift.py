@@ -130,7 +130,7 @@ BAD_DATA = {
     ),
     "text feature under a numeric transform": (
         "alter table lab.trial alter spend type varchar",
-        "feature 'log1p(spend)': 'spend' of lab.trial holds VARCHAR, text; log1p() needs numbers",
+        "feature column 'spend' of lab.trial is VARCHAR; expected numbers (log1p() needs numbers",
     ),
 }
 
@@ -360,6 +360,6 @@ def test_a_feature_declared_measured_after_the_assignment_is_refused(
     assert cli.main(["uplift", "--spec", str(path), "--db", str(private_warehouse), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert (
-        "feature 'orders_in_window' of marts.campaign_holdout_features is an outcome (its dbt YAML "
+        "feature column 'orders_in_window' of marts.campaign_holdout_features is an outcome (its dbt YAML "
         "declares meta measured: after_assignment)" in err
     )
