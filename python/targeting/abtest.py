@@ -33,10 +33,11 @@ import pandas as pd
 from scipy import stats
 
 from targeting import abstats
+from targeting.binding import Role, bind
 from targeting.estimable import check_arm_sizes, check_finite, check_varies
 from targeting.paths import literal_pattern
-from targeting.settings import default_db
-from targeting.sqlsafe import check_name, ident, resolve
+from targeting.settings import default_db, manifest_path
+from targeting.sqlsafe import check_name, ident
 from targeting.warehouse import connect
 
 #: Below this sample-ratio-mismatch p-value the randomisation is taken to be broken.
@@ -152,35 +153,25 @@ def read_experiment(
         # the warehouse as every command opens it: a missing or locked file is a clear error
         opened, name, label = connect(db or default_db()), str(relation), "--relation"
     with opened as con:
-        rel = resolve(con, name, where=label)
-        label = label if csv is not None else rel.label
-        rel.column(cfg.arm, "arm column", label)
-        for col in columns:
-            if col not in rel.columns:
-                raise AbTestError(
-                    f"{label}: metric column {col!r} is not a column; columns are: {', '.join(rel.columns)}"
-                )
-            kind = rel.columns[col].upper()
-            if not (
-                kind == "BOOLEAN" or any(t in kind for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL"))
-            ):
-                raise AbTestError(
-                    f"{label}: metric column {col!r} holds {rel.columns[col]} values; expected numbers "
-                    f"(0/1 for a conversion, amounts for revenue)"
-                )
+        # one binding step (targeting.binding), as every command's
+        roles = [Role(cfg.arm, "arm")]
+        need = "numbers (0/1 for a conversion, amounts for revenue)"
+        roles += [Role(c, "metric", "number", need) for c in columns]
+        if group is not None:
+            roles.append(Role(group, "group"))
+        if keep_if is not None:
+            roles.append(Role(keep_if, "keep-if", "boolean"))
+        if csv is not None:
+            rel = bind(con, name, roles, label, shown="the file")
+        else:
+            rel = bind(con, name, roles, "--relation", manifest_path())
+            label = rel.label
         select = [f"cast({ident(cfg.arm)} as varchar) as arm"]
         select += [f"cast({ident(c)} as double) as {ident(c)}" for c in columns]
         where = ""
         if group is not None:
-            rel.column(group, "group column", label)
             select.append(f"cast({ident(group)} as varchar) as {ident('group')}")
         if keep_if is not None:
-            rel.column(keep_if, "keep-if column", label)
-            if rel.columns[keep_if].upper() != "BOOLEAN":
-                raise AbTestError(
-                    f"{label}: keep-if column {keep_if!r} holds {rel.columns[keep_if]} values; "
-                    "expected true/false"
-                )
             where = f" where {ident(keep_if)}"
         frame = con.execute(f"select {', '.join(select)} from {rel.sql}{where}").df()
     if frame.empty:

@@ -1,8 +1,10 @@
 """One binding step: the columns a command will read, checked against the catalog by role.
 
-Every spec-driven command binds its spec here: ``fit``, ``score``, ``evaluate`` and
-``compile-sql`` (a model spec, through :func:`targeting.warehouse.bind_spec`), ``uplift``
-and ``segment``. :func:`bind` checks, in one place and in the same words for every command:
+Every command that reads a user's relation binds it here: ``fit``, ``score``, ``evaluate``
+and ``compile-sql`` (a model spec, through :func:`targeting.warehouse.bind_spec`),
+``uplift``, ``segment``, and ``abtest`` and ``lift`` (their columns named by options, their
+rows from a relation or a CSV file). :func:`bind` checks, in one place and in the same words
+for every command:
 
 - the relation exists (a dbt model name, resolved through the manifest, or ``schema.table``);
 - every column named exists (the message names the role and lists the relation's columns);
@@ -52,6 +54,7 @@ KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "date": (DATE_TYPES, "a DATE or TIMESTAMP cutoff"),
     "number": (NUMERIC_TYPES, "numbers"),
     "number_or_text": (NUMERIC_TYPES + TEXT_TYPES, "numbers or text"),
+    "boolean": (("BOOLEAN",), "true/false"),
     "any": ((), "any type"),
 }
 
@@ -84,13 +87,19 @@ class Role:
 
 
 def check_type(
-    rel: Relation, column: str, allowed: tuple[str, ...], role: str, expected: str, where: str
+    rel: Relation,
+    column: str,
+    allowed: tuple[str, ...],
+    role: str,
+    expected: str,
+    where: str,
+    shown: str = "",
 ) -> None:
     """Fail, naming the column, its type and ``expected``, unless its type starts with one of ``allowed``."""
     actual = rel.columns[column]
     if not actual.upper().startswith(allowed):
         raise UnsafeSqlError(
-            f"{where}: {role} column {column!r} of {rel.label} is {actual}; expected {expected}"
+            f"{where}: {role} column {column!r} of {shown or rel.label} is {actual}; expected {expected}"
         )
 
 
@@ -107,6 +116,7 @@ def bind(
     manifest: Path | None = None,
     keyless: bool = False,
     moment: str = "predictors must be known at the cutoff",
+    shown: str = "",
 ) -> Relation:
     """Resolve ``relation`` and check every column of ``roles`` against the catalog.
 
@@ -126,6 +136,8 @@ def bind(
         The spec has no id: the relation must be able to carry the computed row key.
     moment
         The end of the message refusing a late column (when predictors must be known).
+    shown
+        How messages name the relation, when not ``schema.table`` (a CSV file read into one).
 
     Returns
     -------
@@ -139,24 +151,25 @@ def bind(
 
     """
     rel = resolve(con, relation, manifest, where)
+    shown = shown or rel.label
     if keyless:
         keyed(rel, where)
     absent = [r for r in roles if r.column not in rel.columns]
     if absent:
         more = f" (and {', '.join(repr(r.column) for r in absent[1:])})" if absent[1:] else ""
         raise UnsafeSqlError(
-            f"{where}: {absent[0].role} column {absent[0].column!r} is not a column of {rel.label}{more}; "
+            f"{where}: {absent[0].role} column {absent[0].column!r} is not a column of {shown}{more}; "
             f"its columns are: {', '.join(sorted(rel.columns))}"
         )
     for r in roles:
         allowed, expected = KINDS[r.kind]
         if allowed:
-            check_type(rel, r.column, allowed, r.role, r.expected or expected, where)
+            check_type(rel, r.column, allowed, r.role, r.expected or expected, where, shown)
     timing = declared_timing(manifest, rel.schema, rel.name)
     for r in roles:
         if r.predictor and timing.get(r.column) in MEASURED_LATE:
             raise UnsafeSqlError(
-                f"{where}: {r.role} column {r.column!r} of {rel.label} is an outcome (its dbt YAML declares "
+                f"{where}: {r.role} column {r.column!r} of {shown} is an outcome (its dbt YAML declares "
                 f"meta measured: {timing[r.column]}); {moment}"
             )
     return rel

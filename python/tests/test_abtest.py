@@ -177,12 +177,12 @@ BAD = {
     "non-numeric outcome": (
         {"arm": ["a", "b"] * 5, "y": ["high", "low"] * 5},
         ["--metric", "y"],
-        ["metric column 'y' holds VARCHAR values; expected numbers"],
+        ["metric column 'y' of the file is VARCHAR; expected numbers"],
     ),
     "unknown metric name": (
         {"arm": ["a", "b"] * 5, "y": [0, 1] * 5},
         ["--metric", "revenue"],
-        ["metric column 'revenue' is not a column; columns are: arm, y"],
+        ["metric column 'revenue' is not a column of the file; its columns are: arm, y"],
     ),
     "empty outcome values": (
         {"arm": ["a", "b"] * 5, "y": [0, None] * 5},

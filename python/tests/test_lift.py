@@ -136,9 +136,13 @@ BAD = {
     "text outcome": (
         lambda f: f.assign(bought="bought it"),
         [],
-        "metric column 'bought' holds VARCHAR values",
+        "metric column 'bought' of the file is VARCHAR",
     ),
-    "keep-if not boolean": (lambda f: f, ["--keep-if", "spend"], "keep-if column 'spend' holds DOUBLE"),
+    "keep-if not boolean": (
+        lambda f: f,
+        ["--keep-if", "spend"],
+        "keep-if column 'spend' of the file is DOUBLE; expected true/false",
+    ),
     "unknown group column": (lambda f: f, ["--group", "region"], "group column 'region' is not a column"),
     "a metric named like the group": (
         lambda f: f.assign(group=f["bought"]),
