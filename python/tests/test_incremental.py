@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from .conftest import run_dbt_in_process
+from .conftest import NO_TESTS, run_dbt_in_process
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -70,6 +70,13 @@ def _split_off_days(raw: Path, pending: Path, n_days: int) -> list[Path]:
 #: Columns that say when a row was loaded or computed, not what it holds: they differ
 #: between an incremental and a full build by design.
 LOAD_COLUMNS = {"load_id"}
+
+
+def _db(tmp_path: Path, name: str) -> Path:
+    """``tmp_path/name/wh.duckdb``: every warehouse of a test has one database name, so the
+    in-process dbt runs parse the project once per set of vars for all of them."""
+    (tmp_path / name).mkdir()
+    return tmp_path / name / "wh.duckdb"
 
 
 def _differences(a: Path, b: Path, table: str, ignore: str = "") -> tuple[int, int, int, int]:
@@ -140,9 +147,8 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
     revisited_messages = _add_sends_of_ordered_messages(raw_copy, daily[0])
     vars_ = {"raw_path": str(raw_copy)}
 
-    incremental = tmp_path / "incremental.duckdb"
-    assert run_dbt_in_process(["seed"], incremental, vars_).returncode == 0
-    res = run_dbt_in_process(["run"], incremental, vars_)
+    incremental = _db(tmp_path, "incremental")
+    res = run_dbt_in_process(["build", "--exclude", *NO_TESTS], incremental, vars_)
     assert res.returncode == 0, res.stdout[-3000:]
     with duckdb.connect(str(incremental), read_only=True) as con:
         history_rows = con.execute("select count(*) from staging.stg_apparel__messages").fetchone()[0]
@@ -190,9 +196,8 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
     assert per_file["apparel-messages.csv"] == history_rows
     assert all(per_file[p.name] > 0 for p in daily)
 
-    full = tmp_path / "full.duckdb"
-    assert run_dbt_in_process(["seed"], full, vars_).returncode == 0
-    res = run_dbt_in_process(["run"], full, vars_)
+    full = _db(tmp_path, "full")
+    res = run_dbt_in_process(["build", "--exclude", *NO_TESTS], full, vars_)
     assert res.returncode == 0, res.stdout[-3000:]
     tables = model_tables(full)
     assert set(TABLES) < set(tables) and "marts.campaign_economics" in tables
@@ -261,9 +266,8 @@ def test_daily_files_append_and_match_a_full_build(raw_copy: Path, tmp_path: Pat
     assert gone.name not in files and sum(files.values()) == before - per_file[gone.name]
     # and every table downstream equals a full build of the files left (the removed rows'
     # clients were recomputed from the removal log)
-    full_after = tmp_path / "full_after.duckdb"
-    assert run_dbt_in_process(["seed"], full_after, vars_).returncode == 0
-    res = run_dbt_in_process(["run"], full_after, vars_)
+    full_after = _db(tmp_path, "full_after")
+    res = run_dbt_in_process(["build", "--exclude", *NO_TESTS], full_after, vars_)
     assert res.returncode == 0, res.stdout[-3000:]
     for table in model_tables(full_after):
         ignore = "source_fingerprint" if table == TABLES[0] else ""
@@ -351,7 +355,7 @@ def test_overlapping_daily_files_count_once_and_in_place_edits_are_seen(
 ) -> None:
     (daily,) = _split_off_days(raw_copy, tmp_path / "pending", n_days=1)
     vars_ = {"raw_path": str(raw_copy)}
-    db = tmp_path / "incremental.duckdb"
+    db = _db(tmp_path, "incremental")
     assert run_dbt_in_process(["seed"], db, vars_).returncode == 0
     shutil.move(daily, raw_copy / daily.name)
     assert run_dbt_in_process(["run"], db, vars_).returncode == 0
@@ -364,9 +368,8 @@ def test_overlapping_daily_files_count_once_and_in_place_edits_are_seen(
     assert res.returncode == 0, res.stdout[-3000:]
     assert _staged_per_file(db).get(copy.name, 0) == 0
     assert sum(_staged_per_file(db).values()) == sum(once.values())
-    full = tmp_path / "full.duckdb"  # a full build of the same files keeps the same rows
-    assert run_dbt_in_process(["seed"], full, vars_).returncode == 0
-    assert run_dbt_in_process(["run"], full, vars_).returncode == 0
+    full = _db(tmp_path, "full")  # a full build of the same files keeps the same rows
+    assert run_dbt_in_process(["build", "--exclude", *NO_TESTS], full, vars_).returncode == 0
     for table in TABLES:
         n_a, n_b, only_a, only_b = _differences(db, full, table)
         assert n_a == n_b > 0 and only_a == only_b == 0, (table, n_a, n_b, only_a, only_b)
