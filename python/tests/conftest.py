@@ -169,6 +169,26 @@ def write_spec(tmp_path: Path, **changes: object) -> Path:
     return path
 
 
+def table_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relation: str, frame: object, name: str = "table"
+) -> Path:
+    """A DuckDB file ``tmp_path/<name>.duckdb`` holding ``frame`` as ``relation`` (schema.table)
+    and nothing else, with private runs and reports folders: a table the generator did not make."""
+    import duckdb
+
+    from targeting.sqlsafe import ident
+
+    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
+    db = tmp_path / f"{name}.duckdb"
+    schema, table = relation.split(".")
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"create schema {ident(schema)}")
+        con.register("frame", frame)
+        con.execute(f"create table {ident(schema)}.{ident(table)} as select * from frame")
+    return db
+
+
 def _shared(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     """A path every pytest-xdist worker of this run sees (the run's temporary root)."""
     root = tmp_path_factory.getbasetemp()

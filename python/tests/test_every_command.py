@@ -21,6 +21,8 @@ import yaml
 
 from targeting import cli
 
+from .conftest import table_warehouse
+
 pytestmark = pytest.mark.slow  # fits models
 
 N = 600
@@ -104,14 +106,8 @@ def _specs(tmp_path: Path) -> dict[str, Path]:
 @pytest.fixture
 def people(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, pd.DataFrame]:
     """A DuckDB file holding ``lab.people`` (and nothing else); private runs and reports folders."""
-    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
     frame = _people()
-    db = tmp_path / "people.duckdb"
-    with duckdb.connect(str(db)) as con:
-        con.execute("create schema lab")
-        con.execute("create table lab.people as select * from frame")
-    return db, frame
+    return table_warehouse(tmp_path, monkeypatch, "lab.people", frame, "people"), frame
 
 
 def _query(db: Path, sql: str) -> pd.DataFrame:

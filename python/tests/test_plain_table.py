@@ -20,6 +20,8 @@ from targeting.baselines import baseline_features
 from targeting.evaluate import never_features
 from targeting.specs import SpecError, load_spec
 
+from .conftest import table_warehouse
+
 pytestmark = pytest.mark.slow  # fits models (the baseline transform test below is fast too)
 
 # the mechanics tests fit with reduced samplers, which may fail the diagnostics: they score and
@@ -54,13 +56,8 @@ def _customers(n: int = 1500, seed: int = 5) -> pd.DataFrame:
 @pytest.fixture
 def plain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, pd.DataFrame]:
     """A DuckDB file with ``crm.customers`` and a spec over it; private runs and reports folders."""
-    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
     frame = _customers()
-    db = tmp_path / "plain.duckdb"
-    with duckdb.connect(str(db)) as con:
-        con.execute("create schema crm")
-        con.execute("create table crm.customers as select * from frame")
+    db = table_warehouse(tmp_path, monkeypatch, "crm.customers", frame, "plain")
     spec = _spec(tmp_path)
     return db, spec, frame
 
