@@ -144,6 +144,9 @@ def evaluate_run(
         test_latest = (
             warehouse.load_labelled_at(con, src, columns, latest) if spec.as_of else train_all.iloc[:0]
         )
+    # the refits read the table as it is now: an inf is refused as fit refuses it
+    modeling.check_finite_predictors(spec, train_all, predictors, relation)
+    modeling.check_finite_predictors(spec, test_latest, predictors, relation)
     train_all = modeling.check_training_frame(spec, train_all, relation)
     features = baseline_features(train_all, never)
     if features.skipped and progress:

@@ -12,7 +12,6 @@ from typing import Any
 import pandas as pd
 
 from targeting import missing, modeling, runs, warehouse
-from targeting.estimable import check_finite
 from targeting.specs import ModelSpec, SpecError
 
 
@@ -61,12 +60,7 @@ def read_training_rows(
         src = warehouse.bind_spec(con, spec, needed.predictors, numeric=needed.numeric)
         frame = warehouse.load_training_frame(con, src, needed.predictors)
     relation = src.relation.label
-    numeric = {
-        c: c
-        for c in needed.predictors
-        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-    }
-    check_finite(frame, numeric, f"{spec.path or spec.name}: {relation}")
+    modeling.check_finite_predictors(spec, frame, needed.predictors, relation)
     frame = modeling.check_training_frame(spec, frame, relation)
     return frame, needed, relation, src.labels.label if src.labels else None
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from targeting._compat import patch_formulae_lazycall_eq
-from targeting.estimable import check_varies
+from targeting.estimable import check_finite, check_varies
 from targeting.formulas import TRANSFORMS, FormulaError, check_formula, new_model
 from targeting.missing import INDICATOR
 from targeting.shrinkage import SHRINKAGE_FUNCTIONS, SHRINKAGE_PRIORS, check_shrinkage
@@ -74,6 +74,18 @@ def formula_columns(spec: ModelSpec) -> FormulaColumns:
         }
     )
     return FormulaColumns(predictors=names, group_factors=factors, numeric=numeric)
+
+
+def check_finite_predictors(
+    spec: ModelSpec, frame: pd.DataFrame, predictors: list[str], relation: str
+) -> None:
+    """Refuse ``inf``/``-inf`` in a numeric predictor, naming it and the count (fit and evaluate alike)."""
+    numeric = {
+        c: c
+        for c in predictors
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    }
+    check_finite(frame, numeric, f"{spec.path or spec.name}: {relation}")
 
 
 def check_training_frame(spec: ModelSpec, frame: pd.DataFrame, relation: str) -> pd.DataFrame:

@@ -174,6 +174,17 @@ def test_every_command_takes_the_same_rows_under_the_same_keys(
     pd.testing.assert_frame_equal(after["scores"], before["scores"], rtol=1e-12)
     pd.testing.assert_frame_equal(after["clusters"], before["clusters"])
 
+    # an inf written into the table after the fit: evaluate's refits refuse it as fit does
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "update lab.people set visits = 'inf'::double where visits = (select max(visits) from lab.people)"
+        )
+    kept = _fingerprint(db)
+    capsys.readouterr()
+    assert cli.main(["evaluate", GATE, "--db", str(db), *cv]) == 2
+    assert "column 'visits' holds" in capsys.readouterr().err
+    assert _fingerprint(db) == kept
+
 
 def _fingerprint(db: Path) -> dict[str, tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
