@@ -32,8 +32,9 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from targeting.binding import Role, bind
+from targeting.binding import Role, bind, is_text
 from targeting.estimable import check_finite
+from targeting.missing import MISSING_LEVEL
 from targeting.modeling import DataError
 from targeting.segment_spec import SegmentSpec
 from targeting.settings import manifest_path
@@ -46,6 +47,10 @@ N_INIT = 4
 SILHOUETTE_ROWS = 5000
 #: Skewness above which a non-negative feature is clustered on the log1p scale.
 SKEW_FOR_LOG = 2.0
+#: Most levels of a text feature with a column of their own (``(other)`` included).
+MAX_LEVELS = 20
+#: The level of a text feature's values beyond its ``MAX_LEVELS - 1`` most frequent.
+OTHER_LEVEL = "(other)"
 
 
 class SkewedLog1p(BaseEstimator, TransformerMixin):  # type: ignore[misc]
@@ -140,7 +145,7 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
         roles = [Role(spec.id, "id", "key")] if spec.id else []
         if spec.as_of:
             roles.append(Role(spec.as_of, "as_of", "date"))
-        roles += [Role(f, "feature", "number", "a number", predictor=True) for f in spec.features]
+        roles += [Role(f, "feature", "number_or_text", predictor=True) for f in spec.features]
         moment = "segment features must be known at the cutoff"
         rel = bind(con, spec.relation, roles, where, manifest_path(), keyless=not spec.id, moment=moment)
         conds, params = [], []
@@ -155,7 +160,11 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
         key = f"cast({ident(spec.id or ROW_KEY)} as varchar)"
         source = rel.sql if spec.id else keyed(rel, where)
         cols = [f"{key} as {ident('client_id')}"]
-        cols += [f"cast({ident(f)} as double) as {ident(f)}" for f in spec.features]
+        rel_text = {f for f in spec.features if is_text(rel, f)}  # a category: one-hot below
+        cols += [
+            f"cast({ident(f)} as {'varchar' if f in rel_text else 'double'}) as {ident(f)}"
+            for f in spec.features
+        ]
         sql = f"select {', '.join(cols)} from {source}" + (f" where {' and '.join(conds)}" if conds else "")
         frame = con.execute(sql, params).df()
     if len(frame) < 10:
@@ -170,7 +179,8 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
     empty = [f for f in spec.features if frame[f].isna().all()]
     if empty:
         raise DataError(f"{where}: feature column(s) {empty} of {rel.label} are empty in the rows to cluster")
-    check_finite(frame, {f: f for f in spec.features}, f"{where}: {rel.label}")
+    numbers = {f: f for f in spec.features if pd.api.types.is_numeric_dtype(frame[f])}
+    check_finite(frame, numbers, f"{where}: {rel.label}")
     if all(frame[f].nunique(dropna=True) <= 1 for f in spec.features):
         raise DataError(
             f"{where}: every feature column of {rel.label} has one value in the rows to cluster "
@@ -207,6 +217,49 @@ def choose_k(x: np.ndarray, spec: SegmentSpec, progress: bool) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def design_matrix(
+    frame: pd.DataFrame, numeric: list[str], text: list[str], spec: SegmentSpec
+) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
+    """Build the clustering space from the numeric and the text features.
+
+    Numeric features are logged where skewed, imputed and standardised; each text feature is
+    one-hot (its ``MAX_LEVELS - 1`` most frequent levels, the rest as
+    ``(other)``, a missing value as ``(missing)`` under the ``level`` rule), centred and
+    scaled so that the block's total variance is 1, the weight of one numeric feature.
+
+    Returns the matrix, its column names (``feature`` or ``feature=level``), the raw values
+    the profiles describe (the feature's value, or 0/1 for a level) and the logged features.
+    """
+    n = len(frame)
+    blocks: list[np.ndarray] = []
+    raws: list[np.ndarray] = []
+    names: list[str] = list(numeric)
+    logged: list[str] = []
+    if numeric:
+        logger = SkewedLog1p()
+        rules = [spec.missing.rule(f) for f in numeric]
+        prep = make_pipeline(logger, PolicyImputer(rules, logger), StandardScaler())
+        values = frame[numeric].to_numpy(dtype=float)
+        blocks.append(prep.fit_transform(values))
+        raws.append(values)
+        logged = [f for f, flag in zip(numeric, prep[0].log_, strict=True) if flag]
+    for f in text:
+        level = frame[f].astype(object).where(frame[f].notna(), MISSING_LEVEL).astype(str).to_numpy()
+        counts = pd.Series(level).value_counts().sort_index().sort_values(ascending=False, kind="stable")
+        kept = list(counts.index[: MAX_LEVELS - 1])
+        if len(counts) > len(kept):
+            level = np.where(np.isin(level, kept), level, OTHER_LEVEL)
+            kept.append(OTHER_LEVEL)
+        onehot = (level[:, None] == np.array(kept, dtype=object)[None, :]).astype(float)
+        centred = onehot - onehot.mean(axis=0)
+        total = float(np.sqrt(centred.var(axis=0).sum()))
+        blocks.append(centred / total if total > 0 else centred)
+        raws.append(onehot)
+        names += [f"{f}={value}" for value in kept]
+    x = np.hstack(blocks) if blocks else np.zeros((n, 0))
+    return x, names, np.hstack(raws), logged
+
+
 def run_segment(spec: SegmentSpec, db: Path, progress: bool = True) -> SegmentResult:
     """Cluster the spec's rows with its ``k`` (``None``: auto, by silhouette)."""
     start = time.perf_counter()
@@ -224,7 +277,9 @@ def run_segment(spec: SegmentSpec, db: Path, progress: bool = True) -> SegmentRe
         )
     # the missing-value policy (targeting.missing; for segments the default is median): rows
     # missing a feature whose rule is drop get no cluster, the others are imputed
-    dropped = spec.missing.dropped(features)
+    text = [f for f in features if not pd.api.types.is_numeric_dtype(frame[f])]
+    numeric = [f for f in features if f not in text]
+    dropped = spec.missing.dropped(features, frame)
     n_read = len(frame)
     frame = frame.dropna(subset=dropped).reset_index(drop=True)
     if len(frame) < 10:
@@ -232,7 +287,7 @@ def run_segment(spec: SegmentSpec, db: Path, progress: bool = True) -> SegmentRe
             f"{where}: {len(frame)} of the {n_read:,} rows of {relation} have every feature whose missing "
             f"rule is drop ({', '.join(dropped)}); need at least 10 to cluster"
         )
-    bad = [f for f in features if spec.missing.rule(f) == "level"]
+    bad = [f for f in numeric if spec.missing.rule(f) == "level"]
     if bad:
         raise DataError(
             f"{where}: missing rule 'level' for {bad[0]!r}, a numeric feature; "
@@ -244,11 +299,7 @@ def run_segment(spec: SegmentSpec, db: Path, progress: bool = True) -> SegmentRe
         + (f" ({n_read - len(frame):,} dropped for a missing feature)" if len(frame) < n_read else ""),
         progress,
     )
-    logger = SkewedLog1p()
-    rules = [spec.missing.rule(f) for f in features]
-    prep = make_pipeline(logger, PolicyImputer(rules, logger), StandardScaler())
-    x = prep.fit_transform(frame[features].to_numpy(dtype=float))
-    logged = [f for f, flag in zip(features, prep[0].log_, strict=True) if flag]
+    x, names, raw, logged = design_matrix(frame, numeric, text, spec)
     rng = np.random.default_rng(spec.seed)
     sample = np.sort(rng.choice(len(x), size=min(spec.selection_rows, len(x)), replace=False))
     selection = choose_k(x[sample], spec, progress)
@@ -286,19 +337,18 @@ def run_segment(spec: SegmentSpec, db: Path, progress: bool = True) -> SegmentRe
             "distance": distance,
         }
     )
-    overall = frame[features].mean()
     rows = []
     for c in range(1, k + 1):
         members = cluster == c
-        for j, f in enumerate(features):
+        for j, f in enumerate(names):
             rows.append(
                 {
                     "cluster": c,
                     "feature": f,
                     "n_clients": int(members.sum()),
                     "share": float(members.mean()),
-                    "mean_value": float(frame.loc[members, f].mean()),
-                    "overall_mean": float(overall[f]),
+                    "mean_value": float(np.nanmean(raw[:, j][members])),
+                    "overall_mean": float(np.nanmean(raw[:, j])),
                     "z_centre": float(centres[c - 1, j]),
                 }
             )

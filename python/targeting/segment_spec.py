@@ -12,8 +12,9 @@ Nothing about the apparel data is assumed; an analyst edits one YAML file::
     k_range: [2, 8]                 # candidates for k: auto
     seed: 42
 
-Features must be numeric columns: non-negative right-skewed ones are clustered on the
-``log1p`` scale, missing values follow ``missing`` (the policy every command shares,
+Features are numeric or text columns. A text feature is a category: one-hot over its 19
+most frequent levels (the rest as ``(other)``), scaled to the weight of one numeric feature.
+Non-negative right-skewed numeric ones are clustered on the ``log1p`` scale, missing values follow ``missing`` (the policy every command shares,
 :mod:`targeting.missing`; default ``median``: a rule per column, ``drop`` leaves the row
 unclustered; no indicators), and every feature is standardised. Without ``id`` each row is
 a unit keyed ``row-1``, ``row-2``, ... by its place in the order of all the relation's

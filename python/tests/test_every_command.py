@@ -90,7 +90,7 @@ def _specs(tmp_path: Path) -> dict[str, Path]:
         "segment": {
             "name": "every_segment",
             "relation": "lab.people",
-            "features": ["spend", "visits"],
+            "features": ["spend", "visits", "region"],  # region is text: a category
             "missing": "drop",
             "k": 2,
             "seed": 1,

@@ -17,7 +17,7 @@ from sklearn.metrics import adjusted_rand_score
 from targeting import cli
 from targeting.segment import elbow_k
 
-from .conftest import REPO, run_dbt, scoring_population
+from .conftest import REPO, run_dbt, scoring_population, table_warehouse
 
 #: Planted customer types: mean orders, mean spend per order, recency (days), open rate, share of push.
 TYPES = {
@@ -77,7 +77,8 @@ def members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, pd.D
         # two constant columns and one holding an infinite value, for the refusals below
         con.execute(
             "create table shop.members as select *, 1.0 as const_a, 2.0 as const_b, "
-            "case when member_code = 'M-00003' then 'inf'::double else 1.0 end as spiky from frame"
+            "case when member_code = 'M-00003' then 'inf'::double else 1.0 end as spiky, "
+            "date '2024-01-01' as joined_on from frame"
         )
     return db, frame
 
@@ -119,6 +120,50 @@ def test_planted_types_are_recovered(members: tuple[Path, pd.DataFrame], tmp_pat
     assert runs == [(3, "given"), (4, "silhouette")]
 
 
+def test_a_text_feature_is_a_category_the_clusters_can_follow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two plans whose spend overlaps: with the plan (text) as a feature the clusters follow it,
+    without it they cannot; the profiles give each level's share per cluster."""
+    rng = np.random.default_rng(4)
+    n = 600
+    plan = np.where(np.arange(n) % 2 == 0, "basic", "premium")
+    frame = pd.DataFrame(
+        {
+            "plan": plan,
+            "spend": rng.normal(np.where(plan == "basic", 10.0, 11.0), 2.0),
+            "visits": rng.normal(5.0, 1.0, n),
+        }
+    )
+    db = table_warehouse(tmp_path, monkeypatch, "shop.accounts", frame, "accounts")
+    aris, level_shares = {}, None
+    for features in (["spend", "visits", "plan"], ["spend", "visits"]):
+        spec = _spec(tmp_path, relation="shop.accounts", id=None, features=features, k=2)
+        assert cli.main(["segment", "--spec", str(spec), "--db", str(db), "--quiet"]) == 0
+        with duckdb.connect(str(db), read_only=True) as con:
+            run_id = con.execute("select max_by(run_id, created_at) from ml.segment_runs").fetchone()[0]
+            clusters = con.execute(
+                "select client_id, cluster from ml.customer_clusters where run_id = ?", [run_id]
+            ).df()
+            profiles = con.execute("select * from ml.cluster_profiles where run_id = ?", [run_id]).df()
+        # the row key is the order of all columns (plan, spend, visits): recompute it to join
+        keyed = frame.sort_values(list(frame.columns), kind="stable").assign(
+            client_id=[f"row-{i}" for i in range(1, n + 1)]
+        )
+        both = clusters.merge(keyed, on="client_id")
+        assert len(both) == n
+        aris[len(features)] = adjusted_rand_score(both["plan"], both["cluster"])
+        if "plan" in features:
+            level_shares = profiles[profiles["feature"].str.startswith("plan=")].pivot(
+                index="cluster", columns="feature", values="mean_value"
+            )
+    print(aris, level_shares)
+    assert aris[3] > 0.95 and aris[2] < 0.3, aris
+    # each cluster is almost all one plan: its level's share in the cluster's profile
+    assert level_shares is not None and list(level_shares.columns) == ["plan=basic", "plan=premium"]
+    assert level_shares.max(axis=1).min() > 0.95, level_shares
+
+
 def test_elbow_is_the_bend_of_the_inertia_curve() -> None:
     ks = np.arange(2, 9)
     inertia = np.array([100.0, 60.0, 25.0, 22.0, 20.0, 19.0, 18.0])
@@ -129,8 +174,8 @@ def test_elbow_is_the_bend_of_the_inertia_curve() -> None:
     ("changes", "expected"),
     [
         (
-            {"features": ["orders", "planted_type"]},
-            "feature column 'planted_type' of shop.members is VARCHAR",
+            {"features": ["orders", "joined_on"]},
+            "feature column 'joined_on' of shop.members is DATE; expected numbers or text",
         ),
         ({"features": ["orders", "basket"]}, "feature column 'basket' is not a column of shop.members"),
         ({"k": 1}, "k must be auto or a whole number >= 2, got 1"),
