@@ -14,9 +14,10 @@ Nothing about the apparel data is assumed; an analyst edits one YAML file::
 
 Features are numeric or text columns. A text feature is a category: one-hot over its 19
 most frequent levels (the rest as ``(other)``), scaled to the weight of one numeric feature.
-Non-negative right-skewed numeric ones are clustered on the ``log1p`` scale, missing values follow ``missing`` (the policy every command shares,
-:mod:`targeting.missing`; default ``median``: a rule per column, ``drop`` leaves the row
-unclustered; no indicators), and every feature is standardised. Without ``id`` each row is
+Non-negative right-skewed numeric ones are clustered on the ``log1p`` scale, missing values
+follow ``missing`` (the policy every command shares, :mod:`targeting.missing`; default
+``median``: a rule per column, ``drop`` leaves the row unclustered; no indicators), and every
+numeric feature is standardised. Without ``id`` each row is
 a unit keyed ``row-1``, ``row-2``, ... by its place in the order of all the relation's
 columns (:func:`targeting.sqlsafe.keyed`, the key every command gives a row): the same rows
 in any order get the same keys and clusters.
