@@ -168,9 +168,12 @@ def fit_spec(
         fitted_at=datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
     )
     folder = runs.save_run(spec, idata, train, record, root)
-    _say(
-        f"{diag.message}: max r_hat {diag.max_r_hat}, min bulk ESS {diag.min_ess_bulk}, "
-        f"divergences {diag.divergences}; {seconds:.1f} s",
-        progress,
+    # the figures rounded as the gate reads them (the verdict is printed by the command)
+    figures = (
+        f"max r_hat {diag.max_r_hat:.3f}, min bulk ESS {diag.min_ess_bulk:.0f}, "
+        f"{diag.divergences} divergences"
+        if diag.max_r_hat is not None and diag.min_ess_bulk is not None
+        else diag.message
     )
+    _say(f"sampled in {seconds:.1f} s: {figures}", progress)
     return FitResult(run_id, folder, diag, len(train), seconds, idata)
