@@ -187,6 +187,32 @@ def read_experiment(
     return frame, label
 
 
+def parse_arms(text: str) -> list[str]:
+    """Parse ``--arms a,b,...``: two or more distinct arm names, in the order given."""
+    arms = [a.strip() for a in text.split(",")]
+    if any(not a for a in arms) or len(set(arms)) != len(arms) or len(arms) < 2:
+        raise AbTestError(f"--arms {text!r}: expected two or more distinct arm names separated by commas")
+    return arms
+
+
+def select_arms(cfg: AbConfig, frame: pd.DataFrame, arms: list[str], label: str) -> pd.DataFrame:
+    """Keep the rows of ``arms`` only (``--arms``): an analysis of some arms of an experiment.
+
+    The control must be one of them, and each must be an arm of the data; the sample ratio
+    check then compares the chosen arms with each other (against ``--planned`` when given).
+    """
+    present = sorted(frame["arm"].unique())
+    unknown = [a for a in arms if a not in present]
+    if unknown:
+        raise AbTestError(
+            f"{label}: --arms names {unknown[0]!r}, which is not an arm of column {cfg.arm!r}; "
+            f"its arms are: {', '.join(present)}"
+        )
+    if cfg.control not in arms:
+        raise AbTestError(f"--arms {','.join(arms)} leaves out the control arm {cfg.control!r}")
+    return frame[frame["arm"].isin(arms)].reset_index(drop=True)
+
+
 def _arms(cfg: AbConfig, frame: pd.DataFrame, label: str) -> list[str]:
     counts = frame["arm"].value_counts()
     arms = sorted(counts.index)

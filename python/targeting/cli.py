@@ -206,6 +206,8 @@ def _cmd_abtest(args: argparse.Namespace) -> int:
     frame, label = abtest.read_experiment(
         cfg, Path(args.csv) if args.csv else None, args.relation, Path(args.db), keep_if=args.keep_if
     )
+    if args.arms:
+        frame = abtest.select_arms(cfg, frame, abtest.parse_arms(args.arms), label)
     table = abtest.analyse(cfg, frame, label)
     abtest.warn_srm(table)
     cols = [
@@ -216,6 +218,7 @@ def _cmd_abtest(args: argparse.Namespace) -> int:
         "diff",
         "diff_lower",
         "diff_upper",
+        "p_value",
         "p_value_holm",
         "prob_best",
     ]
@@ -243,11 +246,18 @@ def _cmd_lift(args: argparse.Namespace) -> int:
     frame, label = abtest.read_experiment(
         cfg, Path(args.csv) if args.csv else None, args.relation, Path(args.db), args.group, args.keep_if
     )
-    print(
-        f"[lift] {len(frame):,} units in {frame['group'].nunique():,} groups of {args.group}",
-        file=sys.stderr,
-        flush=True,
-    )
+    if args.arms:
+        frame = abtest.select_arms(cfg, frame, abtest.parse_arms(args.arms), label)
+    n_groups = frame["group"].nunique()
+    print(f"[lift] {len(frame):,} units in {n_groups:,} groups of {args.group}", file=sys.stderr, flush=True)
+    if n_groups < 3:
+        # two groups cannot inform the spread between groups: the pooled row is mostly its prior
+        print(
+            f"[lift] warning: {n_groups} group(s) of {args.group}; with fewer than 3 the pooled row and "
+            "the spread between groups say mostly what their prior says: read the per-group rows",
+            file=sys.stderr,
+            flush=True,
+        )
     table = lift.analyse_lift(cfg, frame, label, args.group)
     lift.warn_srm(table)
     cols = ["metric", "arm", "group_value", "n_treated", "n_control", "diff", "diff_lower", "diff_upper"]
@@ -352,6 +362,9 @@ def _add_experiment_arguments(parser: argparse.ArgumentParser, csv_help: str, re
     )
     parser.add_argument(
         "--planned", help="planned shares, arm=share,... (default: equal); used by the SRM check"
+    )
+    parser.add_argument(
+        "--arms", help="analyse these arms only, a,b,... (the control among them; default: every arm)"
     )
     parser.add_argument(
         "--alpha", type=float, default=0.10, help="1 - interval level (default 0.10: 90%% intervals)"

@@ -129,6 +129,7 @@ def write_lift_report(analysis: str, table: pd.DataFrame, out: Path | None = Non
         "diff",
         "diff_lower",
         "diff_upper",
+        "p_value",
         "p_value_holm",
         "pooled_mean",
         "pooled_lower",
@@ -152,7 +153,7 @@ def write_abtest_report(experiment: str, table: pd.DataFrame, out: Path | None =
         for i, (metric, rows) in enumerate(table.groupby("metric", sort=False))
     ]
     cols = ["metric", "metric_kind", "arm", "n_units", "value", "value_lower", "value_upper", "diff"]
-    cols += ["diff_lower", "diff_upper", "p_value_holm", "prob_best", "expected_loss", "srm_ok"]
+    cols += ["diff_lower", "diff_upper", "p_value", "p_value_holm", "prob_best", "expected_loss", "srm_ok"]
     srm = "passed" if bool(table["srm_ok"].iloc[0]) else "FAILED: do not trust these comparisons"
     intro = (
         f"Source: {html.escape(str(table['source'].iloc[0]))}. Sample ratio check {srm} "

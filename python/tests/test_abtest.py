@@ -106,6 +106,12 @@ def test_intervals_cover_the_planted_effects_at_their_level() -> None:
     assert all(0.84 <= c <= 0.96 for c in coverage.values()), coverage
 
 
+#: One experiment's rows of ml.ab_results, without the columns naming the source and the time.
+RESULTS = (
+    "select * exclude (source, analysed_at) from ml.ab_results where experiment = ? order by metric, arm"
+)
+
+
 def test_a_public_style_csv_with_three_arms_through_the_cli(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -143,6 +149,23 @@ def test_a_public_style_csv_with_three_arms_through_the_cli(
     assert cli.main(argv) == 0  # a rerun replaces the experiment's rows
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from ml.ab_results").fetchone()[0] == 6
+
+    # --arms: two arms of the three, exactly as a file holding only those arms' rows
+    frame = pd.read_csv(tmp_path / "ab.csv")
+    frame[frame["test group"] != "v1"].to_csv(tmp_path / "two.csv", index=False)
+    two = ["--experiment", "two_arms", "--arm", "test group", "--control", "ctrl", "--metric", "converted"]
+    two += ["--db", str(db)]
+    capsys.readouterr()
+    assert cli.main(["abtest", "--csv", str(tmp_path / "ab.csv"), *two, "--arms", "ctrl,v2"]) == 0
+    out = capsys.readouterr().out
+    assert "p_value " in out and "p_value_holm" in out, out  # the raw p beside the adjusted one
+    with duckdb.connect(str(db), read_only=True) as con:
+        chosen = con.execute(RESULTS, ["two_arms"]).df()
+    assert cli.main(["abtest", "--csv", str(tmp_path / "two.csv"), *two]) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        filtered = con.execute(RESULTS, ["two_arms"]).df()
+    assert list(chosen["arm"]) == ["ctrl", "v2"]
+    pd.testing.assert_frame_equal(chosen, filtered)
 
 
 def test_sample_ratio_mismatch_is_flagged_loudly(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -195,6 +218,21 @@ BAD = {
         ["ratio metric 'roas=y' is not name=numerator/denominator"],
     ),
     "no metric": ({"arm": ["a", "b"] * 5, "y": [0, 1] * 5}, [], ["name at least one --metric"]),
+    "--arms naming an arm the data lacks": (
+        {"arm": ["a", "b", "c"] * 4, "y": [0, 1] * 6},
+        ["--metric", "y", "--arms", "a,d"],
+        ["--arms names 'd', which is not an arm of column 'arm'; its arms are: a, b, c"],
+    ),
+    "--arms without the control": (
+        {"arm": ["a", "b", "c"] * 4, "y": [0, 1] * 6},
+        ["--metric", "y", "--arms", "b,c"],
+        ["--arms b,c leaves out the control arm 'a'"],
+    ),
+    "--arms with one arm": (
+        {"arm": ["a", "b", "c"] * 4, "y": [0, 1] * 6},
+        ["--metric", "y", "--arms", "a"],
+        ["--arms 'a': expected two or more distinct arm names"],
+    ),
 }
 
 

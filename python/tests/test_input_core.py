@@ -604,3 +604,19 @@ def test_imputation_in_sql_equals_imputation_in_python() -> None:
         missing.MissingPolicyError, match="missing rule 'level' for 'spend', a numeric column"
     ):
         missing.learn(missing.MissingPolicy("drop", {"spend": "level"}), frame, ["spend"], "spec.yml")
+
+
+def test_lift_warns_when_too_few_groups_inform_the_pooled_row(tmp_path: Path, capsys) -> None:
+    """Two campaigns cannot inform the spread between campaigns: the pooled row is mostly prior."""
+    db = tmp_path / "wh.duckdb"
+    duckdb.connect(str(db)).close()
+    args = ["lift", "--analysis", "few", "--group", "campaign", "--arm", "arm", "--control", "control"]
+    args += ["--metric", "converted", "--db", str(db), "--no-write"]
+    two = _experiment_csv(tmp_path / "two.csv", _units())  # campaigns c0 and c1
+    assert cli.main([*args, "--csv", str(two)]) == 0
+    assert "warning: 2 group(s) of campaign; with fewer than 3 the pooled row" in capsys.readouterr().err
+    three = _experiment_csv(
+        tmp_path / "three.csv", [{**r, "campaign": f"c{i % 3}"} for i, r in enumerate(_units(60))]
+    )
+    assert cli.main([*args, "--csv", str(three)]) == 0
+    assert "warning" not in capsys.readouterr().err
