@@ -180,20 +180,24 @@ def test_sample_ratio_mismatch_is_flagged_loudly(tmp_path: Path, capsys: pytest.
     assert "(ok)" in capsys.readouterr().out
 
 
+#: Two and three arms of 0/1 outcomes, the cases' common inputs.
+TWO_ARMS = {"arm": ["a", "b"] * 5, "y": [0, 1] * 5}
+THREE_ARMS = {"arm": ["a", "b", "c"] * 4, "y": [0, 1] * 6}
+
 BAD = {
     "one arm": ({"arm": ["a"] * 10, "y": [0, 1] * 5}, ["--metric", "y"], ["has one arm only (['a'])"]),
     "unknown control arm": (
-        {"arm": ["a", "b"] * 5, "y": [0, 1] * 5},
+        TWO_ARMS,
         ["--metric", "y", "--control", "z"],
         ["control arm 'z' is unknown; arms are: a, b"],
     ),
     "empty planned arm": (
-        {"arm": ["a", "b"] * 5, "y": [0, 1] * 5},
+        TWO_ARMS,
         ["--metric", "y", "--planned", "a=1,b=1,c=1"],
         ["planned arm(s) ['c'] have no rows (empty arms)"],
     ),
     "arm outside the plan": (
-        {"arm": ["a", "b", "c"] * 4, "y": [0, 1] * 6},
+        THREE_ARMS,
         ["--metric", "y", "--planned", "a=1,b=1"],
         ["unknown arm(s) ['c']"],
     ),
@@ -203,7 +207,7 @@ BAD = {
         ["metric column 'y' of the file is VARCHAR; expected numbers"],
     ),
     "unknown metric name": (
-        {"arm": ["a", "b"] * 5, "y": [0, 1] * 5},
+        TWO_ARMS,
         ["--metric", "revenue"],
         ["metric column 'revenue' is not a column of the file; its columns are: arm, y"],
     ),
@@ -213,23 +217,23 @@ BAD = {
         ["column 'y' is empty on 5 rows"],
     ),
     "ratio without a denominator": (
-        {"arm": ["a", "b"] * 5, "y": [0, 1] * 5},
+        TWO_ARMS,
         ["--ratio", "roas=y"],
         ["ratio metric 'roas=y' is not name=numerator/denominator"],
     ),
-    "no metric": ({"arm": ["a", "b"] * 5, "y": [0, 1] * 5}, [], ["name at least one --metric"]),
+    "no metric": (TWO_ARMS, [], ["name at least one --metric"]),
     "--arms naming an arm the data lacks": (
-        {"arm": ["a", "b", "c"] * 4, "y": [0, 1] * 6},
+        THREE_ARMS,
         ["--metric", "y", "--arms", "a,d"],
         ["--arms names 'd', which is not an arm of column 'arm'; its arms are: a, b, c"],
     ),
     "--arms without the control": (
-        {"arm": ["a", "b", "c"] * 4, "y": [0, 1] * 6},
+        THREE_ARMS,
         ["--metric", "y", "--arms", "b,c"],
         ["--arms b,c leaves out the control arm 'a'"],
     ),
     "--arms with one arm": (
-        {"arm": ["a", "b", "c"] * 4, "y": [0, 1] * 6},
+        THREE_ARMS,
         ["--metric", "y", "--arms", "a"],
         ["--arms 'a': expected two or more distinct arm names"],
     ),
