@@ -141,7 +141,10 @@ def test_a_text_feature_is_a_category_the_clusters_can_follow(
         spec = _spec(tmp_path, relation="shop.accounts", id=None, features=features, k=2)
         assert cli.main(["segment", "--spec", str(spec), "--db", str(db), "--quiet"]) == 0
         with duckdb.connect(str(db), read_only=True) as con:
-            run_id = con.execute("select max_by(run_id, created_at) from ml.segment_runs").fetchone()[0]
+            # the run of these features (created_at has whole seconds: two runs can share one)
+            run_id = con.execute(
+                "select run_id from ml.segment_runs where features = ?", [", ".join(features)]
+            ).fetchone()[0]
             clusters = con.execute(
                 "select client_id, cluster from ml.customer_clusters where run_id = ?", [run_id]
             ).df()
