@@ -27,12 +27,30 @@ economics as (
     select * from {{ ref('targeting_economics') }}
 ),
 
+runs as (
+    select distinct
+        spec_name,
+        run_id,
+        created_at
+    from scores
+),
+
+ranked_runs as (
+    -- the latest run of each spec; created_at has whole seconds, so two runs written in the
+    -- same second are told apart by run_id (as stg_ml__segment_runs does): never arbitrary
+    select
+        spec_name,
+        run_id,
+        row_number() over (partition by spec_name order by created_at desc, run_id asc) as run_rank
+    from runs
+),
+
 latest_runs as (
     select
         spec_name,
-        max_by(run_id, created_at) as run_id
-    from scores
-    group by spec_name
+        run_id
+    from ranked_runs
+    where run_rank = 1
 ),
 
 unit_value as (
