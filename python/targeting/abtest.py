@@ -132,11 +132,13 @@ def read_experiment(
     db: Path | None = None,
     group: str | None = None,
     keep_if: str | None = None,
+    arms: str | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """Read the arm and outcome columns, checked; return the frame and a label of the source.
 
     ``group`` adds a column ``group`` (the column's values as text, e.g. the campaign);
-    ``keep_if`` names a boolean column: only rows where it is true are read.
+    ``keep_if`` names a boolean column: only rows where it is true are read. ``arms``
+    (``--arms a,b``) keeps those arms' rows, once every row read has been checked.
     """
     columns = list(dict.fromkeys([*cfg.metrics, *[c for _, n, d in cfg.ratios for c in (n, d)]]))
     reserved = [c for c in columns if c in ("arm", "group")]
@@ -184,6 +186,8 @@ def read_experiment(
                 f"{label}: column {name!r} is empty on {empty:,} rows; every unit needs a value"
             )
     check_finite(frame, {c: c for c in columns}, label)
+    if arms:
+        frame = select_arms(cfg, frame, parse_arms(arms), label)
     return frame, label
 
 

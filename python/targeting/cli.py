@@ -204,10 +204,13 @@ def _cmd_abtest(args: argparse.Namespace) -> int:
 
     cfg = _experiment_config(args, args.experiment, args.ratio or [])
     frame, label = abtest.read_experiment(
-        cfg, Path(args.csv) if args.csv else None, args.relation, Path(args.db), keep_if=args.keep_if
+        cfg,
+        Path(args.csv) if args.csv else None,
+        args.relation,
+        Path(args.db),
+        keep_if=args.keep_if,
+        arms=args.arms,
     )
-    if args.arms:
-        frame = abtest.select_arms(cfg, frame, abtest.parse_arms(args.arms), label)
     table = abtest.analyse(cfg, frame, label)
     abtest.warn_srm(table)
     cols = [
@@ -244,10 +247,14 @@ def _cmd_lift(args: argparse.Namespace) -> int:
 
     cfg = _experiment_config(args, args.analysis)
     frame, label = abtest.read_experiment(
-        cfg, Path(args.csv) if args.csv else None, args.relation, Path(args.db), args.group, args.keep_if
+        cfg,
+        Path(args.csv) if args.csv else None,
+        args.relation,
+        Path(args.db),
+        args.group,
+        args.keep_if,
+        args.arms,
     )
-    if args.arms:
-        frame = abtest.select_arms(cfg, frame, abtest.parse_arms(args.arms), label)
     n_groups = frame["group"].nunique()
     print(f"[lift] {len(frame):,} units in {n_groups:,} groups of {args.group}", file=sys.stderr, flush=True)
     if n_groups < 3:
