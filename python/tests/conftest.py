@@ -169,6 +169,25 @@ def write_spec(tmp_path: Path, **changes: object) -> Path:
     return path
 
 
+def fingerprints(db: Path) -> dict[str, tuple]:
+    """Every table and view of the warehouse with its row count and an order-free hash of its rows."""
+    out: dict[str, tuple] = {}
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        names = con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
+            "union all select schema_name, view_name from duckdb_views() "
+            "where database_name = current_database() and not internal order by 1, 2"
+        ).fetchall()
+        for schema, table in names:
+            rel = f'"{schema}"."{table}"'
+            out[f"{schema}.{table}"] = con.execute(
+                f"select count(*), sum(hash(t)) from {rel} as t"
+            ).fetchone()
+    return out
+
+
 def table_warehouse(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relation: str, frame: object, name: str = "table"
 ) -> Path:

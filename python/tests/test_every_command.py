@@ -21,7 +21,7 @@ import yaml
 
 from targeting import cli
 
-from .conftest import table_warehouse
+from .conftest import fingerprints, table_warehouse
 
 pytestmark = pytest.mark.slow  # fits models
 
@@ -179,20 +179,11 @@ def test_every_command_takes_the_same_rows_under_the_same_keys(
         con.execute(
             "update lab.people set visits = 'inf'::double where visits = (select max(visits) from lab.people)"
         )
-    kept = _fingerprint(db)
+    kept = fingerprints(db)
     capsys.readouterr()
     assert cli.main(["evaluate", GATE, "--db", str(db), *cv]) == 2
     assert "column 'visits' holds" in capsys.readouterr().err
-    assert _fingerprint(db) == kept
-
-
-def _fingerprint(db: Path) -> dict[str, tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        listed = con.execute("select table_name from duckdb_tables() where schema_name = 'ml'").fetchall()
-        tables = [row[0] for row in listed]
-        return {
-            t: con.execute(f'select count(*), sum(hash(columns(*))) from ml."{t}"').fetchone() for t in tables
-        }
+    assert fingerprints(db) == kept
 
 
 #: change to the table -> (commands, what each one's one line must say)
@@ -222,7 +213,7 @@ def test_every_command_refuses_the_same_table_for_the_same_reason(
                      "--control", "control", "--metric", "visits", "--db", str(db)]) == 0  # fmt: skip
     with duckdb.connect(str(db)) as con:
         con.execute(change)
-    before = _fingerprint(db)
+    before = fingerprints(db)
     metric = "visits" if "infinite" in case else "responded"
     argv = {
         "fit": ["fit", "--spec", str(specs["model"]), *FAST],
@@ -237,5 +228,5 @@ def test_every_command_refuses_the_same_table_for_the_same_reason(
         err = capsys.readouterr().err
         lines = [line for line in err.splitlines() if "error:" in line]
         assert code == 2 and len(lines) == 1 and says in lines[0], (command, err)
-    assert _fingerprint(db) == before
+    assert fingerprints(db) == before
     assert not (tmp_path / "runs").exists()

@@ -18,7 +18,7 @@ import pytest
 
 from targeting import cli
 
-from .conftest import REPO, write_spec
+from .conftest import REPO, fingerprints, write_spec
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -28,23 +28,6 @@ SCORE = ["score", "--allow-failed-diagnostics"]
 
 SPECS = REPO / "python" / "specs"
 FAST = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
-
-
-def fingerprints(db: Path) -> dict[str, tuple]:
-    """Every table and view of the warehouse with its row count and an order-free hash of its rows."""
-    out: dict[str, tuple] = {}
-    with duckdb.connect(str(db), read_only=True) as con:
-        names = con.execute(
-            "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
-            "union all select schema_name, view_name from duckdb_views() "
-            "where database_name = current_database() and not internal order by 1, 2"
-        ).fetchall()
-        for schema, table in names:
-            rel = f'"{schema}"."{table}"'
-            out[f"{schema}.{table}"] = con.execute(
-                f"select count(*), sum(hash(t)) from {rel} as t"
-            ).fetchone()
-    return out
 
 
 @pytest.fixture(scope="module")
