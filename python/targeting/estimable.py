@@ -33,7 +33,7 @@ def check_finite(frame: pd.DataFrame, columns: Mapping[str, str], label: str) ->
     frame
         The rows read.
     columns
-        Frame column -> the name the user knows it by.
+        Frame column -> the name the user knows it by; only numeric columns are checked.
     label
         The source (file or relation), for the message.
 
@@ -44,7 +44,9 @@ def check_finite(frame: pd.DataFrame, columns: Mapping[str, str], label: str) ->
 
     """
     for col, name in columns.items():
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            continue  # a text column is a category: its value 'inf' is a level, not a number
+        values = frame[col].to_numpy(dtype=float, na_value=np.nan)
         bad = np.isinf(values)
         if bad.any():
             raise EstimabilityError(

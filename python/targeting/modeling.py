@@ -80,12 +80,7 @@ def check_finite_predictors(
     spec: ModelSpec, frame: pd.DataFrame, predictors: list[str], relation: str
 ) -> None:
     """Refuse ``inf``/``-inf`` in a numeric predictor, naming it and the count (fit and evaluate alike)."""
-    numeric = {
-        c: c
-        for c in predictors
-        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-    }
-    check_finite(frame, numeric, f"{spec.path or spec.name}: {relation}")
+    check_finite(frame, {c: c for c in predictors}, f"{spec.path or spec.name}: {relation}")
 
 
 def check_training_frame(spec: ModelSpec, frame: pd.DataFrame, relation: str) -> pd.DataFrame:

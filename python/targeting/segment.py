@@ -34,11 +34,12 @@ from sklearn.preprocessing import StandardScaler
 
 from targeting.binding import Role, bind, is_text
 from targeting.estimable import check_finite
+from targeting.levels import MAX_LEVELS, ranked_levels
 from targeting.missing import MISSING_LEVEL
 from targeting.modeling import DataError
 from targeting.segment_spec import SegmentSpec
 from targeting.settings import manifest_path
-from targeting.sqlsafe import ROW_KEY, check_filter, ident, keyed
+from targeting.sqlsafe import check_filter, ident, unit_source
 from targeting.warehouse import connect
 
 #: k-means restarts (best of) for the selection fits and the final fit.
@@ -47,8 +48,6 @@ N_INIT = 4
 SILHOUETTE_ROWS = 5000
 #: Skewness above which a non-negative feature is clustered on the log1p scale.
 SKEW_FOR_LOG = 2.0
-#: Most levels of a text feature with a column of their own (``(other)`` included).
-MAX_LEVELS = 20
 #: The level of a text feature's values beyond its ``MAX_LEVELS - 1`` most frequent.
 OTHER_LEVEL = "(other)"
 
@@ -157,9 +156,8 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
             conds.append(f"{ident(spec.as_of)} = ?")
             params.append(as_of)
         # no id: the row key every command gives a row (targeting.sqlsafe.keyed)
-        key = f"cast({ident(spec.id or ROW_KEY)} as varchar)"
-        source = rel.sql if spec.id else keyed(rel, where)
-        cols = [f"{key} as {ident('client_id')}"]
+        source, key = unit_source(rel, spec.id, where)
+        cols = [f"cast({ident(key)} as varchar) as {ident('client_id')}"]
         rel_text = {f for f in spec.features if is_text(rel, f)}  # a category: one-hot below
         cols += [
             f"cast({ident(f)} as {'varchar' if f in rel_text else 'double'}) as {ident(f)}"
@@ -179,8 +177,7 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
     empty = [f for f in spec.features if frame[f].isna().all()]
     if empty:
         raise DataError(f"{where}: feature column(s) {empty} of {rel.label} are empty in the rows to cluster")
-    numbers = {f: f for f in spec.features if pd.api.types.is_numeric_dtype(frame[f])}
-    check_finite(frame, numbers, f"{where}: {rel.label}")
+    check_finite(frame, {f: f for f in spec.features}, f"{where}: {rel.label}")
     if all(frame[f].nunique(dropna=True) <= 1 for f in spec.features):
         raise DataError(
             f"{where}: every feature column of {rel.label} has one value in the rows to cluster "
@@ -245,7 +242,7 @@ def design_matrix(
         logged = [f for f, flag in zip(numeric, prep[0].log_, strict=True) if flag]
     for f in text:
         level = frame[f].astype(object).where(frame[f].notna(), MISSING_LEVEL).astype(str).to_numpy()
-        counts = pd.Series(level).value_counts().sort_index().sort_values(ascending=False, kind="stable")
+        counts = ranked_levels(level)
         kept = list(counts.index[: MAX_LEVELS - 1])
         if len(counts) > len(kept):
             level = np.where(np.isin(level, kept), level, OTHER_LEVEL)

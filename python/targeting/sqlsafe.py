@@ -108,7 +108,23 @@ def keyed(rel: Relation, where: str) -> str:
             f"{where}: {rel.label} has a column named {ROW_KEY!r}, the name of the computed row key "
             "of a spec without id; name an id column in the spec"
         )
-    return f"(select *, {row_key_sql(rel.columns)} as {ident(ROW_KEY)} from {rel.sql}) as keyed"
+    return keyed_sql(rel.sql, rel.columns)
+
+
+def keyed_sql(rel_sql: str, columns: Iterable[str], quote: Callable[[str], str] = ident) -> str:
+    """Return :func:`keyed`'s subquery for an already quoted relation, in any dialect's quoting."""
+    return f"(select *, {row_key_sql(columns, quote)} as {quote(ROW_KEY)} from {rel_sql}) as keyed"
+
+
+def unit_source(rel: Relation, id_column: str | None, where: str) -> tuple[str, str]:
+    """Return what to select from and the unit key column.
+
+    That is ``rel`` and its id or, for a spec without an id, :func:`keyed` ``rel`` and
+    :data:`ROW_KEY`, the key every command shares.
+    """
+    if id_column:
+        return rel.sql, id_column
+    return keyed(rel, where), ROW_KEY
 
 
 def _manifest_model(name: str, manifest: Path) -> tuple[str, str]:

@@ -41,7 +41,7 @@ import numpy as np
 
 from targeting.linpred import LinearPredictor, UnsupportedModel
 from targeting.missing import Imputation
-from targeting.sqlsafe import row_key_sql
+from targeting.sqlsafe import keyed_sql
 
 #: Gauss-Hermite nodes behind p_mean and p_sd.
 NODES = 16
@@ -484,14 +484,12 @@ def scoring_statement(
     ``where`` is the spec's filter, already checked by :func:`targeting.sqlsafe.check_filter`;
     the cutoff is the table's own latest ``as_of`` (every row of a plain table). ``imputation``
     (the run's, over its predictor ``columns``) fills missing values as the fit did.
-    ``row_key`` (the table's columns, for a spec without id) computes ``id_column`` as the
-    row key :func:`targeting.sqlsafe.row_key_sql`, over the whole table before any condition.
+    ``row_key`` (the table's columns, for a spec without id) computes the row key
+    :data:`targeting.sqlsafe.ROW_KEY` (``id_column`` then) over the whole table before any
+    condition, as :func:`targeting.sqlsafe.keyed` does.
     """
     rel = f"{quote(schema, dialect)}.{quote(table, dialect)}"
-    rows = rel
-    if row_key is not None:
-        key = row_key_sql(row_key, lambda name: quote(name, dialect))
-        rows = f"(select *, {key} as {quote(id_column, dialect)} from {rel}) as keyed"
+    rows = rel if row_key is None else keyed_sql(rel, row_key, lambda name: quote(name, dialect))
     conditions = [f"({where})"] if where else []
     if as_of:
         cut = quote(as_of, dialect)

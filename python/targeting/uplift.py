@@ -32,17 +32,16 @@ import pandas as pd
 from targeting import missing, upliftstats
 from targeting.binding import Role, bind, is_text
 from targeting.estimable import check_finite, check_varies
+from targeting.levels import MAX_LEVELS, ranked_levels
 from targeting.modeling import DataError, build_model, diagnose, fit_model
 from targeting.predict import predict_draws
 from targeting.settings import manifest_path
 from targeting.specs import ModelSpec
-from targeting.sqlsafe import ROW_KEY, check_filter, ident, keyed
+from targeting.sqlsafe import check_filter, ident, unit_source
 from targeting.uplift_spec import UpliftSpec
 from targeting.warehouse import connect
 
 TOP_SHARES = (0.1, 0.2, 0.3)
-#: Most levels of a text feature with a column of their own (the reference included).
-MAX_LEVELS = 20
 #: Fewest training units of a level, in every arm, for a column of its own.
 MIN_LEVEL_UNITS = 5
 
@@ -73,8 +72,8 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
         cond = f" where ({check_filter(con, rel, spec.filter, where)})" if spec.filter else ""
         feats = list(dict.fromkeys(f.column for f in spec.features))
         # no id: the row key every command gives a row (targeting.sqlsafe.keyed)
-        unit_id = f"cast({ident(spec.id or ROW_KEY)} as varchar)"
-        source = rel.sql if spec.id else keyed(rel, where)
+        source, key = unit_source(rel, spec.id, where)
+        unit_id = f"cast({ident(key)} as varchar)"
         select = [
             f"{unit_id} as unit_id",
             (f"cast({ident(spec.group)} as varchar)" if spec.group else "'(all)'") + " as group_value",
@@ -101,11 +100,7 @@ def _check_units(spec: UpliftSpec, frame: pd.DataFrame, label: str) -> None:
         empty = int(frame[col].isna().sum())
         if empty:
             raise DataError(f"{where}: column {name!r} of {label} is empty on {empty:,} rows")
-    features = {
-        f"f_{f.column}": f.column
-        for f in spec.features
-        if pd.api.types.is_numeric_dtype(frame[f"f_{f.column}"])
-    }
+    features = {f"f_{f.column}": f.column for f in spec.features}
     check_finite(frame, {"y": spec.outcome, **features}, f"{where}: {label}")
     check_varies(frame["y"].to_numpy(), spec.outcome, f"{where}: {label}")
     values = sorted(set(frame["y"].unique()))
@@ -197,8 +192,7 @@ def design(spec: UpliftSpec, units: pd.DataFrame) -> Design:
         # estimate), and at most MAX_LEVELS - 1 get a column, by training count; the other
         # levels, and a level unseen in training, share the reference
         level = filled[f.column].astype(str).to_numpy()
-        counts = pd.Series(level[train]).value_counts()
-        counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+        counts = ranked_levels(level[train])
         kept = []
         for value in counts.index[1:]:
             per_arm = [
@@ -207,14 +201,15 @@ def design(spec: UpliftSpec, units: pd.DataFrame) -> Design:
             ]
             if all(MIN_LEVEL_UNITS <= n <= total - MIN_LEVEL_UNITS for n, total in per_arm):
                 kept.append(value)
-        for value in kept[: MAX_LEVELS - 1]:
+        kept = kept[: MAX_LEVELS - 1]
+        for value in kept:
             names.append(f"{f.term}[{value}]")
             blocks.append((level == value).astype(float))
-        left = len(counts) - 1 - min(len(kept), MAX_LEVELS - 1)
+        left = len(counts) - 1 - len(kept)
         if left:
             # say what the model cannot see: levels folded into the reference
             _say(
-                f"text feature {f.term!r}: {min(len(kept), MAX_LEVELS - 1)} of its {len(counts) - 1} levels "
+                f"text feature {f.term!r}: {len(kept)} of its {len(counts) - 1} levels "
                 f"besides the reference {counts.index[0]!r} get a column; {left} share the reference "
                 f"(fewer than {MIN_LEVEL_UNITS} training units in an arm, or beyond {MAX_LEVELS - 1} levels)"
             )

@@ -20,7 +20,7 @@ from targeting.sqlsafe import (
     Relation,
     check_filter,
     ident,
-    keyed,
+    unit_source,
 )
 
 ML_SCHEMA = "ml"
@@ -121,7 +121,7 @@ class SpecSource:
     def population(self) -> str:
         """Return the ``population`` CTE body: the relation's rows that pass the spec's filter."""
         where = f"where ({self.filter})" if self.filter else ""
-        source = self.relation.sql if self.spec.id else keyed(self.relation, self.spec.path)
+        source, _key = unit_source(self.relation, self.spec.id, self.spec.path)
         return f"select * from {source} {where}"
 
     def base(self, columns: list[str]) -> str:
