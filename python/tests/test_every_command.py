@@ -230,3 +230,19 @@ def test_every_command_refuses_the_same_table_for_the_same_reason(
         assert code == 2 and len(lines) == 1 and says in lines[0], (command, err)
     assert fingerprints(db) == before
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("command", ["fit", "uplift", "segment"])
+def test_a_table_with_a_column_named_like_the_row_key_needs_an_id(
+    command: str, people: tuple[Path, pd.DataFrame], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    db, _frame = people
+    with duckdb.connect(str(db)) as con:
+        con.execute("alter table lab.people add column __row_key varchar")
+    before = fingerprints(db)
+    capsys.readouterr()
+    spec = _specs(tmp_path)["model" if command == "fit" else command]
+    assert cli.main([command, "--spec", str(spec), "--db", str(db), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "lab.people has a column named '__row_key', the name of the computed row key" in err, err
+    assert fingerprints(db) == before
