@@ -5,7 +5,8 @@
 
 {% macro default__create_ml_tables() %}
     {#- on-run-start: the Python layer owns the ml tables; create them empty when absent so
-        `dbt build` works before the first fit. Their one definition is the columns of the `ml`
+        `dbt build` works before the first fit, and add the nullable columns a later version
+        declared to a table an earlier one created. Their one definition is the columns of the `ml`
         source (models/staging/ml/_ml__sources.yml: data_type and meta.constraint), which
         python/targeting/warehouse.py reads too. -#}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
@@ -21,6 +22,10 @@
                 {{ adapter.quote(column.name) }} {{ column.data_type }}{{ allowed[constraint] }}{{ ',' if not loop.last }}
             {%- endfor %}
         );
+        {#- a table an earlier version created gains the nullable columns added since (null in its rows) #}
+        {%- for column in src.columns.values() if not column.meta.get('constraint', '') %}
+        alter table ml.{{ adapter.quote(src.name) }} add column if not exists {{ adapter.quote(column.name) }} {{ column.data_type }};
+        {%- endfor %}
     {%- endfor %}
 {% endmacro %}
 

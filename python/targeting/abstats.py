@@ -26,6 +26,7 @@ class Comparison:
     lift: float
     p_value: float
     test: str
+    se: float = float("nan")
 
 
 def two_proportions(x_t: int, n_t: int, x_c: int, n_c: int, alpha: float = ALPHA) -> Comparison:
@@ -43,7 +44,7 @@ def two_proportions(x_t: int, n_t: int, x_c: int, n_c: int, alpha: float = ALPHA
     half = stats.norm.ppf(1 - alpha / 2) * se
     diff = p_t - p_c
     return Comparison(
-        diff, diff - half, diff + half, diff / p_c if p_c else np.nan, p_value, "two-proportion z"
+        diff, diff - half, diff + half, diff / p_c if p_c else np.nan, p_value, "two-proportion z", float(se)
     )
 
 
@@ -53,8 +54,15 @@ def welch(y_t: np.ndarray, y_c: np.ndarray, alpha: float = ALPHA) -> Comparison:
     ci = res.confidence_interval(confidence_level=1 - alpha)
     diff = float(np.mean(y_t) - np.mean(y_c))
     mean_c = float(np.mean(y_c))
+    se = float(np.sqrt(np.var(y_t, ddof=1) / len(y_t) + np.var(y_c, ddof=1) / len(y_c)))
     return Comparison(
-        diff, float(ci.low), float(ci.high), diff / mean_c if mean_c else np.nan, float(res.pvalue), "Welch t"
+        diff,
+        float(ci.low),
+        float(ci.high),
+        diff / mean_c if mean_c else np.nan,
+        float(res.pvalue),
+        "Welch t",
+        se,
     )
 
 
@@ -79,11 +87,11 @@ def ratio_comparison(
     r_c, se_c = ratio_delta(num_c, den_c)
     diff, se = r_t - r_c, float(np.hypot(se_t, se_c))
     if not np.isfinite(se) or se == 0:
-        return Comparison(diff, np.nan, np.nan, diff / r_c if r_c else np.nan, np.nan, "delta method z")
+        return Comparison(diff, np.nan, np.nan, diff / r_c if r_c else np.nan, np.nan, "delta method z", se)
     half = stats.norm.ppf(1 - alpha / 2) * se
     p_value = float(2 * stats.norm.sf(abs(diff) / se))
     return Comparison(
-        diff, diff - half, diff + half, diff / r_c if r_c else np.nan, p_value, "delta method z"
+        diff, diff - half, diff + half, diff / r_c if r_c else np.nan, p_value, "delta method z", se
     )
 
 

@@ -17,6 +17,17 @@ Per metric and treatment arm against the control:
 Holm's correction runs across every comparison of the run; a sample-ratio-mismatch check
 (chi-square of arm counts against the planned shares, equal by default) flags a broken
 randomisation loudly. Results go to ``ml.ab_results`` in one transaction per experiment.
+
+Options add, beside the unadjusted estimate:
+
+- ``covariates`` (``--covariate``): the regression-adjusted (CUPED) difference of every
+  binary or continuous metric, its interval and p-value, and the variance reduction achieved
+  (:mod:`targeting.adjust`); ratio metrics stay unadjusted;
+- ``sequential`` (``--sequential``): the always-valid p-value and confidence sequence of the
+  difference (adjusted when there are covariates) by the mixture SPRT
+  (:mod:`targeting.sequential`), over every look of ``looks_by`` (``--looks-by``, e.g. the
+  assignment day: look k holds the units of the first k values) or the data as it is now;
+- metric roles for the decision mart: guardrails, minimum effects, lower-is-better metrics.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -33,15 +45,23 @@ import pandas as pd
 from scipy import stats
 
 from targeting import abstats
+from targeting.adjust import adjusted_difference, covariate_matrix
 from targeting.binding import Role, bind
 from targeting.estimable import check_arm_sizes, check_finite, check_varies
 from targeting.paths import literal_pattern
+from targeting.sequential import DEFAULT_TAU, always_valid
 from targeting.settings import default_db, manifest_path
 from targeting.sqlsafe import check_name, ident
 from targeting.warehouse import connect
 
 #: Below this sample-ratio-mismatch p-value the randomisation is taken to be broken.
 SRM_THRESHOLD = 0.001
+
+#: Most distinct values of ``--looks-by`` (looks) a sequential analysis takes.
+MAX_LOOKS = 1000
+
+#: Frame columns the analysis itself uses: no metric or covariate may take their names.
+RESERVED = ("arm", "group", "look")
 
 
 class AbTestError(ValueError):
@@ -61,6 +81,74 @@ class AbConfig:
     alpha: float = abstats.ALPHA
     draws: int = 20_000
     seed: int = 1
+    covariates: list[str] = field(default_factory=list)
+    sequential: bool = False
+    seq_tau: float = DEFAULT_TAU
+    looks_by: str | None = None
+    guardrails: list[str] = field(default_factory=list)
+    min_effects: dict[str, float] = field(default_factory=dict)
+    lower_is_better: list[str] = field(default_factory=list)
+
+    def names(self) -> list[str]:
+        """Every metric's name as results show it: the outcome columns, then the ratios."""
+        return [*self.metrics, *[n for n, _, _ in self.ratios]]
+
+
+def check_config(cfg: AbConfig) -> None:
+    """Refuse options that contradict each other, naming the option and the value.
+
+    Covariates must differ from the metrics (a covariate is measured before the
+    assignment); ``--looks-by`` needs ``--sequential``; guardrails, minimum effects and
+    lower-is-better metrics must name a metric of the run.
+    """
+    both = [c for c in cfg.covariates if c in cfg.metrics or any(c in (n, d) for _, n, d in cfg.ratios)]
+    if both:
+        raise AbTestError(
+            f"--covariate {both[0]!r} is also an outcome of the run; a covariate must be measured "
+            "before the assignment (last period's value of the metric, not the metric)"
+        )
+    if len(set(cfg.covariates)) != len(cfg.covariates):
+        raise AbTestError(f"--covariate names a column twice: {cfg.covariates}")
+    if cfg.looks_by is not None and not cfg.sequential:
+        raise AbTestError("--looks-by orders the looks of a sequential test: give --sequential too")
+    if not (math.isfinite(cfg.seq_tau) and cfg.seq_tau > 0):
+        raise AbTestError(
+            f"--sequential-tau must be a positive number (a share of a standard deviation), got {cfg.seq_tau}"
+        )
+    names = cfg.names()
+    for option, given in (
+        ("--guardrail", cfg.guardrails),
+        ("--min-effect", list(cfg.min_effects)),
+        ("--lower-is-better", cfg.lower_is_better),
+    ):
+        for metric in given:
+            if metric not in names:
+                raise AbTestError(
+                    f"{option} names {metric!r}, which is not a metric of this run; its metrics are: "
+                    f"{', '.join(names)}"
+                )
+    for metric, value in cfg.min_effects.items():
+        if not (math.isfinite(value) and value >= 0):
+            raise AbTestError(
+                f"--min-effect {metric}={value}: expected a difference >= 0 in the metric's units"
+            )
+    if cfg.guardrails and set(cfg.guardrails) >= set(names):
+        raise AbTestError("every metric is a --guardrail; name at least one primary metric to decide on")
+
+
+def parse_min_effect(text: str) -> tuple[str, float]:
+    """``metric=value`` (``--min-effect``) into the metric and the smallest difference worth shipping."""
+    name, sep, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not sep or not name.strip() or not math.isfinite(number):
+        raise AbTestError(
+            f"--min-effect {text!r} is not metric=number (the smallest difference worth shipping, "
+            "in the metric's units, e.g. converted=0.005)"
+        )
+    return name.strip(), number
 
 
 def parse_ratio(text: str) -> tuple[str, str, str]:
@@ -106,7 +194,7 @@ def _check_header(csv: Path) -> None:
         seen.add(name)
 
 
-def _csv_table(csv: Path) -> duckdb.DuckDBPyConnection:
+def csv_table(csv: Path) -> duckdb.DuckDBPyConnection:
     """Open an in-memory database holding the CSV file as table ``main.experiment`` (path bound)."""
     if not csv.exists():
         raise AbTestError(f"experiment file {csv} does not exist")
@@ -141,16 +229,16 @@ def read_experiment(
     (``--arms a,b``) keeps those arms' rows, once every row read has been checked.
     """
     columns = list(dict.fromkeys([*cfg.metrics, *[c for _, n, d in cfg.ratios for c in (n, d)]]))
-    reserved = [c for c in columns if c in ("arm", "group")]
+    reserved = [c for c in [*columns, *cfg.covariates] if c in RESERVED]
     if reserved:
         raise AbTestError(
-            f"metric column(s) {reserved} share a name the analysis uses for the arm or group; "
-            "rename them in a view or the CSV"
+            f"metric or covariate column(s) {reserved} share a name the analysis uses for the arm, "
+            "group or look; rename them in a view or the CSV"
         )
     if (csv is None) == (relation is None):
         raise AbTestError("give exactly one of --csv FILE or --relation SCHEMA.TABLE")
     if csv is not None:
-        opened, name, label = _csv_table(csv), "main.experiment", str(csv)
+        opened, name, label = csv_table(csv), "main.experiment", str(csv)
     else:
         # the warehouse as every command opens it: a missing or locked file is a clear error
         opened, name, label = connect(db or default_db()), str(relation), "--relation"
@@ -159,33 +247,49 @@ def read_experiment(
         roles = [Role(cfg.arm, "arm")]
         need = "numbers (0/1 for a conversion, amounts for revenue)"
         roles += [Role(c, "metric", "number", need) for c in columns]
+        roles += [Role(c, "covariate", "number", predictor=True) for c in cfg.covariates]
+        if cfg.looks_by is not None:
+            roles.append(Role(cfg.looks_by, "looks-by"))
         if group is not None:
             roles.append(Role(group, "group"))
         if keep_if is not None:
             roles.append(Role(keep_if, "keep-if", "boolean"))
+        moment = "covariates must be measured before the assignment"
         if csv is not None:
-            rel = bind(con, name, roles, label, shown="the file")
+            rel = bind(con, name, roles, label, moment=moment, shown="the file")
         else:
-            rel = bind(con, name, roles, "--relation", manifest_path())
+            rel = bind(con, name, roles, "--relation", manifest_path(), moment=moment)
             label = rel.label
         select = [f"cast({ident(cfg.arm)} as varchar) as arm"]
-        select += [f"cast({ident(c)} as double) as {ident(c)}" for c in columns]
+        select += [f"cast({ident(c)} as double) as {ident(c)}" for c in [*columns, *cfg.covariates]]
         where = ""
         if group is not None:
             select.append(f"cast({ident(group)} as varchar) as {ident('group')}")
+        if cfg.looks_by is not None:
+            # look k: the units of the k smallest values of the column (a day, a week number)
+            look = ident(cfg.looks_by)
+            rank = f"dense_rank() over (order by {look})"
+            select.append(f"case when {look} is not null then {rank} end as look")
         if keep_if is not None:
             where = f" where {ident(keep_if)}"
         frame = con.execute(f"select {', '.join(select)} from {rel.sql}{where}").df()
     if frame.empty:
         raise AbTestError(f"{label}: no rows to analyse" + (f" where {keep_if} is true" if keep_if else ""))
     for col in frame.columns:
+        if col in cfg.covariates:
+            continue  # a missing covariate is filled and flagged (targeting.adjust)
         empty = int(frame[col].isna().sum())
         if empty:
-            name = {"arm": cfg.arm, "group": group}.get(col, col)
+            name = {"arm": cfg.arm, "group": group, "look": cfg.looks_by}.get(col, col)
             raise AbTestError(
                 f"{label}: column {name!r} is empty on {empty:,} rows; every unit needs a value"
             )
-    check_finite(frame, {c: c for c in columns}, label)
+    check_finite(frame, {c: c for c in [*columns, *cfg.covariates]}, label)
+    if "look" in frame.columns and frame["look"].max() > MAX_LOOKS:
+        raise AbTestError(
+            f"{label}: --looks-by column {cfg.looks_by!r} has {int(frame['look'].max()):,} distinct values; "
+            f"a sequential analysis takes at most {MAX_LOOKS:,} looks (give a day or week column)"
+        )
     if arms:
         frame = select_arms(cfg, frame, parse_arms(arms), label)
     return frame, label
@@ -260,12 +364,16 @@ def check_metrics(cfg: AbConfig, frame: pd.DataFrame, label: str) -> None:
 def analyse(cfg: AbConfig, frame: pd.DataFrame, label: str) -> pd.DataFrame:
     """Every metric x arm row of ``ml.ab_results`` for one experiment."""
     check_name(cfg.experiment, "experiment name", label)
+    check_config(cfg)
     arms = _arms(cfg, frame, label)
     check_metrics(cfg, frame, label)
     by_arm = {a: frame[frame["arm"] == a] for a in arms}
     counts = np.array([len(by_arm[a]) for a in arms])
     planned = np.array([cfg.planned[a] for a in arms]) if cfg.planned else np.ones(len(arms))
     srm_p = abstats.sample_ratio_mismatch(counts, planned)
+    x_all = covariate_matrix(frame, cfg.covariates)
+    x = {a: x_all[(frame["arm"] == a).to_numpy()] for a in arms}
+    looks = {a: by_arm[a]["look"].to_numpy() if "look" in frame.columns else None for a in arms}
     rng = np.random.default_rng(cfg.seed)
     rows: list[dict[str, object]] = []
     for metric in cfg.metrics:
@@ -287,16 +395,20 @@ def analyse(cfg: AbConfig, frame: pd.DataFrame, label: str) -> pd.DataFrame:
             )
             omnibus = float(stats.chi2_contingency(table, correction=False).pvalue)
         y_c = by_arm[cfg.control][metric].to_numpy()
+        tau = cfg.seq_tau * float(np.std(values, ddof=1))
         for a in arms:
             y = by_arm[a][metric].to_numpy()
             comp = None
+            extra: dict[str, object] = {}
             if a != cfg.control:
                 if binary:
                     comp = abstats.two_proportions(int(y.sum()), len(y), int(y_c.sum()), len(y_c), cfg.alpha)
                 else:
                     comp = abstats.welch(y, y_c, cfg.alpha)
+                pair = _Pair(y, x[a], looks[a], y_c, x[cfg.control], looks[cfg.control])
+                extra = _adjusted_and_sequential(cfg, pair, tau)
             b = bayes.get(a)
-            rows.append(_row(metric, kind, a, cfg, len(y), float(y.mean()), comp, b, omnibus))
+            rows.append({**_row(metric, kind, a, cfg, len(y), float(y.mean()), comp, b, omnibus), **extra})
     for name, num, den in cfg.ratios:
         n_c, d_c = by_arm[cfg.control][num].to_numpy(), by_arm[cfg.control][den].to_numpy()
         for a in arms:
@@ -306,14 +418,147 @@ def analyse(cfg: AbConfig, frame: pd.DataFrame, label: str) -> pd.DataFrame:
             row = _row(name, "ratio", a, cfg, len(n_a), ratio, comp, None, np.nan)
             z = stats.norm.ppf(1 - cfg.alpha / 2)
             row.update(value_lower=ratio - z * se, value_upper=ratio + z * se)
+            if comp is not None and cfg.sequential:
+                row.update(_ratio_sequential(cfg, n_a, d_a, looks[a], n_c, d_c, looks[cfg.control]))
             rows.append(row)
     table = pd.DataFrame(rows)
+    for col in _EXTRA_COLUMNS:
+        if col not in table.columns:
+            table[col] = np.nan
+    table["seq_looks"] = table["seq_looks"].astype("Int64")
     table["p_value_holm"] = abstats.holm(table["p_value"].to_numpy(dtype=float))
+    table["adj_p_value_holm"] = abstats.holm(table["adj_p_value"].to_numpy(dtype=float))
+    table["covariates"] = ",".join(cfg.covariates) if cfg.covariates else None
+    table["metric_role"] = ["guardrail" if m in cfg.guardrails else "primary" for m in table["metric"]]
+    table["min_effect"] = [cfg.min_effects.get(m, 0.0) for m in table["metric"]]
+    table["higher_is_better"] = [m not in cfg.lower_is_better for m in table["metric"]]
     table["srm_p_value"] = srm_p
     table["srm_ok"] = srm_p >= SRM_THRESHOLD
     table["source"] = label
     table["analysed_at"] = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     return table
+
+
+#: Columns only some runs fill (adjustment, sequential test): NaN where a run has none.
+_EXTRA_COLUMNS = (
+    "adj_diff",
+    "adj_diff_se",
+    "adj_diff_lower",
+    "adj_diff_upper",
+    "adj_p_value",
+    "variance_reduction",
+    "seq_p_value",
+    "seq_diff_lower",
+    "seq_diff_upper",
+    "seq_looks",
+    "seq_tau",
+)
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """One treatment arm and the control on one metric: outcomes, covariates, look numbers."""
+
+    y_t: np.ndarray
+    x_t: np.ndarray
+    look_t: np.ndarray | None
+    y_c: np.ndarray
+    x_c: np.ndarray
+    look_c: np.ndarray | None
+
+
+def _diff_se(
+    y_t: np.ndarray, x_t: np.ndarray, y_c: np.ndarray, x_c: np.ndarray, alpha: float
+) -> tuple[float, float]:
+    """Return the difference (adjusted when there are covariates) and its unpooled standard error."""
+    if x_t.shape[1]:
+        adj = adjusted_difference(y_t, x_t, y_c, x_c, alpha)
+        return adj.diff, adj.se
+    se = np.sqrt(np.var(y_t, ddof=1) / len(y_t) + np.var(y_c, ddof=1) / len(y_c))
+    return float(y_t.mean() - y_c.mean()), float(se)
+
+
+def _over_looks(
+    look_t: np.ndarray | None, look_c: np.ndarray | None, estimate: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """``estimate(mask_t, mask_c)`` at every look (units of looks 1..k), or once on every unit."""
+    if look_t is None or look_c is None:
+        d, se = estimate(np.ones(0, bool), None)
+        return np.array([d]), np.array([se])
+    diffs, ses = [], []
+    for k in range(1, int(max(look_t.max(), look_c.max())) + 1):
+        m_t, m_c = look_t <= k, look_c <= k
+        if m_t.sum() < 2 or m_c.sum() < 2:
+            continue  # an arm without two units yet: no standard error at this look
+        d, se = estimate(m_t, m_c)
+        diffs.append(d)
+        ses.append(se)
+    return np.array(diffs), np.array(ses)
+
+
+def _adjusted_and_sequential(cfg: AbConfig, pair: _Pair, tau: float) -> dict[str, object]:
+    """Return the adjusted (CUPED) estimate and the sequential test of one comparison as row fields."""
+    out: dict[str, object] = {}
+    if cfg.covariates:
+        adj = adjusted_difference(pair.y_t, pair.x_t, pair.y_c, pair.x_c, cfg.alpha)
+        out.update(
+            adj_diff=adj.diff,
+            adj_diff_se=adj.se,
+            adj_diff_lower=adj.lower,
+            adj_diff_upper=adj.upper,
+            adj_p_value=adj.p_value,
+            variance_reduction=adj.variance_reduction,
+        )
+    if cfg.sequential:
+
+        def estimate(m_t: np.ndarray, m_c: np.ndarray | None) -> tuple[float, float]:
+            if m_c is None:
+                return _diff_se(pair.y_t, pair.x_t, pair.y_c, pair.x_c, cfg.alpha)
+            return _diff_se(pair.y_t[m_t], pair.x_t[m_t], pair.y_c[m_c], pair.x_c[m_c], cfg.alpha)
+
+        diffs, ses = _over_looks(pair.look_t, pair.look_c, estimate)
+        out.update(_sequential_fields(diffs, ses, tau, cfg.alpha))
+    return out
+
+
+def _ratio_sequential(
+    cfg: AbConfig,
+    n_t: np.ndarray,
+    d_t: np.ndarray,
+    look_t: np.ndarray | None,
+    n_c: np.ndarray,
+    d_c: np.ndarray,
+    look_c: np.ndarray | None,
+) -> dict[str, object]:
+    """Return the sequential test of a ratio metric's difference (delta-method standard errors)."""
+
+    def estimate(m_t: np.ndarray, m_c: np.ndarray | None) -> tuple[float, float]:
+        if m_c is None:
+            m_t, m_c = np.ones(len(n_t), bool), np.ones(len(n_c), bool)
+        r_t, se_t = abstats.ratio_delta(n_t[m_t], d_t[m_t])
+        r_c, se_c = abstats.ratio_delta(n_c[m_c], d_c[m_c])
+        return r_t - r_c, float(np.hypot(se_t, se_c))
+
+    # the scale of a ratio per unit: the spread of its linearisation (num - ratio * den) / mean(den)
+    num, den = np.concatenate([n_t, n_c]), np.concatenate([d_t, d_c])
+    ratio = num.sum() / den.sum()
+    tau = cfg.seq_tau * float(np.std((num - ratio * den) / den.mean(), ddof=1))
+    diffs, ses = _over_looks(look_t, look_c, estimate)
+    return _sequential_fields(diffs, ses, tau, cfg.alpha)
+
+
+def _sequential_fields(diffs: np.ndarray, ses: np.ndarray, tau: float, alpha: float) -> dict[str, object]:
+    """Row fields of the always-valid result over the looks."""
+    if not tau > 0:
+        return {"seq_looks": 0, "seq_tau": tau}
+    res = always_valid(diffs, ses, tau, alpha)
+    return {
+        "seq_p_value": res.p_value,
+        "seq_diff_lower": res.lower,
+        "seq_diff_upper": res.upper,
+        "seq_looks": res.looks,
+        "seq_tau": tau,
+    }
 
 
 def _row(
@@ -340,6 +585,7 @@ def _row(
         "value_lower": bayes.lower if bayes else nan,
         "value_upper": bayes.upper if bayes else nan,
         "diff": comp.diff if comp else nan,
+        "diff_se": comp.se if comp else nan,
         "diff_lower": comp.diff_lower if comp else nan,
         "diff_upper": comp.diff_upper if comp else nan,
         "lift": comp.lift if comp else nan,

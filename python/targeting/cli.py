@@ -213,20 +213,20 @@ def _cmd_abtest(args: argparse.Namespace) -> int:
     )
     table = abtest.analyse(cfg, frame, label)
     abtest.warn_srm(table)
-    cols = [
-        "metric",
-        "arm",
-        "n_units",
-        "value",
-        "diff",
-        "diff_lower",
-        "diff_upper",
-        "p_value",
-        "p_value_holm",
-        "prob_best",
-    ]
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 4):
+    cols = ["metric", "arm", "n_units", "value", "diff", "diff_se", "diff_lower", "diff_upper"]
+    cols += ["p_value", "p_value_holm", "prob_best"]
+    with pd.option_context("display.width", 220, "display.max_columns", 20, "display.precision", 4):
         print(table[cols].to_string(index=False))
+        treated = table[~table["is_control"]]
+        if cfg.covariates:
+            print(f"regression-adjusted (CUPED) on {', '.join(cfg.covariates)}:")
+            adj = ["metric", "arm", "adj_diff", "adj_diff_se", "adj_diff_lower", "adj_diff_upper"]
+            adj += ["adj_p_value", "adj_p_value_holm", "variance_reduction"]
+            print(treated[adj].to_string(index=False))
+        if cfg.sequential:
+            print("sequential (mixture SPRT, always valid under any number of looks):")
+            seq = ["metric", "arm", "seq_looks", "seq_p_value", "seq_diff_lower", "seq_diff_upper", "seq_tau"]
+            print(treated[seq].to_string(index=False))
     srm = "ok" if table["srm_ok"].iloc[0] else "MISMATCH"
     print(f"sample ratio check: p = {table['srm_p_value'].iloc[0]:.3g} ({srm})")
     if args.no_write:
@@ -271,6 +271,13 @@ def _cmd_lift(args: argparse.Namespace) -> int:
     cols += ["pooled_mean", "pooled_lower", "pooled_upper", "prob_positive"]
     with pd.option_context("display.width", 220, "display.max_columns", 20, "display.precision", 4):
         print(table[cols].to_string(index=False))
+        if cfg.covariates:
+            print(
+                f"regression-adjusted (CUPED) on {', '.join(cfg.covariates)}; the pooling above uses these:"
+            )
+            adj = ["metric", "arm", "group_value", "adj_diff", "adj_diff_se", "adj_diff_lower"]
+            adj += ["adj_diff_upper", "adj_p_value", "variance_reduction"]
+            print(table[adj].to_string(index=False))
     if args.no_write:
         return 0
     write_lift_results(Path(args.db), cfg.experiment, table)
@@ -278,6 +285,51 @@ def _cmd_lift(args: argparse.Namespace) -> int:
     from targeting.experiment_report import write_lift_report
 
     print(f"report: {write_lift_report(cfg.experiment, table)}")
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from targeting import plan
+
+    covariates = args.covariate or []
+    if args.baseline is not None:
+        given = {
+            "--csv": args.csv,
+            "--relation": args.relation,
+            "--metric": args.metric,
+            "--covariate": covariates,
+            "--arm": args.arm,
+        }
+        base = plan.given_baseline(args.metric_kind, args.baseline, args.sd, given)
+    else:
+        if not args.metric:
+            raise plan.PlanError("name the outcome column with --metric (or give --baseline)")
+        csv = Path(args.csv) if args.csv else None
+        if (args.arm is None) != (args.control is None):
+            raise plan.PlanError("--arm and --control go together: the control arm's rows give the baseline")
+        control = (args.arm, args.control) if args.arm is not None else None
+        base = plan.read_baseline(
+            args.metric, csv, args.relation, Path(args.db), covariates, args.keep_if, args.date, control
+        )
+        plan.check_kind(base, args.metric, args.metric_kind)
+    base = plan.with_overrides(base, args.variance_reduction, args.daily_units, bool(covariates), args.date)
+    req = plan.PlanRequest(
+        mde=args.mde,
+        relative=args.relative,
+        n_per_arm=args.n_per_arm,
+        days=args.days,
+        alpha=args.alpha,
+        power=args.power,
+        ratio=args.ratio,
+        arms=args.arms,
+    )
+    table = plan.plan(req, base)
+    for line in plan.describe(req, base):
+        print(line)
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 4):
+        print(table.to_string(index=False))
     return 0
 
 
@@ -374,6 +426,14 @@ def _add_experiment_arguments(parser: argparse.ArgumentParser, csv_help: str, re
         "--arms", help="analyse these arms only, a,b,... (the control among them; default: every arm)"
     )
     parser.add_argument(
+        "--covariate",
+        action="append",
+        help=(
+            "numeric column measured before the assignment (e.g. last quarter's orders): adds the "
+            "regression-adjusted (CUPED) difference and the variance reduction; repeat for more"
+        ),
+    )
+    parser.add_argument(
         "--alpha", type=float, default=0.10, help="1 - interval level (default 0.10: 90%% intervals)"
     )
     parser.add_argument("--draws", type=int, default=20000, help="posterior draws (default 20000)")
@@ -399,6 +459,13 @@ def _experiment_config(args: argparse.Namespace, name: str, ratios: list[str] | 
         alpha=args.alpha,
         draws=args.draws,
         seed=args.seed,
+        covariates=args.covariate or [],
+        sequential=getattr(args, "sequential", False),
+        seq_tau=getattr(args, "sequential_tau", abtest.DEFAULT_TAU),
+        looks_by=getattr(args, "looks_by", None),
+        guardrails=getattr(args, "guardrail", None) or [],
+        min_effects=dict(abtest.parse_min_effect(t) for t in getattr(args, "min_effect", None) or []),
+        lower_is_better=getattr(args, "lower_is_better", None) or [],
     )
     if not cfg.metrics and not cfg.ratios:
         extra = " or --ratio NAME=NUM/DEN" if ratios is not None else " (a 0/1 conversion or an amount)"
@@ -406,6 +473,7 @@ def _experiment_config(args: argparse.Namespace, name: str, ratios: list[str] | 
     if not 0 < cfg.alpha < 0.5:
         raise abtest.AbTestError(f"--alpha must be in (0, 0.5), got {cfg.alpha}")
     check_draws(cfg.draws)
+    abtest.check_config(cfg)
     return cfg
 
 
@@ -683,6 +751,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_experiment_arguments(
         ab, "experiment file (CSV with a header row)", "warehouse relation, schema.table"
     )
+    ab.add_argument(
+        "--sequential",
+        action="store_true",
+        help="add always-valid p-values and confidence sequences (mixture SPRT), valid at any look",
+    )
+    ab.add_argument(
+        "--looks-by",
+        help="column ordering the looks of --sequential (e.g. the assignment day); default: one look, now",
+    )
+    ab.add_argument(
+        "--sequential-tau",
+        type=float,
+        default=0.05,
+        help="mixture scale of --sequential, in standard deviations of the metric per unit (default 0.05)",
+    )
+    ab.add_argument(
+        "--guardrail", action="append", help="metric that must not get worse (decision mart); repeat for more"
+    )
+    ab.add_argument(
+        "--min-effect",
+        action="append",
+        help="metric=difference: the smallest effect worth shipping (decision mart; default 0)",
+    )
+    ab.add_argument(
+        "--lower-is-better", action="append", help="metric where a decrease is good (a cost); repeat for more"
+    )
     ab.set_defaults(func=_cmd_abtest)
 
     lf = sub.add_parser(
@@ -707,6 +801,53 @@ def build_parser() -> argparse.ArgumentParser:
         "warehouse relation, e.g. marts.campaign_holdout_outcomes",
     )
     lf.set_defaults(func=_cmd_lift)
+
+    pl = sub.add_parser(
+        "plan",
+        help="plan an experiment: units per arm, minimum detectable effect or duration, with CUPED",
+        description=(
+            "Answer one question for a rate or a mean: the units per arm needed to detect --mde, the "
+            "smallest difference --n-per-arm units detect, or what --days at the units per day "
+            "detect; each without and with the variance reduction of regression adjustment on "
+            "pre-assignment covariates. The baseline is given (--baseline, --sd) or read from a "
+            "relation or CSV (--metric, --covariate, --date). Two-sided tests at --alpha, "
+            "Bonferroni-split over the treatment arms; the formulas are statsmodels' (Cohen's h "
+            "for rates, the t-test for means)."
+        ),
+    )
+    source = pl.add_mutually_exclusive_group()
+    source.add_argument("--csv", help="unit-level file (CSV with a header row) to take the baseline from")
+    source.add_argument("--relation", help="warehouse relation to take the baseline from, schema.table")
+    pl.add_argument("--metric", help="outcome column of the data (0/1: a rate; else a mean)")
+    pl.add_argument(
+        "--covariate", action="append", help="pre-assignment column of the data, for the adjusted plan"
+    )
+    pl.add_argument("--keep-if", help="boolean column of the data: only rows where it is true")
+    pl.add_argument("--arm", help="arm column of the data: with --control, the baseline is that arm's rows")
+    pl.add_argument("--control", help="the control arm's value in --arm")
+    pl.add_argument("--date", help="date column of the data: rows per distinct day give the units per day")
+    pl.add_argument("--db", default=str(default_db()), help="warehouse file (read for --relation)")
+    pl.add_argument("--baseline", type=float, help="the control's rate or mean, instead of data")
+    pl.add_argument("--sd", type=float, help="standard deviation per unit of a mean given by --baseline")
+    pl.add_argument(
+        "--metric-kind", choices=["rate", "mean"], help="what --baseline is (checked against data)"
+    )
+    pl.add_argument(
+        "--variance-reduction", type=float, help="share of variance covariates explain (r2), given"
+    )
+    question = pl.add_mutually_exclusive_group(required=True)
+    question.add_argument("--mde", type=float, help="difference to detect (absolute; see --relative)")
+    question.add_argument("--n-per-arm", type=int, help="control units available: the detectable difference")
+    question.add_argument("--days", type=float, help="days the test runs: the detectable difference")
+    pl.add_argument("--relative", action="store_true", help="--mde is a share of the baseline (0.05: +5%%)")
+    pl.add_argument("--daily-units", type=float, help="units entering the test per day, over every arm")
+    pl.add_argument("--alpha", type=float, default=0.10, help="two-sided significance level (default 0.10)")
+    pl.add_argument("--power", type=float, default=0.80, help="power to reach (default 0.80)")
+    pl.add_argument(
+        "--ratio", type=float, default=1.0, help="units per treatment arm per control unit (default 1)"
+    )
+    pl.add_argument("--arms", type=int, default=2, help="arms, the control included (default 2)")
+    pl.set_defaults(func=_cmd_plan)
 
     up = sub.add_parser(
         "uplift",

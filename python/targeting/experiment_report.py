@@ -136,12 +136,20 @@ def write_lift_report(analysis: str, table: pd.DataFrame, out: Path | None = Non
         "pooled_upper",
     ]
     cols += ["prob_positive", "tau_mean"]
+    adjusted = ""
+    if "covariates" in table.columns and table["covariates"].notna().any():
+        cols += ["adj_diff", "adj_diff_lower", "adj_diff_upper", "variance_reduction"]
+        adjusted = (
+            f" <b>Regression adjustment</b> on {html.escape(str(table['covariates'].iloc[0]))} "
+            "(adj_ columns, slopes fitted within each group): the partial pooling uses the adjusted "
+            "differences."
+        )
     intro = (
         f"Source: {html.escape(str(table['source'].iloc[0]))}. Lift is treatment minus control in the "
         "outcome window. <b>No pooling</b>: each group on its own (two-proportion z or Welch t, 90% "
         "confidence, Holm-corrected p-values). <b>Partial pooling</b>: a normal hierarchical model across "
         "groups (exact on a grid of the between-group spread tau), 90% credible intervals; the pooled row "
-        "is the mean lift across groups."
+        "is the mean lift across groups." + adjusted
     )
     return _write(f"lift_{analysis}", f"Holdout lift: {analysis}", intro, table[cols], figs, out)
 
@@ -153,13 +161,30 @@ def write_abtest_report(experiment: str, table: pd.DataFrame, out: Path | None =
         for i, (metric, rows) in enumerate(table.groupby("metric", sort=False))
     ]
     cols = ["metric", "metric_kind", "arm", "n_units", "value", "value_lower", "value_upper", "diff"]
-    cols += ["diff_lower", "diff_upper", "p_value", "p_value_holm", "prob_best", "expected_loss", "srm_ok"]
+    cols += ["diff_se", "diff_lower", "diff_upper", "p_value", "p_value_holm", "prob_best", "expected_loss"]
+    notes = []
+    if "covariates" in table.columns and table["covariates"].notna().any():
+        cols += ["adj_diff", "adj_diff_se", "adj_diff_lower", "adj_diff_upper", "adj_p_value"]
+        cols.append("variance_reduction")
+        notes.append(
+            f"adj_ columns: regression-adjusted (CUPED) on {html.escape(str(table['covariates'].iloc[0]))}, "
+            "with the share of the difference's variance removed."
+        )
+    if "seq_p_value" in table.columns and table["seq_p_value"].notna().any():
+        cols += ["seq_looks", "seq_p_value", "seq_diff_lower", "seq_diff_upper"]
+        notes.append(
+            "seq_ columns: always-valid p-value and confidence sequence (mixture SPRT), valid however "
+            "many times the test was looked at."
+        )
+    cols.append("srm_ok")
     srm = "passed" if bool(table["srm_ok"].iloc[0]) else "FAILED: do not trust these comparisons"
+    level = round(100 * (1 - float(table["alpha"].iloc[0])))
     intro = (
         f"Source: {html.escape(str(table['source'].iloc[0]))}. Sample ratio check {srm} "
-        f"(p = {float(table['srm_p_value'].iloc[0]):.3g}). Intervals are 90%: Bayesian for arm values "
+        f"(p = {float(table['srm_p_value'].iloc[0]):.3g}). Intervals are {level}%: Bayesian for arm values "
         "(Beta-Binomial for rates, reference posterior for means), frequentist for differences; "
-        "p-values are Holm-corrected across the experiment's comparisons."
+        "p_value is each comparison's own, p_value_holm Holm-corrected across the experiment's "
+        "comparisons. " + " ".join(notes)
     )
     return _write(f"abtest_{experiment}", f"A/B test: {experiment}", intro, table[cols], figs, out)
 

@@ -29,7 +29,8 @@ import pandas as pd
 from scipy import stats
 
 from targeting import abstats
-from targeting.abtest import SRM_THRESHOLD, AbConfig, AbTestError, _arms, check_metrics
+from targeting.abtest import SRM_THRESHOLD, AbConfig, AbTestError, _arms, check_config, check_metrics
+from targeting.adjust import Adjusted, adjusted_difference, covariate_matrix
 from targeting.estimable import check_arm_sizes
 from targeting.pooling import PooledEffects, partial_pooling
 from targeting.sqlsafe import check_name
@@ -47,16 +48,31 @@ class GroupEstimate:
     comparison: abstats.Comparison
     se: float
     srm_p_value: float
+    adjusted: Adjusted | None = None
+
+    @property
+    def pooled_input(self) -> tuple[float, float]:
+        """The difference and standard error the partial pooling takes (adjusted when there is one)."""
+        if self.adjusted is not None and self.adjusted.se > 0:
+            return self.adjusted.diff, self.adjusted.se
+        return self.comparison.diff, self.se
 
 
 def _estimate(
-    group: str, y_t: np.ndarray, y_c: np.ndarray, binary: bool, alpha: float, srm_p: float
+    group: str,
+    y_t: np.ndarray,
+    y_c: np.ndarray,
+    binary: bool,
+    alpha: float,
+    srm_p: float,
+    x: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> GroupEstimate:
     """Compare one group's arms: the difference, its interval and the pooling's standard error.
 
     For a rate the standard error is the unpooled Wald one on counts smoothed by one success
     and one failure per arm (Agresti-Caffo), so a group with no conversions in an arm still
-    has a finite, non-zero standard error.
+    has a finite, non-zero standard error. With covariates ``x`` (treatment's, control's)
+    the group's regression-adjusted difference is added, its slopes fitted within the group.
     """
     if binary:
         x_t, x_c = int(y_t.sum()), int(y_c.sum())
@@ -66,7 +82,10 @@ def _estimate(
     else:
         comp = abstats.welch(y_t, y_c, alpha)
         se = float(np.sqrt(np.var(y_t, ddof=1) / len(y_t) + np.var(y_c, ddof=1) / len(y_c)))
-    return GroupEstimate(group, len(y_t), len(y_c), float(y_t.mean()), float(y_c.mean()), comp, se, srm_p)
+    adjusted = adjusted_difference(y_t, x[0], y_c, x[1], alpha) if x is not None else None
+    return GroupEstimate(
+        group, len(y_t), len(y_c), float(y_t.mean()), float(y_c.mean()), comp, se, srm_p, adjusted
+    )
 
 
 def _prior_scale(frame: pd.DataFrame, metric: str, label: str) -> float:
@@ -105,9 +124,11 @@ def analyse_lift(cfg: AbConfig, frame: pd.DataFrame, label: str, grouping: str) 
 
     """
     check_name(cfg.experiment, "analysis name", label)
+    check_config(cfg)
     arms = _arms(cfg, frame, label)
     check_metrics(cfg, frame, label)
-    frame = frame.assign(is_control=frame["arm"] == cfg.control)
+    frame = frame.reset_index(drop=True).assign(is_control=frame["arm"].to_numpy() == cfg.control)
+    xmat = covariate_matrix(frame, cfg.covariates) if cfg.covariates else None
     groups = sorted(frame["group"].unique())
     planned = np.array([cfg.planned[a] for a in arms]) if cfg.planned else None
     by_group: dict[str, pd.DataFrame] = {}
@@ -134,19 +155,26 @@ def analyse_lift(cfg: AbConfig, frame: pd.DataFrame, label: str, grouping: str) 
         binary = bool(np.isin(frame[metric].to_numpy(), (0.0, 1.0)).all())
         scale = _prior_scale(frame, metric, label)
         for arm in arms[1:]:
-            est = [
-                _estimate(
-                    g,
-                    by_group[g].loc[by_group[g]["arm"] == arm, metric].to_numpy(),
-                    by_group[g].loc[by_group[g]["is_control"], metric].to_numpy(),
-                    binary,
-                    cfg.alpha,
-                    srm[g],
+            est = []
+            for g in groups:
+                rows = by_group[g]
+                treated, control = rows["arm"] == arm, rows["is_control"]
+                x = None
+                if xmat is not None:
+                    x = (xmat[rows.index[treated.to_numpy()]], xmat[rows.index[control.to_numpy()]])
+                est.append(
+                    _estimate(
+                        g,
+                        rows.loc[treated, metric].to_numpy(),
+                        rows.loc[control, metric].to_numpy(),
+                        binary,
+                        cfg.alpha,
+                        srm[g],
+                        x,
+                    )
                 )
-                for g in groups
-            ]
-            y = np.array([e.comparison.diff for e in est])
-            se = np.array([e.se for e in est])
+            y = np.array([e.pooled_input[0] for e in est])
+            se = np.array([e.pooled_input[1] for e in est])
             pooled = partial_pooling(y, se, scale, cfg.alpha, cfg.draws, seed)
             seed += 1
             common = {
@@ -179,19 +207,53 @@ def analyse_lift(cfg: AbConfig, frame: pd.DataFrame, label: str, grouping: str) 
                         "pooled_upper": float(pooled.theta_upper[i]),
                         "prob_positive": float(pooled.theta_prob_positive[i]),
                         "srm_p_value": e.srm_p_value,
+                        **_adjusted_fields(e.adjusted),
                     }
                 )
-            out.append({**common, **_pooled_row(est, y, se, pooled, cfg.alpha)})
+            raw = (np.array([e.comparison.diff for e in est]), np.array([e.se for e in est]))
+            row = _pooled_row(est, *raw, pooled, cfg.alpha)
+            if xmat is not None:
+                # the across-groups inverse-variance estimate of the adjusted differences
+                adj = _pooled_row(est, y, se, pooled, cfg.alpha)
+                row.update(
+                    adj_diff=adj["diff"],
+                    adj_diff_lower=adj["diff_lower"],
+                    adj_diff_upper=adj["diff_upper"],
+                    adj_p_value=adj["p_value"],
+                    adj_diff_se=float(1 / np.sqrt((1 / se**2).sum())),
+                    variance_reduction=float(1 - (1 / raw[1] ** 2).sum() / (1 / se**2).sum()),
+                )
+            out.append({**common, **row})
     table = pd.DataFrame(out)
     is_group = table["level"] == "group"
     table["p_value_holm"] = np.nan
     table.loc[is_group, "p_value_holm"] = abstats.holm(table.loc[is_group, "p_value"].to_numpy(dtype=float))
     table["srm_ok"] = ~(table["srm_p_value"] < SRM_THRESHOLD)
+    for col in ("adj_diff", "adj_diff_se", "adj_diff_lower", "adj_diff_upper", "adj_p_value"):
+        if col not in table.columns:
+            table[col] = np.nan
+    if "variance_reduction" not in table.columns:
+        table["variance_reduction"] = np.nan
+    table["covariates"] = ",".join(cfg.covariates) if cfg.covariates else None
     table["grouping"] = grouping
     table["alpha"] = cfg.alpha
     table["source"] = label
     table["analysed_at"] = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     return table
+
+
+def _adjusted_fields(adj: Adjusted | None) -> dict[str, object]:
+    """Row fields of a group's regression-adjusted difference (none without covariates)."""
+    if adj is None:
+        return {}
+    return {
+        "adj_diff": adj.diff,
+        "adj_diff_se": adj.se,
+        "adj_diff_lower": adj.lower,
+        "adj_diff_upper": adj.upper,
+        "adj_p_value": adj.p_value,
+        "variance_reduction": adj.variance_reduction,
+    }
 
 
 def _pooled_row(

@@ -275,9 +275,9 @@ def iter_scoring_frames(
 def ensure_ml_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the ``ml`` schema and its tables if they do not exist, and bring older ones up to date.
 
-    A table written by an earlier version keeps its rows; a column whose declared type changed
-    (``customer_scores.client_id`` became text) is converted, and one that may now be null
-    loses its ``not null``.
+    A table written by an earlier version keeps its rows; a nullable column it lacks is added
+    (null in its rows), a column whose declared type changed (``customer_scores.client_id``
+    became text) is converted, and one that may now be null loses its ``not null``.
     """
     con.execute(f"create schema if not exists {ML_SCHEMA}")
     for name, columns in ML_TABLES.items():
@@ -293,9 +293,12 @@ def ensure_ml_tables(con: duckdb.DuckDBPyConnection) -> None:
     for table, cols in ML_COLUMNS.items():
         for column, dtype, constraint in cols:
             have = existing.get((table, column))
-            if have is None:
-                continue
             target = f"{ML_SCHEMA}.{ident(table)}"
+            if have is None:
+                if not constraint:
+                    # a column added by a later version: older rows read it as null
+                    con.execute(f"alter table {target} add column {ident(column)} {dtype}")
+                continue
             if have[0].lower() != dtype.lower() and dtype.lower() == "varchar":
                 con.execute(f"alter table {target} alter column {ident(column)} set data type varchar")
             if have[1] == "NO" and not constraint:

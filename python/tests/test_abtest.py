@@ -237,6 +237,81 @@ BAD = {
         ["--metric", "y", "--arms", "a"],
         ["--arms 'a': expected two or more distinct arm names"],
     ),
+    "a covariate that is the metric": (
+        {**TWO_ARMS, "pre": [1.0] * 10},
+        ["--metric", "y", "--covariate", "y"],
+        ["--covariate 'y' is also an outcome of the run"],
+    ),
+    "a text covariate": (
+        {**TWO_ARMS, "pre": ["x"] * 10},
+        ["--metric", "y", "--covariate", "pre"],
+        ["covariate column 'pre' of the file is VARCHAR; expected numbers"],
+    ),
+    "an infinite covariate": (
+        {**TWO_ARMS, "pre": [1.0] * 9 + [float("inf")]},
+        ["--metric", "y", "--covariate", "pre"],
+        ["column 'pre' holds 1 infinite value(s)"],
+    ),
+    "an unknown covariate": (
+        TWO_ARMS,
+        ["--metric", "y", "--covariate", "spend_before"],
+        ["covariate column 'spend_before' is not a column of the file; its columns are: arm, y"],
+    ),
+    "a covariate named look": (
+        {**TWO_ARMS, "look": [1.0] * 10},
+        ["--metric", "y", "--covariate", "look"],
+        ["share a name the analysis uses for the arm, group or look"],
+    ),
+    "--looks-by without --sequential": (
+        {**TWO_ARMS, "day": [1] * 10},
+        ["--metric", "y", "--looks-by", "day"],
+        ["--looks-by orders the looks of a sequential test: give --sequential too"],
+    ),
+    "--looks-by an unknown column": (
+        TWO_ARMS,
+        ["--metric", "y", "--sequential", "--looks-by", "day"],
+        ["looks-by column 'day' is not a column of the file"],
+    ),
+    "--looks-by with empty values": (
+        {**TWO_ARMS, "day": [1, None] * 5},
+        ["--metric", "y", "--sequential", "--looks-by", "day"],
+        ["column 'day' is empty on 5 rows"],
+    ),
+    "--sequential-tau of 0": (
+        TWO_ARMS,
+        ["--metric", "y", "--sequential", "--sequential-tau", "0"],
+        ["--sequential-tau must be a positive number"],
+    ),
+    "--sequential-tau not a number": (
+        TWO_ARMS,
+        ["--metric", "y", "--sequential", "--sequential-tau", "nan"],
+        ["--sequential-tau must be a positive number"],
+    ),
+    "--guardrail naming no metric": (
+        TWO_ARMS,
+        ["--metric", "y", "--guardrail", "revenue"],
+        ["--guardrail names 'revenue', which is not a metric of this run; its metrics are: y"],
+    ),
+    "every metric a guardrail": (
+        TWO_ARMS,
+        ["--metric", "y", "--guardrail", "y"],
+        ["every metric is a --guardrail"],
+    ),
+    "--min-effect without a number": (
+        TWO_ARMS,
+        ["--metric", "y", "--min-effect", "y=big"],
+        ["--min-effect 'y=big' is not metric=number"],
+    ),
+    "--min-effect below 0": (
+        TWO_ARMS,
+        ["--metric", "y", "--min-effect", "y=-0.1"],
+        ["--min-effect y=-0.1: expected a difference >= 0"],
+    ),
+    "--lower-is-better naming no metric": (
+        TWO_ARMS,
+        ["--metric", "y", "--lower-is-better", "cost"],
+        ["--lower-is-better names 'cost', which is not a metric of this run"],
+    ),
 }
 
 
@@ -263,11 +338,29 @@ def test_results_are_staged_tested_and_decided_by_dbt(warehouse: Path, tmp_path:
     argv = ["abtest", "--csv", str(tmp_path / "channels.csv"), "--experiment", "channel_test", "--arm", "arm"]
     argv += ["--control", "email", "--metric", "purchased", "--ratio", "roas=spend/cost", "--db", str(db)]
     assert cli.main(argv) == 0
+    # a second experiment for the decision mart: adjusted, sequential, a guardrail and a minimum effect
+    frame.assign(day=np.arange(len(frame)) // 600, pre=rng.normal(size=len(frame))).to_csv(
+        tmp_path / "decided.csv", index=False
+    )
+    decided = ["abtest", "--csv", str(tmp_path / "decided.csv"), "--experiment", "decided", "--arm", "arm"]
+    decided += ["--control", "email", "--metric", "purchased", "--metric", "spend", "--db", str(db)]
+    decided += ["--covariate", "pre", "--sequential", "--looks-by", "day", "--guardrail", "spend"]
+    assert cli.main([*decided, "--min-effect", "purchased=0.02"]) == 0
     res = run_dbt_in_process(["build", "--select", "staging.ml+"], db)
     assert res.returncode == 0, res.stdout[-3000:]
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
             "select arm, decision, is_recommended from marts.ab_test_results "
-            "where metric = 'purchased' order by arm"
+            "where experiment = 'channel_test' and metric = 'purchased' order by arm"
         ).fetchall()
     assert rows == [("email", "control", False), ("push", "better than control", True)]
+    with duckdb.connect(str(db), read_only=True) as con:
+        decisions = con.execute(
+            "select metric, metric_role, interval_kind, metric_decision, arm_decision "
+            "from marts.experiment_decisions where experiment = 'decided' order by metric"
+        ).fetchall()
+    # +6 points of conversion against a minimum of 2, found at any look; spend not harmed
+    assert decisions == [
+        ("purchased", "primary", "sequential", "ship", "ship"),
+        ("spend", "guardrail", "sequential", "ship", "ship"),
+    ]

@@ -157,6 +157,29 @@ def test_every_command_takes_the_same_rows_under_the_same_keys(
     assert cli.main([*args, "--control", "control", "--metric", "responded", "--db", str(db)]) == 0
     n_units = _query(db, "select sum(n_units) as n from ml.ab_results where experiment = 'every'")["n"]
     assert int(n_units.iloc[0]) == N
+    # adjusted on a covariate with missing values (filled and flagged) and sequential: every row too
+    adjusted = ["--experiment", "adjusted", "--covariate", "spend", "--covariate", "visits", "--sequential"]
+    assert cli.main([*args, *adjusted, "--control", "control", "--metric", "responded", "--db", str(db)]) == 0
+    adj = _query(db, "select * from ml.ab_results where experiment = 'adjusted'")
+    assert int(adj["n_units"].sum()) == N
+    treated = adj[~adj["is_control"]]
+    assert (treated["adj_diff_se"] < treated["diff_se"]).all() and (treated["seq_looks"] == 1).all()
+    # plan takes its baseline and the covariates' share of variance from the same table
+    capsys.readouterr()
+    plan = [
+        "plan",
+        "--relation",
+        "lab.people",
+        "--metric",
+        "responded",
+        "--covariate",
+        "spend",
+        "--mde",
+        "0.05",
+    ]
+    assert cli.main([*plan, "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert f"({N:,} rows)" in out and "adjusted" in out, out
 
     # the same rows stored in another order: the same keys, so the same scores and clusters
     before = {
@@ -190,12 +213,12 @@ def test_every_command_takes_the_same_rows_under_the_same_keys(
 REFUSALS: dict[str, tuple[str, list[str], str]] = {
     "an infinite feature": (
         "update lab.people set visits = 'inf'::double where visits = (select max(visits) from lab.people)",
-        ["fit", "uplift", "segment", "abtest"],
+        ["fit", "uplift", "segment", "abtest", "abtest-adjusted", "plan"],
         "column 'visits' holds",
     ),
     "an outcome that never varies": (
         "update lab.people set responded = 0",
-        ["fit", "uplift", "abtest"],
+        ["fit", "uplift", "abtest", "plan"],
         "'responded' is 0 on all",
     ),
 }
@@ -221,6 +244,10 @@ def test_every_command_refuses_the_same_table_for_the_same_reason(
         "segment": ["segment", "--spec", str(specs["segment"]), "--quiet"],
         "abtest": ["abtest", "--experiment", "bad", "--relation", "lab.people", "--arm", "arm",
                    "--control", "control", "--metric", metric],
+        "abtest-adjusted": ["abtest", "--experiment", "bad", "--relation", "lab.people", "--arm", "arm",
+                            "--control", "control", "--metric", "responded", "--covariate", "visits"],
+        "plan": ["plan", "--relation", "lab.people", "--metric", "responded", "--covariate", "visits",
+                 "--mde", "0.05"],
     }  # fmt: skip
     capsys.readouterr()
     for command in commands:

@@ -147,7 +147,7 @@ BAD = {
     "a metric named like the group": (
         lambda f: f.assign(group=f["bought"]),
         ["--metric", "group"],
-        "share a name the analysis uses for the arm or group",
+        "share a name the analysis uses for the arm, group or look",
     ),
     "constant outcome": (lambda f: f.assign(bought=0), [], "metric 'bought' is 0 on all"),
 }

@@ -33,7 +33,24 @@ final as (
         srm_p_value,
         srm_ok,
         source,
-        analysed_at
+        analysed_at,
+        diff_se,
+        covariates,
+        adj_diff,
+        adj_diff_se,
+        adj_diff_lower,
+        adj_diff_upper,
+        adj_p_value,
+        adj_p_value_holm,
+        variance_reduction,
+        seq_p_value,
+        seq_diff_lower,
+        seq_diff_upper,
+        seq_looks,
+        seq_tau,
+        coalesce(metric_role, 'primary') as metric_role,
+        coalesce(min_effect, 0) as min_effect,
+        coalesce(higher_is_better, true) as higher_is_better
     from source
 )
 

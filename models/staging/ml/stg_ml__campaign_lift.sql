@@ -38,7 +38,14 @@ final as (
         srm_ok,
         alpha,
         source,
-        analysed_at
+        analysed_at,
+        covariates,
+        adj_diff,
+        adj_diff_se,
+        adj_diff_lower,
+        adj_diff_upper,
+        adj_p_value,
+        variance_reduction
     from source
 )
 
