@@ -57,11 +57,19 @@ evaluate: $(STAMP)  ## evaluate the latest run (out of time, held-out clients) a
 
 HOLDOUT := --relation marts.campaign_holdout_outcomes --db $(DEMO_DB) --arm variant --control control \
 	--metric converted --metric revenue_in_window --keep-if window_complete --planned control=0.2,treatment=0.8
+# the same holdouts, regression-adjusted on each client's behaviour before the assignment
+HOLDOUT_ADJUSTED := $(subst campaign_holdout_outcomes,campaign_holdout_features,$(HOLDOUT)) \
+	--covariate orders_365d --covariate revenue_365d --covariate days_since_last_order --covariate opens_90d
 UPLIFT_SPEC ?= python/specs/holdout_uplift.yml
-experiments: $(STAMP)  ## holdout lift per campaign (partial pooling), the A/B test of all holdouts, uplift models
+experiments: $(STAMP)  ## holdout lift per campaign, A/B tests of all holdouts (plain, adjusted and sequential), a plan, uplift
 	$(BIN)/targeting lift $(HOLDOUT) --analysis holdouts --group bulk_campaign_id
 	$(BIN)/targeting abtest $(HOLDOUT) --experiment holdouts_all \
 		--ratio revenue_per_converter=revenue_in_window/converted
+	$(BIN)/targeting abtest $(HOLDOUT_ADJUSTED) --experiment holdouts_adjusted \
+		--sequential --looks-by assigned_on --guardrail revenue_in_window
+	$(BIN)/targeting plan --relation marts.campaign_holdout_features --db $(DEMO_DB) --metric converted \
+		--keep-if window_complete --date assigned_on --covariate orders_365d --covariate revenue_365d \
+		--arm variant --control control --mde 0.1 --relative --ratio 4
 	$(BIN)/targeting uplift --spec $(UPLIFT_SPEC) --db $(DEMO_DB) --quiet
 
 SEGMENT_SPEC ?= python/specs/segments.yml
@@ -78,7 +86,7 @@ demo: data build fit score evaluate experiments segments marts  ## generate data
 	@echo "Targeting list:   marts.targeting_list (scores, key features, expected value)"
 	@echo "Monitoring:       marts.model_monitoring (held-out metrics vs baselines)"
 	@echo "Economics:        marts.campaign_economics (cost per conversion, ROAS, profit by campaign x channel x segment x month)"
-	@echo "Experiments:      marts.campaign_lift (holdout lift, partially pooled), marts.ab_test_results"
+	@echo "Experiments:      marts.campaign_lift (holdout lift, partially pooled), marts.ab_test_results, marts.experiment_decisions"
 	@echo "Uplift:           marts.uplift_targeting (who to contact by expected incremental profit)"
 	@echo "Segments:         marts.customer_segments (RFM), marts.customer_segment_transitions, marts.segment_profiles (k-means)"
 	@echo "Experiment pages: $(MM_REPORTS_DIR)/experiments/*/report.html, $(MM_REPORTS_DIR)/uplift/*/report.html"

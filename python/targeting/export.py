@@ -24,6 +24,7 @@ BI_TABLES = (
     "marts.campaign_economics",
     "marts.model_monitoring",
     "marts.ab_test_results",
+    "marts.experiment_decisions",
     "marts.campaign_lift",
     "marts.customer_segments",
     "marts.customer_segment_transitions",
