@@ -2,7 +2,8 @@
 -- 90-day purchase rate of its clients where customer_labels has their label at the clustered
 -- cutoff, the mean purchase score of the latest scoring run at that cutoff, the mean of every
 -- clustered feature (a JSON object) and the three features that set the cluster apart most
--- (standardised centre, + above / - below average).
+-- (standardised centre, + above / - below average); and what the cluster is worth: the mean
+-- and total customer lifetime value of its members at the clustered cutoff (customer_value).
 with
 
 runs as (
@@ -29,6 +30,11 @@ model_runs as (
     select * from {{ ref('stg_ml__model_runs') }}
 ),
 
+customer_value as (
+    select * from {{ ref('customer_value') }}
+    where is_latest_at_cutoff
+),
+
 latest_scores as (
     select
         scores.client_id,
@@ -48,12 +54,18 @@ members as (
         avg(cast(labels.purchased_next_90d as integer)) as purchase_rate,
         count(latest_scores.p_mean) as n_scored,
         avg(latest_scores.p_mean) as mean_score,
-        avg(clusters.distance) as mean_distance
+        avg(clusters.distance) as mean_distance,
+        count(customer_value.clv) as n_valued,
+        avg(customer_value.clv) as mean_clv,
+        sum(customer_value.clv) as total_clv,
+        avg(customer_value.p_alive) as mean_p_alive
     from clusters
     left join labels
         on clusters.client_id = cast(labels.client_id as string) and clusters.as_of_date = labels.as_of_date
     left join latest_scores
         on clusters.client_id = latest_scores.client_id and clusters.as_of_date = latest_scores.as_of_date
+    left join customer_value
+        on clusters.client_id = customer_value.client_id and clusters.as_of_date = customer_value.as_of_date
     group by clusters.run_id, clusters.cluster
 ),
 
@@ -106,6 +118,10 @@ final as (
         members.n_scored,
         members.mean_score,
         members.mean_distance,
+        members.n_valued,
+        members.mean_clv,
+        members.total_clv,
+        members.mean_p_alive,
         members.n_clients / runs.n_rows as share_of_clients
     from members
     inner join runs on members.run_id = runs.run_id

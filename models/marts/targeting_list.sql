@@ -2,6 +2,9 @@
 -- (runs on other tables are in stg_ml__customer_scores only) with the posterior
 -- purchase probability, key features, and the expected value of one contact:
 --   p_mean x expected order value x gross margin - cost of a message on the client's channel.
+-- The expected order value is the client's predicted value per purchase from the latest CLV
+-- run at the cutoff (customer_value, Gamma-Gamma); without one, their mean order value so far;
+-- without any order, the default_order_value of the targeting_economics seed.
 with
 
 scores as (
@@ -19,6 +22,11 @@ features as (
 
 channels as (
     select * from {{ ref('channels') }}
+),
+
+customer_value as (
+    select * from {{ ref('customer_value') }}
+    where is_latest_at_cutoff
 ),
 
 economics as (
@@ -54,15 +62,23 @@ joined as (
         features.has_hard_bounce,
         economics.gross_margin_rate,
         case
+            when customer_value.expected_order_value is not null then customer_value.expected_order_value
             when features.avg_order_value_all > 0 then features.avg_order_value_all
             else economics.default_order_value
         end as expected_order_value,
+        case
+            when customer_value.expected_order_value is not null then 'clv'
+            when features.avg_order_value_all > 0 then 'history'
+            else 'default'
+        end as order_value_source,
         coalesce(channels.cost_per_message, 0) as contact_cost
     from scores
     inner join runs on scores.run_id = runs.run_id
     inner join features
         on scores.client_id = cast(features.client_id as string) and scores.as_of_date = features.as_of_date
     left join channels on features.favourite_channel = channels.channel
+    left join customer_value
+        on scores.client_id = customer_value.client_id and scores.as_of_date = customer_value.as_of_date
     cross join economics
 ),
 

@@ -1,6 +1,8 @@
 -- Whom to contact next, by expected incremental profit: per unit of the latest run of each
 -- uplift spec (model var uplift_model), the predicted uplift times the margin of a converted
--- order (default_order_value x gross_margin_rate, targeting_economics seed) minus the cost of
+-- order (the unit's predicted value per purchase from the latest CLV run, customer_value, at
+-- its latest cutoff, or default_order_value without one; times gross_margin_rate from the
+-- targeting_economics seed) minus the cost of
 -- one message on var uplift_contact_channel (channels seed). Units are ranked by that profit;
 -- `is_selected` marks those with a positive expected profit, in rank order, while the running
 -- contact cost stays within var uplift_budget.
@@ -53,10 +55,24 @@ latest_runs as (
     where run_rank = 1
 ),
 
+customer_value as (
+    select * from {{ ref('customer_value') }}
+    where is_latest_at_cutoff
+),
+
+latest_values as (
+    -- each customer's predicted value per purchase at the latest cutoff CLV has scored
+    select
+        client_id,
+        expected_order_value
+    from customer_value
+    where as_of_date = (select max(valued.as_of_date) from customer_value as valued)
+),
+
 unit_value as (
     select
-        max(value) filter (where parameter = 'default_order_value')
-        * max(value) filter (where parameter = 'gross_margin_rate') as margin_per_conversion
+        max(value) filter (where parameter = 'default_order_value') as default_order_value,
+        max(value) filter (where parameter = 'gross_margin_rate') as gross_margin_rate
     from economics
 ),
 
@@ -80,11 +96,17 @@ valued as (
         scores.prob_positive,
         scores.p_control,
         scores.p_treated,
-        unit_value.margin_per_conversion,
         contact.contact_cost,
-        scores.uplift_mean * unit_value.margin_per_conversion - contact.contact_cost as expected_profit
+        coalesce(latest_values.expected_order_value, unit_value.default_order_value)
+        * unit_value.gross_margin_rate as margin_per_conversion,
+        case when latest_values.expected_order_value is null then 'default' else 'clv' end as order_value_source,
+        scores.uplift_mean
+        * coalesce(latest_values.expected_order_value, unit_value.default_order_value)
+        * unit_value.gross_margin_rate
+        - contact.contact_cost as expected_profit
     from scores
     inner join latest_runs on scores.run_id = latest_runs.run_id
+    left join latest_values on scores.unit_id = latest_values.client_id
     cross join unit_value
     cross join contact
     where scores.model = {{ sql_string(var('uplift_model')) }}

@@ -94,7 +94,7 @@ img.figure {{ max-width: 100%; }} figcaption {{ font-weight: bold; margin: 1em 0
 """
 
 
-def _write(
+def write_page(
     name: str,
     title: str,
     intro: str,
@@ -103,6 +103,7 @@ def _write(
     out: Path | None,
     kind: str = "experiments",
 ) -> Path:
+    """Write one page (a table and figures) to ``<reports>/<kind>/<name>/report.html``; return its path."""
     folder = (out or reports_dir()) / kind / name
     folder.mkdir(parents=True, exist_ok=True)
     images = []
@@ -151,7 +152,7 @@ def write_lift_report(analysis: str, table: pd.DataFrame, out: Path | None = Non
         "groups (exact on a grid of the between-group spread tau), 90% credible intervals; the pooled row "
         "is the mean lift across groups." + adjusted
     )
-    return _write(f"lift_{analysis}", f"Holdout lift: {analysis}", intro, table[cols], figs, out)
+    return write_page(f"lift_{analysis}", f"Holdout lift: {analysis}", intro, table[cols], figs, out)
 
 
 def write_abtest_report(experiment: str, table: pd.DataFrame, out: Path | None = None) -> Path:
@@ -186,7 +187,7 @@ def write_abtest_report(experiment: str, table: pd.DataFrame, out: Path | None =
         "p_value is each comparison's own, p_value_holm Holm-corrected across the experiment's "
         "comparisons. " + " ".join(notes)
     )
-    return _write(f"abtest_{experiment}", f"A/B test: {experiment}", intro, table[cols], figs, out)
+    return write_page(f"abtest_{experiment}", f"A/B test: {experiment}", intro, table[cols], figs, out)
 
 
 def _qini_figure(holdout: pd.DataFrame, control: str, arm: str, title: str) -> Any:
@@ -236,4 +237,4 @@ def write_uplift_report(
         "control conversion rate among the top k% by the ranking. The propensity ranking targets the "
         "units most likely to buy under the control (buyers who would buy anyway)."
     )
-    return _write(run_id, f"Uplift: {run_id}", intro, evaluations[cols], figs, out, kind="uplift")
+    return write_page(run_id, f"Uplift: {run_id}", intro, evaluations[cols], figs, out, kind="uplift")

@@ -29,6 +29,7 @@ BI_TABLES = (
     "marts.customer_segments",
     "marts.customer_segment_transitions",
     "marts.segment_profiles",
+    "marts.customer_value",
 )
 
 

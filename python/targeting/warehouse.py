@@ -410,3 +410,14 @@ def write_segments(
     replace_run_rows(
         db, run_id, {"segment_runs": run, "customer_clusters": clusters, "cluster_profiles": profiles}
     )
+
+
+def write_clv(
+    db: Path, run_id: str, run: pd.DataFrame, customers: pd.DataFrame, evaluations: pd.DataFrame
+) -> None:
+    """Replace one CLV run's rows in ``ml.clv_runs``, ``ml.customer_clv`` and ``ml.clv_evaluations``.
+
+    ``evaluations`` may have no rows (a spec without an evaluation): the run's earlier
+    evaluation rows are removed with the rest, in the same transaction.
+    """
+    replace_run_rows(db, run_id, {"clv_runs": run, "customer_clv": customers, "clv_evaluations": evaluations})

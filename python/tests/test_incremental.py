@@ -295,6 +295,7 @@ def _empty_without_ml(table: str) -> bool:
     return table in {
         "marts.ab_test_results",
         "marts.campaign_lift",
+        "marts.customer_value",
         "marts.experiment_decisions",
         "marts.model_monitoring",
         "marts.segment_profiles",

@@ -99,11 +99,28 @@ def test_fit_score_and_dbt_path(env: Path, capsys: pytest.CaptureFixture) -> Non
     assert ((scores["p_q05"] <= scores["p_mean"]) & (scores["p_mean"] <= scores["p_q95"])).all()
     assert scores["decile"].between(1, 10).all() and scores["rank"].min() == 1
     assert run.loc[0, "n_scored"] == len(scores) and run.loc[0, "n_train_rows"] > 0
+    # customer lifetime value on the point-in-time RFM summary, valued into the targeting list
+    # (MAP here: the sampled path is checked in test_clv.py)
+    argv = ["clv", "--spec", str(SPECS / "clv.yml"), "--db", str(env), "--quiet", "--method", "map"]
+    assert cli.main(argv) == 0
     res = run_dbt_in_process(["build", "--select", "staging.ml+"], env)
     assert res.returncode == 0, res.stdout[-3000:]
     with duckdb.connect(str(env), read_only=True) as con:
         listed = con.execute("select count(*), min(expected_value) > -1 from marts.targeting_list").fetchone()
+        valued = con.execute(
+            "select count(*), count(distinct value_decile), min(clv_lower <= clv and clv <= clv_upper) "
+            "from marts.customer_value"
+        ).fetchone()
+        buyers = con.execute(
+            "select count(*) from marts.customer_rfm_summary where is_scoring_cutoff"
+        ).fetchone()[0]
+        sources = dict(
+            con.execute("select order_value_source, count(*) from marts.targeting_list group by 1").fetchall()
+        )
     assert listed == (len(scores), True)
+    assert valued == (buyers, 10, True)
+    # every scored client with a purchase history is valued by the CLV run, the others by default
+    assert sources.get("clv", 0) == buyers and sum(sources.values()) == len(scores)
 
 
 def test_unseen_group_level_gets_population_score(env: Path) -> None:

@@ -236,6 +236,12 @@ def test_planted_uplift_is_found_on_generated_holdouts(
             "stg_ml__uplift_evaluations",
             "targeting_economics",
             "channels",
+            # uplift_targeting values a unit by customer_value (empty here: no CLV run)
+            "customer_value",
+            "stg_ml__customer_clv",
+            "stg_ml__clv_runs",
+            "customer_segments",
+            "rfm_segments",
         ],
         db,
         {"raw_path": str(raw)},
