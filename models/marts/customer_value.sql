@@ -52,7 +52,7 @@ final as (
         clv.clv_upper,
         segments.segment,
         ranked_runs.is_latest_at_cutoff,
-        ntile(10) over (partition by clv.run_id order by clv.clv, clv.client_id) as value_decile
+        cast(ntile(10) over (partition by clv.run_id order by clv.clv, clv.client_id) as bigint) as value_decile
     from clv
     inner join ranked_runs on clv.run_id = ranked_runs.run_id
     left join segments

@@ -130,10 +130,14 @@ def read_summary(
             conds.append(f"({check_filter(con, rel, spec.filter, where)})")
         as_of = None
         if spec.as_of:
-            scope = f" where {ident(ev.complete)}" if cutoff == "evaluation" and ev is not None else ""
-            as_of = con.execute(f"select max({ident(spec.as_of)}) from {rel.sql}{scope}").fetchone()[0]
+            # the latest cutoff among the rows the filter keeps (and, to evaluate, whose window is known)
+            scope = list(conds)
+            if cutoff == "evaluation" and ev is not None:
+                scope.append(ident(ev.complete))
+            where_sql = f" where {' and '.join(scope)}" if scope else ""
+            as_of = con.execute(f"select max({ident(spec.as_of)}) from {rel.sql}{where_sql}").fetchone()[0]
             if as_of is None:
-                what = f"with {ev.complete} true" if scope and ev is not None else ""
+                what = f"with {ev.complete} true" if cutoff == "evaluation" and ev is not None else ""
                 raise ClvError(
                     f"{where}: {rel.label} has no rows {what}; nothing to model".replace("  ", " ")
                 )

@@ -6,7 +6,8 @@ Nothing about the apparel data is assumed; an analyst edits one YAML file::
     relation: customer_rfm_summary   # dbt model or schema.table: one row per customer (and cutoff)
     id: client_id
     as_of: as_of_date                # optional: the latest cutoff's rows (omit for a plain table)
-    filter: null                     # optional condition on the relation's columns
+    filter: null                     # optional condition on the relation's columns (applied
+                                     # before the latest cutoff is chosen)
     frequency: frequency             # repeat purchases (whole numbers >= 0)
     recency: recency_days            # first to last purchase, in time units
     age: t_days                      # first purchase to the end of the observation (T)

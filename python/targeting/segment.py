@@ -152,7 +152,9 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
             conds.append(f"({check_filter(con, rel, spec.filter, where)})")
         as_of = None
         if spec.as_of:
-            as_of = con.execute(f"select max({ident(spec.as_of)}) from {rel.sql}").fetchone()[0]
+            # the latest cutoff among the rows the filter keeps
+            kept = f" where {' and '.join(conds)}" if conds else ""
+            as_of = con.execute(f"select max({ident(spec.as_of)}) from {rel.sql}{kept}").fetchone()[0]
             conds.append(f"{ident(spec.as_of)} = ?")
             params.append(as_of)
         # no id: the row key every command gives a row (targeting.sqlsafe.keyed)

@@ -141,6 +141,17 @@ def test_sampled_clv_has_intervals(tmp_path: Path) -> None:
     assert first["p_alive"].between(0, 1).all()
 
 
+def test_the_filter_applies_before_the_latest_cutoff_is_chosen(tmp_path: Path) -> None:
+    earlier = simulate(300, seed=3).assign(snapshot=pd.Timestamp("2024-10-01"))
+    db = _warehouse(tmp_path, pd.concat([earlier, simulate(300, seed=4)]))
+    spec = tmp_path / "clv.yml"
+    spec.write_text(SPEC.format(method="map", draws=100) + "filter: \"snapshot < date '2025-01-01'\"\n")
+    assert cli.main(["clv", "--spec", str(spec), "--db", str(db), "--quiet"]) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        run = con.execute("select as_of_date, eval_as_of_date, n_customers from ml.clv_runs").fetchone()
+    assert run == (pd.Timestamp("2024-10-01").date(), pd.Timestamp("2024-10-01").date(), 300)
+
+
 BASE = {
     "customer": ["a", "b", "c", "d"],
     "repeat_purchases": [2, 0, 1, 3],
