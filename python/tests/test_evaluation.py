@@ -43,7 +43,7 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     mp = pytest.MonkeyPatch()
     for k, v in env.items():
         mp.setenv(k, v)
-    fast = ["--draws", "400", "--tune", "400", "--chains", "2", "--quiet"]
+    fast = ["--draws", "250", "--tune", "250", "--chains", "2", "--quiet"]
     assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(db), *fast]) == 0
     assert cli.main([*EVALUATE, "--db", str(db), "--bootstrap", "60", "--quiet"]) == 0
     yield {"db": db, "raw": raw, "root": root}
@@ -148,9 +148,9 @@ def test_compare_ranks_the_signal_above_noise(evaluated: dict[str, Path], tmp_pa
             "--db",
             str(evaluated["db"]),
             "--draws",
-            "300",
+            "150",
             "--tune",
-            "300",
+            "150",
             "--chains",
             "2",
             "--quiet",
