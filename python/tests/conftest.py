@@ -133,22 +133,29 @@ def run_dbt_in_process(
 # passes --no-loadscope-reorder, without which xdist would hand out the modules with the most
 # tests first (the Spark build, two tests, would start last)
 FIRST_MODULES = [
-    # longest first (a fresh clone's .ci/run, --durations): what is left at the end is short
-    "test_spark_build.py",
-    "test_evaluation.py",
-    "test_incremental.py",
-    "test_uplift.py",
-    "test_sql_scoring.py",
-    "test_model_layer.py",
-    "test_bad_inputs.py",
-    "test_mart.py",
-    "test_nothing_lost.py",
-    "test_hardening.py",
-    "test_plain_table.py",
-    "test_shrinkage.py",
-    "test_lift.py",
-    "test_staging.py",
-    "test_abtest.py",
+    # longest first (a fresh clone's .ci/run, --durations=0, seconds per module): what is
+    # left at the end is short
+    "test_spark_build.py",  # 150
+    "test_bad_inputs.py",  # 123
+    "test_incremental.py",  # 113
+    "test_evaluation.py",  # 95
+    "test_sql_scoring.py",  # 95
+    "test_model_layer.py",  # 82
+    "test_uplift.py",  # 69
+    "test_plain_table.py",  # 67
+    "test_mart.py",  # 41
+    "test_nothing_lost.py",  # 34
+    "test_segment.py",  # 26
+    "test_hardening.py",  # 22
+    "test_clv.py",  # 21
+    "test_every_command.py",  # 21
+    "test_shrinkage.py",  # 21
+    "test_staging.py",  # 21
+    "test_synth.py",  # 19
+    "test_lift.py",  # 17
+    "test_abtest.py",  # 15
+    "test_input_core.py",  # 13
+    "test_experiment_design.py",  # 6
 ]
 
 
