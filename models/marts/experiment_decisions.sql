@@ -54,30 +54,42 @@ oriented as (
     from intervals
 ),
 
+ruled as (
+    -- which branch of the rule applies: each is written once, then named and decided below
+    select
+        *,
+        case
+            when not srm_ok then 'srm'
+            when good_lower is null or good_upper is null then 'no_interval'
+            when metric_role = 'guardrail' and good_upper < -min_effect then 'harmed'
+            when metric_role = 'guardrail' and good_lower >= -min_effect then 'not_harmed'
+            when metric_role = 'guardrail' then 'guardrail_open'
+            when good_lower > 0 and good_effect >= min_effect then 'better'
+            when good_upper < min_effect then 'short'
+            else 'open'
+        end as rule_branch
+    from oriented
+),
+
 metric_decisions as (
     select
         *,
         case
-            when not srm_ok then 'stop'
-            when good_lower is null or good_upper is null then 'keep running'
-            when metric_role = 'guardrail' and good_upper < -min_effect then 'stop'
-            when metric_role = 'guardrail' and good_lower >= -min_effect then 'ship'
-            when metric_role = 'guardrail' then 'keep running'
-            when good_lower > 0 and good_effect >= min_effect then 'ship'
-            when good_upper < min_effect then 'stop'
+            when rule_branch in ('srm', 'harmed', 'short') then 'stop'
+            when rule_branch in ('not_harmed', 'better') then 'ship'
             else 'keep running'
         end as metric_decision,
-        case
-            when not srm_ok then 'sample ratio mismatch: randomisation or logging is broken'
-            when good_lower is null or good_upper is null then 'no interval for this metric'
-            when metric_role = 'guardrail' and good_upper < -min_effect then 'guardrail harmed'
-            when metric_role = 'guardrail' and good_lower >= -min_effect then 'guardrail not harmed'
-            when metric_role = 'guardrail' then 'guardrail not yet shown unharmed'
-            when good_lower > 0 and good_effect >= min_effect then 'better, by at least the minimum effect'
-            when good_upper < min_effect then 'worse, or too small to reach the minimum effect'
+        case rule_branch
+            when 'srm' then 'sample ratio mismatch: randomisation or logging is broken'
+            when 'no_interval' then 'no interval for this metric'
+            when 'harmed' then 'guardrail harmed'
+            when 'not_harmed' then 'guardrail not harmed'
+            when 'guardrail_open' then 'guardrail not yet shown unharmed'
+            when 'better' then 'better, by at least the minimum effect'
+            when 'short' then 'worse, or too small to reach the minimum effect'
             else 'not yet conclusive'
         end as reason
-    from oriented
+    from ruled
 ),
 
 arm_rollup as (

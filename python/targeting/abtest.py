@@ -45,7 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from targeting import abstats
-from targeting.adjust import adjusted_difference, covariate_matrix
+from targeting.adjust import adjusted_difference, adjusted_fields, covariate_matrix
 from targeting.binding import Role, bind
 from targeting.estimable import check_arm_sizes, check_finite, check_varies
 from targeting.paths import literal_pattern
@@ -500,15 +500,7 @@ def _adjusted_and_sequential(cfg: AbConfig, pair: _Pair, tau: float) -> dict[str
     """Return the adjusted (CUPED) estimate and the sequential test of one comparison as row fields."""
     out: dict[str, object] = {}
     if cfg.covariates:
-        adj = adjusted_difference(pair.y_t, pair.x_t, pair.y_c, pair.x_c, cfg.alpha)
-        out.update(
-            adj_diff=adj.diff,
-            adj_diff_se=adj.se,
-            adj_diff_lower=adj.lower,
-            adj_diff_upper=adj.upper,
-            adj_p_value=adj.p_value,
-            variance_reduction=adj.variance_reduction,
-        )
+        out.update(adjusted_fields(adjusted_difference(pair.y_t, pair.x_t, pair.y_c, pair.x_c, cfg.alpha)))
     if cfg.sequential:
 
         def estimate(m_t: np.ndarray, m_c: np.ndarray | None) -> tuple[float, float]:

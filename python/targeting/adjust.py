@@ -38,6 +38,20 @@ class Adjusted:
     variance_reduction: float
 
 
+def adjusted_fields(adj: Adjusted | None) -> dict[str, object]:
+    """Return the result-table fields of an adjusted difference (none without one)."""
+    if adj is None:
+        return {}
+    return {
+        "adj_diff": adj.diff,
+        "adj_diff_se": adj.se,
+        "adj_diff_lower": adj.lower,
+        "adj_diff_upper": adj.upper,
+        "adj_p_value": adj.p_value,
+        "variance_reduction": adj.variance_reduction,
+    }
+
+
 def covariate_matrix(frame: pd.DataFrame, covariates: list[str]) -> np.ndarray:
     """Return the covariates as a float matrix, missing values filled and flagged.
 

@@ -30,7 +30,7 @@ from scipy import stats
 
 from targeting import abstats
 from targeting.abtest import SRM_THRESHOLD, AbConfig, AbTestError, _arms, check_config, check_metrics
-from targeting.adjust import Adjusted, adjusted_difference, covariate_matrix
+from targeting.adjust import Adjusted, adjusted_difference, adjusted_fields, covariate_matrix
 from targeting.estimable import check_arm_sizes
 from targeting.pooling import PooledEffects, partial_pooling
 from targeting.sqlsafe import check_name
@@ -207,7 +207,7 @@ def analyse_lift(cfg: AbConfig, frame: pd.DataFrame, label: str, grouping: str) 
                         "pooled_upper": float(pooled.theta_upper[i]),
                         "prob_positive": float(pooled.theta_prob_positive[i]),
                         "srm_p_value": e.srm_p_value,
-                        **_adjusted_fields(e.adjusted),
+                        **adjusted_fields(e.adjusted),
                     }
                 )
             raw = (np.array([e.comparison.diff for e in est]), np.array([e.se for e in est]))
@@ -240,20 +240,6 @@ def analyse_lift(cfg: AbConfig, frame: pd.DataFrame, label: str, grouping: str) 
     table["source"] = label
     table["analysed_at"] = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     return table
-
-
-def _adjusted_fields(adj: Adjusted | None) -> dict[str, object]:
-    """Row fields of a group's regression-adjusted difference (none without covariates)."""
-    if adj is None:
-        return {}
-    return {
-        "adj_diff": adj.diff,
-        "adj_diff_se": adj.se,
-        "adj_diff_lower": adj.lower,
-        "adj_diff_upper": adj.upper,
-        "adj_p_value": adj.p_value,
-        "variance_reduction": adj.variance_reduction,
-    }
 
 
 def _pooled_row(
