@@ -683,7 +683,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Compile a saved Bernoulli-logit run into SQL: each row's linear predictor gets a "
             "posterior mean and variance from the posterior's mean and covariance, then p_mean, "
-            "p_sd (Gauss-Hermite quadrature) and a 90%% interval. Translates linear terms, scale, "
+            "p_sd (Gauss-Hermite quadrature) and a 90% interval. Translates linear terms, scale, "
             "center, log1p, log, exp, sqrt, abs, decay, clip, minimum, maximum, categorical "
             "columns and one (1|factor) group intercept; any other term is named and refused. "
             "`targeting score --engine sql` runs the same statement in the DuckDB warehouse."
@@ -707,7 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
             "saved), next to logistic regression and gradient boosting trained on the same rows "
             "from every column of the spec's table except its id, label, as_of and exclude "
             "(text one-hot), and a recency/frequency rule where its columns exist. Metrics with "
-            "90%% bootstrap intervals go to ml.model_evaluations; the report to "
+            "90% bootstrap intervals go to ml.model_evaluations; the report to "
             "reports/<run_id>/report.html ($MM_REPORTS_DIR)."
         ),
     )
@@ -902,7 +902,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Fit pymc-marketing's BG/NBD (repeat purchases, dropout) and Gamma-Gamma (value per purchase) "
             "models on the CLV spec's summary table (frequency, recency, age, mean repeat value per "
             "customer) at its latest cutoff, with nutpie or MAP; per customer the expected purchases and "
-            "value over the horizon with 90%% intervals and P(alive). With an evaluation in the spec, "
+            "value over the horizon with 90% intervals and P(alive). With an evaluation in the spec, "
             "the models are also fitted on the latest cutoff whose window is complete and compared with "
             "what the customers did, per decile and in total, against each customer's repeat rate so far. "
             "Results go to ml.clv_runs, ml.customer_clv and ml.clv_evaluations."
@@ -924,8 +924,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Fit the uplift spec's models on half of the experiment's units (a Bambi model with arm x "
             "feature interactions under a shared hierarchical prior, and one model per arm), score every "
-            "unit's uplift with a 90%% interval and P(uplift > 0), and evaluate on the other half: Qini "
-            "curve and AUC, uplift in the top 10/20/30%%, against random and propensity targeting, with "
+            "unit's uplift with a 90% interval and P(uplift > 0), and evaluate on the other half: Qini "
+            "curve and AUC, uplift in the top 10/20/30%, against random and propensity targeting, with "
             "bootstrap intervals. Results go to ml.uplift_scores and ml.uplift_evaluations."
         ),
     )

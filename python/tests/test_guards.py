@@ -129,3 +129,18 @@ def test_layout_columns_come_from_the_dbt_sources() -> None:
     assert layout.PURCHASE_COLUMNS == ["client_id", "quantity", "price", "category_ids", "date", "message_id"]
     assert layout.TARGET_COLUMNS == ["client_id", "target"]
     assert layout.MESSAGE_COLUMNS[:2] == ["bulk_campaign_id", "client_id"]
+
+
+def test_every_command_help_reads_as_written(capsys: pytest.CaptureFixture) -> None:
+    """Each command's --help prints its percentages once (a description is not %-formatted)."""
+    from targeting import cli
+
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name in commands:
+        with pytest.raises(SystemExit) as done:
+            cli.main([name, "--help"])
+        assert done.value.code == 0
+        text = capsys.readouterr().out
+        assert "%%" not in text, name
+        assert text.startswith(f"usage: targeting {name}"), name
