@@ -17,7 +17,7 @@ from sklearn.metrics import adjusted_rand_score
 from targeting import cli
 from targeting.segment import elbow_k
 
-from .conftest import REPO, run_dbt, scoring_population, table_warehouse
+from .conftest import REPO, run_dbt_in_process, scoring_population, table_warehouse
 
 #: Planted customer types: mean orders, mean spend per order, recency (days), open rate, share of push.
 TYPES = {
@@ -218,12 +218,14 @@ def test_segment_profiles_mart_on_the_apparel_mart(
     db = tmp_path / "wh.duckdb"
     shutil.copy(warehouse, db)
     monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
-    res = run_dbt(["parse"], db, {"raw_path": str(synth_raw)})
-    assert res.returncode == 0, res.stdout[-2000:]
-    monkeypatch.setenv("MM_DBT_MANIFEST", str(tmp_path / "target" / "manifest.json"))
+    # the shared build's manifest resolves the spec's dbt model name (dbt in this process: no
+    # start-up or parse of its own)
+    monkeypatch.setenv("MM_DBT_MANIFEST", str(warehouse.parent / "target" / "manifest.json"))
     spec = REPO / "python" / "specs" / "segments.yml"
     assert cli.main(["segment", "--spec", str(spec), "--db", str(db), "--k", "4", "--quiet"]) == 0
-    res = run_dbt(["build", "--select", "staging.ml", "segment_profiles"], db, {"raw_path": str(synth_raw)})
+    res = run_dbt_in_process(
+        ["build", "--select", "staging.ml", "segment_profiles"], db, {"raw_path": str(synth_raw)}
+    )
     assert res.returncode == 0, res.stdout[-4000:]
     with duckdb.connect(str(db), read_only=True) as con:
         mart = con.execute("select * from marts.segment_profiles order by cluster").df()
