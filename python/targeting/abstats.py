@@ -29,6 +29,11 @@ class Comparison:
     se: float = float("nan")
 
 
+def unpooled_se(y_t: np.ndarray, y_c: np.ndarray) -> float:
+    """Unpooled standard error of a difference of two means: sqrt(var_t / n_t + var_c / n_c)."""
+    return float(np.sqrt(np.var(y_t, ddof=1) / len(y_t) + np.var(y_c, ddof=1) / len(y_c)))
+
+
 def two_proportions(x_t: int, n_t: int, x_c: int, n_c: int, alpha: float = ALPHA) -> Comparison:
     """Two-proportion z-test (pooled standard error) with a Wald interval for the difference.
 
@@ -54,7 +59,7 @@ def welch(y_t: np.ndarray, y_c: np.ndarray, alpha: float = ALPHA) -> Comparison:
     ci = res.confidence_interval(confidence_level=1 - alpha)
     diff = float(np.mean(y_t) - np.mean(y_c))
     mean_c = float(np.mean(y_c))
-    se = float(np.sqrt(np.var(y_t, ddof=1) / len(y_t) + np.var(y_c, ddof=1) / len(y_c)))
+    se = unpooled_se(y_t, y_c)
     return Comparison(
         diff,
         float(ci.low),

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +53,7 @@ from targeting.estimable import check_arm_sizes, check_finite, check_varies
 from targeting.paths import literal_pattern
 from targeting.sequential import DEFAULT_TAU, always_valid
 from targeting.settings import default_db, manifest_path
-from targeting.sqlsafe import check_name, ident
+from targeting.sqlsafe import Relation, check_name, ident
 from targeting.warehouse import connect
 
 #: Below this sample-ratio-mismatch p-value the randomisation is taken to be broken.
@@ -213,6 +215,28 @@ def csv_table(csv: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+@contextmanager
+def bound_source(
+    csv: Path | None, relation: str | None, db: Path | None, roles: list[Role]
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, Relation, str]]:
+    """Open a CSV file (read into a table) or the warehouse, and bind ``roles`` against it.
+
+    Exactly one of ``csv`` and ``relation`` is given (the caller says so in its own words).
+    Yields the open connection, the bound relation and how messages name the source. Used
+    by ``abtest``, ``lift`` and ``plan``.
+    """
+    moment = "covariates must be measured before the assignment"
+    if csv is not None:
+        with csv_table(csv) as con:
+            rel = bind(con, "main.experiment", roles, str(csv), moment=moment, shown="the file")
+            yield con, rel, str(csv)
+        return
+    # the warehouse as every command opens it: a missing or locked file is a clear error
+    with connect(db or default_db()) as con:
+        rel = bind(con, str(relation), roles, "--relation", manifest_path(), moment=moment)
+        yield con, rel, rel.label
+
+
 def read_experiment(
     cfg: AbConfig,
     csv: Path | None = None,
@@ -237,29 +261,18 @@ def read_experiment(
         )
     if (csv is None) == (relation is None):
         raise AbTestError("give exactly one of --csv FILE or --relation SCHEMA.TABLE")
-    if csv is not None:
-        opened, name, label = csv_table(csv), "main.experiment", str(csv)
-    else:
-        # the warehouse as every command opens it: a missing or locked file is a clear error
-        opened, name, label = connect(db or default_db()), str(relation), "--relation"
-    with opened as con:
-        # one binding step (targeting.binding), as every command's
-        roles = [Role(cfg.arm, "arm")]
-        need = "numbers (0/1 for a conversion, amounts for revenue)"
-        roles += [Role(c, "metric", "number", need) for c in columns]
-        roles += [Role(c, "covariate", "number", predictor=True) for c in cfg.covariates]
-        if cfg.looks_by is not None:
-            roles.append(Role(cfg.looks_by, "looks-by"))
-        if group is not None:
-            roles.append(Role(group, "group"))
-        if keep_if is not None:
-            roles.append(Role(keep_if, "keep-if", "boolean"))
-        moment = "covariates must be measured before the assignment"
-        if csv is not None:
-            rel = bind(con, name, roles, label, moment=moment, shown="the file")
-        else:
-            rel = bind(con, name, roles, "--relation", manifest_path(), moment=moment)
-            label = rel.label
+    # one binding step (targeting.binding), as every command's
+    roles = [Role(cfg.arm, "arm")]
+    need = "numbers (0/1 for a conversion, amounts for revenue)"
+    roles += [Role(c, "metric", "number", need) for c in columns]
+    roles += [Role(c, "covariate", "number", predictor=True) for c in cfg.covariates]
+    if cfg.looks_by is not None:
+        roles.append(Role(cfg.looks_by, "looks-by"))
+    if group is not None:
+        roles.append(Role(group, "group"))
+    if keep_if is not None:
+        roles.append(Role(keep_if, "keep-if", "boolean"))
+    with bound_source(csv, relation, db, roles) as (con, rel, label):
         select = [f"cast({ident(cfg.arm)} as varchar) as arm"]
         select += [f"cast({ident(c)} as double) as {ident(c)}" for c in [*columns, *cfg.covariates]]
         where = ""
@@ -474,8 +487,7 @@ def _diff_se(
     if x_t.shape[1]:
         adj = adjusted_difference(y_t, x_t, y_c, x_c, alpha)
         return adj.diff, adj.se
-    se = np.sqrt(np.var(y_t, ddof=1) / len(y_t) + np.var(y_c, ddof=1) / len(y_c))
-    return float(y_t.mean() - y_c.mean()), float(se)
+    return float(y_t.mean() - y_c.mean()), abstats.unpooled_se(y_t, y_c)
 
 
 def _over_looks(
@@ -527,9 +539,8 @@ def _ratio_sequential(
     def estimate(m_t: np.ndarray, m_c: np.ndarray | None) -> tuple[float, float]:
         if m_c is None:
             m_t, m_c = np.ones(len(n_t), bool), np.ones(len(n_c), bool)
-        r_t, se_t = abstats.ratio_delta(n_t[m_t], d_t[m_t])
-        r_c, se_c = abstats.ratio_delta(n_c[m_c], d_c[m_c])
-        return r_t - r_c, float(np.hypot(se_t, se_c))
+        comp = abstats.ratio_comparison(n_t[m_t], d_t[m_t], n_c[m_c], d_c[m_c], cfg.alpha)
+        return comp.diff, comp.se
 
     # the scale of a ratio per unit: the spread of its linearisation (num - ratio * den) / mean(den)
     num, den = np.concatenate([n_t, n_c]), np.concatenate([d_t, d_c])

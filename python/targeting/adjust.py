@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from targeting.abstats import unpooled_se
+
 
 @dataclass(frozen=True)
 class Adjusted:
@@ -121,7 +123,7 @@ def adjusted_difference(
     n_t, n_c = len(a_t), len(a_c)
     v_t, v_c = np.var(a_t, ddof=1) / n_t, np.var(a_c, ddof=1) / n_c
     se = float(np.sqrt(v_t + v_c))
-    raw = np.var(y_t, ddof=1) / n_t + np.var(y_c, ddof=1) / n_c
+    raw = unpooled_se(y_t, y_c) ** 2
     diff = float(a_t.mean() - a_c.mean())
     if not se > 0:
         return Adjusted(diff, se, diff, diff, float("nan"), float("nan"))

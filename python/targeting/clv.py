@@ -83,9 +83,7 @@ def _say(message: str, progress: bool) -> None:
         print(f"[clv] {message}", file=sys.stderr, flush=True)
 
 
-def read_summary(
-    spec: ClvSpec, db: Path, cutoff: str = "latest"
-) -> tuple[pd.DataFrame, str, Any, pd.DataFrame | None]:
+def read_summary(spec: ClvSpec, db: Path, cutoff: str = "latest") -> tuple[pd.DataFrame, str, Any]:
     """Check the spec's columns against the catalog and read one cutoff's rows.
 
     Parameters
@@ -102,8 +100,7 @@ def read_summary(
     -------
     tuple
         The rows (``customer_id``, ``frequency``, ``recency``, ``T``, ``monetary_value``,
-        plus the actuals for ``evaluation``), the relation's label, the cutoff (or ``None``)
-        and, for ``evaluation``, the actuals frame (else ``None``).
+        plus the actuals for ``evaluation``), the relation's label and the cutoff (or ``None``).
 
     """
     where = spec.path or spec.name
@@ -166,7 +163,7 @@ def read_summary(
                 f"days after {spec.as_of}, but horizon is {spec.horizon:g}; "
                 "the actuals must cover the horizon"
             )
-    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True), label, as_of, None
+    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True), label, as_of
 
 
 def check_summary(frame: pd.DataFrame, spec: ClvSpec, label: str) -> None:
@@ -418,7 +415,7 @@ def run_clv(spec: ClvSpec, db: Path, evaluate_too: bool = True, progress: bool =
     The evaluation is out of time: fitted on the latest cutoff whose window the data covers,
     compared with what the customers did in it.
     """
-    rows, label, as_of, _ = read_summary(spec, db)
+    rows, label, as_of = read_summary(spec, db)
     evaluated = None
     if spec.evaluation is not None and evaluate_too:
         # read and check the evaluation's rows before any fit: bad input fails at once
@@ -440,7 +437,7 @@ def run_clv(spec: ClvSpec, db: Path, evaluate_too: bool = True, progress: bool =
     ev_fit = None
     summary: dict[str, object] = {}
     if evaluated is not None:
-        ev_rows, ev_label, ev_as_of, _ = evaluated
+        ev_rows, ev_label, ev_as_of = evaluated
         _say(
             f"evaluating out of time: fitted on {ev_label}, compared with the next {spec.horizon:g}", progress
         )

@@ -81,7 +81,7 @@ def _estimate(
         se = float(np.sqrt(p_t * (1 - p_t) / (len(y_t) + 2) + p_c * (1 - p_c) / (len(y_c) + 2)))
     else:
         comp = abstats.welch(y_t, y_c, alpha)
-        se = float(np.sqrt(np.var(y_t, ddof=1) / len(y_t) + np.var(y_c, ddof=1) / len(y_c)))
+        se = abstats.unpooled_se(y_t, y_c)
     adjusted = adjusted_difference(y_t, x[0], y_c, x[1], alpha) if x is not None else None
     return GroupEstimate(
         group, len(y_t), len(y_c), float(y_t.mean()), float(y_c.mean()), comp, se, srm_p, adjusted

@@ -26,13 +26,11 @@ import numpy as np
 import pandas as pd
 
 from targeting import power
-from targeting.abtest import csv_table
+from targeting.abtest import bound_source
 from targeting.adjust import covariate_matrix, explained_share
-from targeting.binding import Role, bind
+from targeting.binding import Role
 from targeting.estimable import check_finite, check_varies
-from targeting.settings import manifest_path
 from targeting.sqlsafe import ident
-from targeting.warehouse import connect
 
 
 class PlanError(ValueError):
@@ -90,10 +88,6 @@ def read_baseline(
     """
     if (csv is None) == (relation is None):
         raise PlanError("give exactly one of --csv FILE or --relation SCHEMA.TABLE, or --baseline")
-    if csv is not None:
-        opened, name, label = csv_table(csv), "main.experiment", str(csv)
-    else:
-        opened, name, label = connect(db), str(relation), "--relation"
     need = "numbers (0/1 for a conversion, amounts for revenue)"
     roles = [Role(metric, "metric", "number", need)]
     roles += [Role(c, "covariate", "number", predictor=True) for c in covariates]
@@ -103,13 +97,7 @@ def read_baseline(
         roles.append(Role(date, "date", "date"))
     if control is not None:
         roles.append(Role(control[0], "arm"))
-    moment = "covariates must be measured before the assignment"
-    with opened as con:
-        if csv is not None:
-            rel = bind(con, name, roles, label, moment=moment, shown="the file")
-        else:
-            rel = bind(con, name, roles, "--relation", manifest_path(), moment=moment)
-            label = rel.label
+    with bound_source(csv, relation, db, roles) as (con, rel, label):
         select = [f"cast({ident(metric)} as double) as {ident('__y')}"]
         select += [f"cast({ident(c)} as double) as {ident(c)}" for c in covariates]
         if date is not None:
