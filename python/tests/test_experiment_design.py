@@ -223,6 +223,22 @@ def test_a_public_style_file_through_plan_adjusted_and_sequential_abtest(
 
 
 PLAN_BAD = {
+    "alpha not a number": (
+        ["--baseline", "0.1", "--metric-kind", "rate", "--mde", "0.01", "--alpha", "nan"],
+        "--alpha must be in (0, 0.5), got nan",
+    ),
+    "infinite power": (
+        ["--baseline", "0.1", "--metric-kind", "rate", "--mde", "0.01", "--power", "inf"],
+        "--power must be in (alpha, 1), e.g. 0.8; got inf",
+    ),
+    "infinite mde": (
+        ["--baseline", "0.1", "--metric-kind", "rate", "--mde", "inf"],
+        "--mde must be a non-zero number, got inf",
+    ),
+    "infinite units per day": (
+        ["--baseline", "0.1", "--metric-kind", "rate", "--days", "3", "--daily-units", "inf"],
+        "--daily-units must be a positive number, got inf",
+    ),
     "a rate outside (0, 1)": (
         ["--baseline", "1.5", "--metric-kind", "rate", "--mde", "0.01"],
         "a rate must be in (0, 1)",
