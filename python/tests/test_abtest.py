@@ -80,7 +80,7 @@ def test_intervals_cover_the_planted_effects_at_their_level() -> None:
     The band [0.84, 0.96] is 90% plus or minus about 2.5 binomial standard errors at 300
     draws. 8,000 units an arm: with 2,000 (about 200 buyers), the zero-inflated, skewed
     spend's Welch interval covered only 0.83 to 0.91 depending on the seed (scipy's Welch
-    test alike), a small-sample property of the data, which the README states."""
+    test alike), a small-sample property of the data, which docs/experiments.md states."""
     rng = np.random.default_rng(11)
     rates, spend = {"control": 0.10, "treatment": 0.12}, {"control": 50.0, "treatment": 55.0}
     true = {

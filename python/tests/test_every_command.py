@@ -6,7 +6,7 @@ value or an outcome that never varies. ``fit``, ``score`` (both engines), ``eval
 with its baselines, ``uplift`` and ``segment`` read it under one missing-value policy (drop)
 and one row key (``row-N`` by the row's place in the order of all the columns); ``abtest``
 reads it as an experiment. The row keys the commands write are checked against keys computed
-here, in pandas, from the rule the README documents.
+here, in pandas, from the rule docs/specs.md documents.
 """
 
 from __future__ import annotations

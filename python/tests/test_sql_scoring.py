@@ -5,7 +5,7 @@ variance from the posterior's mean and covariance); the fast engine uses every d
 stated tolerance, for the short test fits here (400 draws): p_mean within 0.005 and the 90%
 interval's ends within 0.03 of the draw-based ones (0.1 for rows with an unseen group level,
 whose population-level effect is further from normal), ranks correlated above 0.999. At scale 1
-with 4,000 draws the differences are far smaller (README, "Scoring in the warehouse").
+with 4,000 draws the differences are far smaller (docs/specs.md, "Scoring in the warehouse").
 """
 
 from __future__ import annotations
