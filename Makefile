@@ -24,7 +24,7 @@ export MM_REPORTS_DIR ?= $(CURDIR)/reports
 TEST_RAW ?= data/test_raw
 TEST_DB ?= data/test_warehouse.duckdb
 
-.PHONY: help install demo data build fit score evaluate experiments segments clv marts test test-fast pytest dbt-test dbt-test-spark bench lint clean
+.PHONY: help install demo data build fit score evaluate experiments segments clv marts test test-fast pytest dbt-test dbt-test-spark bench typecheck lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -129,7 +129,10 @@ test: pytest  ## the whole test suite: pytest, whose shared warehouse is a dbt b
 bench: $(STAMP)  ## benchmarks (not tests): mart build, fits, scoring vs baselines; BENCH_SCALE, BENCH_SECTIONS
 	$(BIN)/python benchmarks/bench.py
 
-lint: $(STAMP)  ## ruff on Python, sqlfluff (dbt templater) on SQL
+typecheck: $(STAMP)  ## mypy, strict, on python/targeting (settings in pyproject.toml)
+	$(BIN)/mypy
+
+lint: typecheck  ## ruff and mypy on Python, sqlfluff (dbt templater) on SQL
 	$(BIN)/ruff check python benchmarks
 	$(BIN)/ruff format --check python benchmarks
 	test -d $(TEST_RAW) || $(BIN)/targeting synth --scale 0.02 --seed 7 --out $(TEST_RAW) --quiet

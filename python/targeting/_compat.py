@@ -28,5 +28,5 @@ def patch_formulae_lazycall_eq() -> None:
         )
 
     __eq__._marketing_mart_patched = True  # type: ignore[attr-defined]
-    LazyCall.__eq__ = __eq__  # type: ignore[method-assign]
-    LazyCall.__hash__ = lambda self: hash((self.callee, *self.args, *self.kwargs))  # type: ignore[method-assign]
+    LazyCall.__eq__ = __eq__
+    LazyCall.__hash__ = lambda self: hash((self.callee, *self.args, *self.kwargs))

@@ -143,7 +143,8 @@ def posterior_draws_binary(successes: int, n: int, rng: np.random.Generator, dra
 def posterior_draws_mean(y: np.ndarray, rng: np.random.Generator, draws: int) -> np.ndarray:
     """Draws of a mean under the reference (Jeffreys) prior: mean + sd / sqrt(n) x Student t(n - 1)."""
     n = len(y)
-    return float(np.mean(y)) + float(np.std(y, ddof=1)) / np.sqrt(n) * rng.standard_t(n - 1, size=draws)
+    t: np.ndarray = rng.standard_t(n - 1, size=draws)
+    return float(np.mean(y)) + float(np.std(y, ddof=1)) / float(np.sqrt(n)) * t
 
 
 def bayes_summary(draws: dict[str, np.ndarray], control: str, alpha: float = ALPHA) -> dict[str, BayesArm]:

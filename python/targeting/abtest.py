@@ -352,7 +352,7 @@ def _arms(cfg: AbConfig, frame: pd.DataFrame, label: str) -> list[str]:
         )
     if cfg.control not in arms:
         raise AbTestError(f"{label}: control arm {cfg.control!r} is unknown; arms are: {', '.join(arms)}")
-    check_arm_sizes(counts.to_dict(), cfg.arm, label)
+    check_arm_sizes({str(k): int(v) for k, v in counts.items()}, cfg.arm, label)
     return [cfg.control, *[a for a in arms if a != cfg.control]]
 
 
@@ -403,10 +403,10 @@ def analyse(cfg: AbConfig, frame: pd.DataFrame, label: str) -> pd.DataFrame:
         bayes = abstats.bayes_summary(draws, cfg.control, cfg.alpha) if len(draws) == len(arms) else {}
         omnibus = np.nan
         if binary and len(arms) > 2:
-            table = np.array(
+            counts = np.array(
                 [[by_arm[a][metric].sum(), len(by_arm[a]) - by_arm[a][metric].sum()] for a in arms]
             )
-            omnibus = float(stats.chi2_contingency(table, correction=False).pvalue)
+            omnibus = float(stats.chi2_contingency(counts, correction=False).pvalue)
         y_c = by_arm[cfg.control][metric].to_numpy()
         tau = cfg.seq_tau * float(np.std(values, ddof=1))
         for a in arms:

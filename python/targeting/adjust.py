@@ -91,7 +91,7 @@ def slopes(y: list[np.ndarray], x: list[np.ndarray]) -> np.ndarray:
     """
     yc = np.concatenate([a - a.mean() for a in y])
     xc = np.vstack([b - b.mean(axis=0) for b in x])
-    theta, *_ = np.linalg.lstsq(xc, yc, rcond=None)
+    theta: np.ndarray = np.linalg.lstsq(xc, yc, rcond=None)[0]
     return theta
 
 

@@ -136,7 +136,8 @@ class Baseline:
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """P(label = 1) for ``frame``'s rows."""
-        return self.pipeline.predict_proba(_x(frame, self.features))[:, 1]
+        p: np.ndarray = self.pipeline.predict_proba(_x(frame, self.features))[:, 1]
+        return p
 
 
 def _fit(estimator: object, x: pd.DataFrame, y: pd.Series, features: BaselineFeatures) -> Baseline:

@@ -494,6 +494,7 @@ def _experiment_config(args: argparse.Namespace, name: str, ratios: list[str] | 
     """Build and check the ``AbConfig`` of ``abtest`` or ``lift`` from their shared options."""
     from targeting import abtest
     from targeting.estimable import check_draws
+    from targeting.sequential import DEFAULT_TAU
 
     cfg = abtest.AbConfig(
         experiment=name,
@@ -507,7 +508,7 @@ def _experiment_config(args: argparse.Namespace, name: str, ratios: list[str] | 
         seed=args.seed,
         covariates=args.covariate or [],
         sequential=getattr(args, "sequential", False),
-        seq_tau=getattr(args, "sequential_tau", abtest.DEFAULT_TAU),
+        seq_tau=getattr(args, "sequential_tau", DEFAULT_TAU),
         looks_by=getattr(args, "looks_by", None),
         guardrails=getattr(args, "guardrail", None) or [],
         min_effects=dict(abtest.parse_min_effect(t) for t in getattr(args, "min_effect", None) or []),

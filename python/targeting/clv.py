@@ -41,7 +41,7 @@ from targeting.binding import Role, bind
 from targeting.clv_spec import ClvSpec
 from targeting.estimable import check_finite
 from targeting.settings import manifest_path
-from targeting.sqlsafe import check_filter, ident, unit_source
+from targeting.sqlsafe import check_filter, ident, one_row, unit_source
 from targeting.warehouse import connect
 
 #: Customers predicted at once (draws x customers floats per array).
@@ -132,7 +132,7 @@ def read_summary(spec: ClvSpec, db: Path, cutoff: str = "latest") -> tuple[pd.Da
             if cutoff == "evaluation" and ev is not None:
                 scope.append(ident(ev.complete))
             where_sql = f" where {' and '.join(scope)}" if scope else ""
-            as_of = con.execute(f"select max({ident(spec.as_of)}) from {rel.sql}{where_sql}").fetchone()[0]
+            as_of = one_row(con, f"select max({ident(spec.as_of)}) from {rel.sql}{where_sql}")[0]
             if as_of is None:
                 what = f"with {ev.complete} true" if cutoff == "evaluation" and ev is not None else ""
                 raise ClvError(

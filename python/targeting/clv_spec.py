@@ -123,7 +123,7 @@ def load_clv_spec(path: str | Path) -> ClvSpec:
     roles = {k: raw[k] for k in ("frequency", "recency", "age", "monetary")}
     if len(set(roles.values())) < len(roles):
         raise SpecError(f"{where}: frequency, recency, age and monetary must be four columns, got {roles}")
-    keys = {raw.get("id"), raw.get("as_of")} - {None}
+    keys: set[str] = {str(k) for k in (raw.get("id"), raw.get("as_of")) if k is not None}
     if keys & set(roles.values()):
         raise SpecError(
             f"{where}: the id or as_of column cannot also be {sorted(keys & set(roles.values()))}"

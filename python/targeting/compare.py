@@ -98,7 +98,9 @@ def compare_specs(
                 "diagnostics": fitted.diagnostics.message,
                 "test_split": split,
                 "oot_roc_auc": m.loc["roc_auc", "value"],
-                "oot_roc_auc_90ci": f"[{m.loc['roc_auc', 'lower']:.3f}, {m.loc['roc_auc', 'upper']:.3f}]",
+                "oot_roc_auc_90ci": "[{:.3f}, {:.3f}]".format(
+                    *m.loc["roc_auc", ["lower", "upper"]].astype(float)
+                ),
                 "oot_log_loss": m.loc["log_loss", "value"],
                 "oot_brier": m.loc["brier", "value"],
                 "oot_ece": m.loc["ece", "value"],

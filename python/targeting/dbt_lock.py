@@ -46,7 +46,7 @@ def lock_message(path: str, error: str) -> str | None:
     )
 
 
-class Plugin(BasePlugin):
+class Plugin(BasePlugin):  # type: ignore[misc]  # dbt-duckdb ships no type information
     """Check the warehouse's write lock before dbt-duckdb opens it."""
 
     def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:

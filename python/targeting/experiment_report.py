@@ -203,8 +203,8 @@ def _qini_figure(holdout: pd.DataFrame, control: str, arm: str, title: str) -> A
         ("uplift_mean", "by predicted uplift", "tab:blue"),
         ("p_control", "by propensity", "tab:orange"),
     ):
-        x, q = upliftstats.qini_curve(rows[column].to_numpy(), treated, y)
-        auc = upliftstats.qini_auc(rows[column].to_numpy(), treated, y)
+        x, q = upliftstats.qini_curve(y, treated, rows[column].to_numpy())
+        auc = upliftstats.qini_auc(y, treated, rows[column].to_numpy())
         ax.plot(x, q, color=colour, label=f"{name} (Qini AUC {auc:.4f})")
     ax.plot([0, 1], [0, q[-1]], color="grey", ls="--", label="random targeting")
     ax.set_xlabel("share of held-out units targeted")

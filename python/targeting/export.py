@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from targeting.settings import exports_dir
-from targeting.sqlsafe import ident
+from targeting.sqlsafe import ident, one_row
 from targeting.warehouse import WarehouseError, connect
 
 BI_TABLES = (
@@ -71,5 +71,5 @@ def export_marts(db: Path, out: Path | None = None, tables: tuple[str, ...] = BI
             except (OSError, duckdb.IOException) as exc:
                 tmp.unlink(missing_ok=True)
                 raise ExportError(f"cannot write {final}: {str(exc).splitlines()[0]}") from exc
-            written[str(final)] = con.execute(f"select count(*) from {relation}").fetchone()[0]
+            written[str(final)] = one_row(con, f"select count(*) from {relation}")[0]
     return written

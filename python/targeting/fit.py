@@ -35,7 +35,7 @@ def _say(msg: str, progress: bool) -> None:
 def run_id_for(spec: ModelSpec, train: pd.DataFrame) -> str:
     """Deterministic run id: the same spec text and training rows give the same id."""
     h = hashlib.sha256(spec.text.encode())
-    h.update(pd.util.hash_pandas_object(train, index=False).values.tobytes())
+    h.update(pd.util.hash_pandas_object(train, index=False).to_numpy().tobytes())
     return f"{spec.name}-{h.hexdigest()[:12]}"
 
 
@@ -156,14 +156,20 @@ def fit_spec(
         group_levels=levels,
         fixed_levels=fixed_levels,
         column_types={c: str(read[c].dtype) for c in needed.predictors},
-        sampler=dict(s.__dict__),
+        sampler=runs.sampler_settings(s),
         n_train_rows=len(train),
         n_train_positives=int(train[spec.label].sum()),
         n_dropped_missing=n_missing,
         missing=imputation.to_dict(),
         train_as_of_min=str(train[spec.as_of].min()) if spec.as_of else None,
         train_as_of_max=str(train[spec.as_of].max()) if spec.as_of else None,
-        diagnostics=dict(diag.__dict__),
+        diagnostics=runs.DiagnosticsRecord(
+            max_r_hat=diag.max_r_hat,
+            min_ess_bulk=diag.min_ess_bulk,
+            divergences=diag.divergences,
+            ok=diag.ok,
+            message=diag.message,
+        ),
         fit_seconds=seconds,
         fitted_at=datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
     )

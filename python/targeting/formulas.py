@@ -196,7 +196,7 @@ def restrict_formula_namespace() -> None:
     _resolve_call._marketing_mart_patched = True  # type: ignore[attr-defined]
     call_resolver.get_function_from_module = _resolve_call
     bambi_terms.get_function_from_module = _resolve_call
-    call_resolver.LazyVariable.eval = _column_only  # type: ignore[method-assign]
+    call_resolver.LazyVariable.eval = _column_only
 
 
 def new_model(formula: str, data: Any, **options: Any) -> Any:

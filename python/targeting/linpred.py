@@ -95,12 +95,11 @@ class LinearPredictor:
         if c.intercept_term:
             names.insert(0, get_aliased_name(c.intercept_term))
         self.n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
+        self.beta: np.ndarray | None = None
         if names:
             b = posterior[names].to_stacked_array("__variables__", ("chain", "draw"))
             self.beta = np.ascontiguousarray(b.transpose("__variables__", "chain", "draw").values)
             self.beta = self.beta.reshape(self.beta.shape[0], -1)
-        else:
-            self.beta = None
         # varying intercepts (1|factor): one column of draws per training level
         self.groups: list[tuple[str, pd.Index, np.ndarray]] = []
         for term in c.group_specific_terms.values():
@@ -119,9 +118,10 @@ class LinearPredictor:
         out = np.zeros((len(rows), self.n_draws))
         if self.beta is not None:
             x = common_design(self.component, rows) if x is None else x
-            np.matmul(x, self.beta, out=out)
+            if x is not None:
+                np.matmul(x, self.beta, out=out)
         for factor, levels, u in self.groups:
-            codes = levels.get_indexer(rows[factor].astype(str))  # -1: unseen level
+            codes = levels.get_indexer(pd.Index(rows[factor].astype(str)))  # -1: unseen level
             out += u[codes]
         return out
 

@@ -183,13 +183,14 @@ def check_prior(term: str, dist: Any, kwargs: dict[str, Any], where: str) -> Non
     import bambi as bmb
     import pymc as pm
 
-    cls = getattr(pm, dist, None) if isinstance(dist, str) and dist.isidentifier() else None
+    cls: Any = getattr(pm, dist, None) if isinstance(dist, str) and dist.isidentifier() else None
     if not (isinstance(cls, type) and issubclass(cls, pm.Distribution)):
         raise SpecError(f"{where}: prior of {term!r}: dist {dist!r} is not a PyMC distribution (e.g. Normal)")
     if any(isinstance(v, bmb.Prior) for v in kwargs.values()):
         return
     try:
-        rv = cls.dist(**kwargs)
+        factory: Any = cls  # a PyMC distribution class
+        rv = factory.dist(**kwargs)
         value = pm.draw(rv, random_seed=1)
         logp = np.asarray(pm.logp(rv, value).eval())
     except Exception as exc:  # PyMC raises TypeError, ValueError, ParameterValueError, ...

@@ -41,7 +41,8 @@ def predict_draws(model: Any, idata: Any, rows: pd.DataFrame, group_specific: bo
             include_group_specific=group_specific,
         )
     name = model.family.likelihood.parent
-    return out.posterior[name].transpose("chain", "draw", ...).values
+    draws: np.ndarray = out.posterior[name].transpose("chain", "draw", ...).values
+    return draws
 
 
 def unseen_levels(rows: pd.DataFrame, factors: list[str], levels: dict[str, set[str]]) -> np.ndarray:

@@ -203,7 +203,7 @@ def write_report(
     table = summary_table(result.table)
     table.columns.name = None
 
-    def fmt(value: object, digits: int) -> str:
+    def fmt(value: float | None, digits: int) -> str:
         return "n/a" if value is None else f"{float(value):.{digits}f}"
 
     notes = "".join(

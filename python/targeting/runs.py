@@ -20,18 +20,89 @@ import shutil
 import tempfile
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pandas as pd
 
 from targeting.missing import Imputation
 from targeting.settings import runs_dir
-from targeting.specs import ModelSpec, SpecError, load_spec, parse_sampler
+from targeting.specs import ModelSpec, Sampler, SpecError, load_spec, parse_sampler
 from targeting.sqlsafe import UnsafeSqlError, check_name
 
 
 class RunError(RuntimeError):
     """A saved run cannot be found or used."""
+
+
+#: The layout of ``schema.json``. A record without ``format_version`` was written before the
+#: field existed, with the same fields as format 1, and is read as format 1; any other number
+#: (a run written by a newer marketing_mart) is refused with a message.
+RUN_FORMAT_VERSION = 1
+
+
+class SamplerSettings(TypedDict):
+    """The sampler a run was fitted with (``targeting.specs.Sampler`` as resolved at fit time)."""
+
+    method: str
+    draws: int
+    tune: int
+    chains: int
+    target_accept: float
+    seed: int
+    backend: str
+    mass_matrix: str
+    precision: str
+
+
+class DiagnosticsRecord(TypedDict):
+    """A fit's convergence diagnostics (``targeting.modeling.Diagnostics``).
+
+    The three figures are None for VI and Laplace fits.
+    """
+
+    max_r_hat: float | None
+    min_ess_bulk: float | None
+    divergences: int | None
+    ok: bool
+    message: str
+
+
+def sampler_settings(s: Sampler) -> SamplerSettings:
+    """Return a ``Sampler`` as the run record stores it."""
+    return SamplerSettings(
+        method=s.method,
+        draws=s.draws,
+        tune=s.tune,
+        chains=s.chains,
+        target_accept=s.target_accept,
+        seed=s.seed,
+        backend=s.backend,
+        mass_matrix=s.mass_matrix,
+        precision=s.precision,
+    )
+
+
+def _check_diagnostics(raw: object, where: str) -> DiagnosticsRecord:
+    """Check a stored diagnostics mapping has its five fields with the right kinds."""
+    expected = sorted(DiagnosticsRecord.__annotations__)
+    if not isinstance(raw, dict) or sorted(raw) != expected:
+        raise RunError(f"{where}: diagnostics must hold exactly {expected}; refit the spec")
+    if not isinstance(raw["ok"], bool) or not isinstance(raw["message"], str):
+        raise RunError(
+            f"{where}: diagnostics.ok must be true/false and diagnostics.message text; refit the spec"
+        )
+    for key in ("max_r_hat", "min_ess_bulk", "divergences"):
+        if raw[key] is not None and (isinstance(raw[key], bool) or not isinstance(raw[key], int | float)):
+            raise RunError(
+                f"{where}: diagnostics.{key} must be a number or null, got {raw[key]!r}; refit the spec"
+            )
+    return DiagnosticsRecord(
+        max_r_hat=raw["max_r_hat"],
+        min_ess_bulk=raw["min_ess_bulk"],
+        divergences=raw["divergences"],
+        ok=raw["ok"],
+        message=raw["message"],
+    )
 
 
 @dataclass(frozen=True)
@@ -55,18 +126,20 @@ class RunRecord:
     group_levels: dict[str, list[str]]
     fixed_levels: dict[str, list[str]]
     column_types: dict[str, str]
-    sampler: dict[str, Any]
+    sampler: SamplerSettings
     n_train_rows: int
     n_train_positives: int
     n_dropped_missing: int
     train_as_of_min: str | None
     train_as_of_max: str | None
-    diagnostics: dict[str, Any]
+    diagnostics: DiagnosticsRecord
     fit_seconds: float
     fitted_at: str
     #: the missing-value imputation learnt at fit time (targeting.missing.Imputation.to_dict);
     #: empty when no predictor is imputed (a run saved before the policy existed, too)
     missing: dict[str, Any] = field(default_factory=dict)
+    #: the record's layout (RUN_FORMAT_VERSION when written)
+    format_version: int = RUN_FORMAT_VERSION
 
     def to_json(self) -> str:
         """Return the record as indented JSON."""
@@ -78,12 +151,25 @@ class RunRecord:
         raw = json.loads(text)
         if not isinstance(raw, dict):
             raise RunError(f"{where}: expected a JSON object with the run's record")
+        version = raw.get("format_version", 1)  # written before the field existed: format 1
+        if version != RUN_FORMAT_VERSION or isinstance(version, bool):
+            raise RunError(
+                f"{where}: the run record is format {version!r}; this version of marketing_mart reads "
+                f"format {RUN_FORMAT_VERSION}: refit the spec (or use the version that wrote it)"
+            )
         names = [f.name for f in fields(cls)]
-        optional = {f.name for f in fields(cls) if f.default_factory is not MISSING}
+        optional = {
+            f.name for f in fields(cls) if f.default_factory is not MISSING or f.default is not MISSING
+        }
         missing = [n for n in names if n not in raw and n not in optional]
         if missing:
             raise RunError(f"{where}: the run record lacks {missing}; refit the spec")
-        return cls(**{n: raw[n] for n in names if n in raw})
+        if not isinstance(raw["sampler"], dict):
+            raise RunError(f"{where}: sampler must be a mapping of settings; refit the spec")
+        values = {n: raw[n] for n in names if n in raw}
+        values["diagnostics"] = _check_diagnostics(raw["diagnostics"], where)
+        values["format_version"] = RUN_FORMAT_VERSION
+        return cls(**values)
 
 
 @dataclass
@@ -116,9 +202,9 @@ class SavedRun:
         the returned note (empty for a run that passed) goes into the tables they write.
         """
         diag = self.record.diagnostics
-        if diag.get("ok", False):
+        if diag["ok"]:
             return ""
-        message = str(diag.get("message", "diagnostics failed"))
+        message = diag["message"]
         if not allow_failed:
             raise RunError(
                 f"run {self.run_id} failed its diagnostics ({message}); refit with more tune/draws or "

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from targeting.linpred import (
 )
 from targeting.predict import add_counts, describe_unseen, predict_summary, unseen_categories, unseen_levels
 from targeting.runs import RunError, SavedRun
-from targeting.sqlsafe import ident
+from targeting.sqlsafe import ident, one_row
 
 #: Scoring engines: ``fast`` (X @ B per chunk, linpred.py), ``bambi`` (Model.predict) and
 #: ``sql`` (the posterior compiled into one SQL statement run by the warehouse, sqlscore.py).
@@ -54,7 +55,7 @@ class ScoreResult:
     n_unseen_group_rows: int
     n_skipped_missing: int
     unseen_categories: dict[str, dict[str, int]]
-    as_of: Any
+    as_of: date | None
     seconds: float
 
 
@@ -157,8 +158,8 @@ def score_run(
             # the run's imputation first (the values learnt at fit time): only the columns
             # whose rule is drop can still be missing
             chunk = imputation.apply(chunk)
-            new, counts = unseen_categories(chunk, fixed_levels)
-            add_counts(unseen_fixed, counts)
+            new, unseen_counts = unseen_categories(chunk, fixed_levels)
+            add_counts(unseen_fixed, unseen_counts)
             missing = chunk[predictors].isna().any(axis=1).to_numpy() | new
             chunk = chunk[~missing].reset_index(drop=True)
             x = common_design(component, chunk) if len(chunk) else None
@@ -192,7 +193,9 @@ def score_run(
     rank = np.empty(len(scores), dtype=np.int64)
     rank[order.to_numpy()] = np.arange(1, len(scores) + 1)
     del order
-    scores.insert(1, "as_of_date", pd.Timestamp(as_of) if as_of is not None else pd.NaT)
+    # one value for every row (pandas-stubs do not list NaT among insert's scalars)
+    cutoff_value: Any = pd.Timestamp(as_of) if as_of is not None else pd.NaT
+    scores.insert(1, "as_of_date", cutoff_value)
     scores["rank"] = rank
     scores["decile"] = (np.ceil(rank * 10 / len(scores))).astype(np.int32)
     seconds = time.perf_counter() - start
@@ -203,7 +206,9 @@ def score_run(
     return ScoreResult(saved.run_id, len(scores), n_unseen, n_skipped, unseen_fixed, as_of, seconds)
 
 
-def _run_row(saved: SavedRun, as_of: object, n_scored: int, n_unseen: int, seconds: float) -> dict[str, Any]:
+def _run_row(
+    saved: SavedRun, as_of: date | None, n_scored: int, n_unseen: int, seconds: float
+) -> dict[str, Any]:
     """Return the run's ``ml.model_runs`` row."""
     spec, rec = saved.spec, saved.record
     diag = rec.diagnostics
@@ -240,7 +245,7 @@ def _run_row(saved: SavedRun, as_of: object, n_scored: int, n_unseen: int, secon
 def _report(
     run_id: str,
     relation: str,
-    as_of: object,
+    as_of: date | None,
     n_scored: int,
     n_unseen: int,
     n_skipped: int,
@@ -305,15 +310,13 @@ def _score_in_sql(saved: SavedRun, db: Path, progress: bool, start: float) -> Sc
             f"from ({scored})",
             named,
         )
-        n_scored, n_unseen = con.execute(
-            "select count(*), count(*) filter (where used_population_level) from new_scores"
-        ).fetchone()
+        n_scored, n_unseen = one_row(
+            con, "select count(*), count(*) filter (where used_population_level) from new_scores"
+        )
         unseen_fixed = _unseen_in_sql(con, rows, named, rec.fixed_levels)
         counted = program.nonfinite_counts(f"select * from ({rows})", "duckdb")
         nonfinite = {
-            t: int(n)
-            for t, n in zip(program.terms(), con.execute(counted, named).fetchone(), strict=True)
-            if n
+            t: int(n) for t, n in zip(program.terms(), one_row(con, counted, named), strict=True) if n
         }
         if n_scored == 0:
             raise RunError(
@@ -344,7 +347,7 @@ def _score_in_sql(saved: SavedRun, db: Path, progress: bool, start: float) -> Sc
 
 
 def _unseen_in_sql(
-    con: Any, rows: str, named: dict[str, object], fixed_levels: dict[str, list[str]]
+    con: Any, rows: str, named: Mapping[str, object], fixed_levels: dict[str, list[str]]
 ) -> dict[str, dict[str, int]]:
     """Count each categorical predictor's values that training never saw (not scored)."""
     out: dict[str, dict[str, int]] = {}
@@ -366,6 +369,6 @@ def add_term_counts(total: dict[str, int], more: dict[str, int]) -> None:
         total[term] = total.get(term, 0) + n
 
 
-def _date(value: object) -> object:
+def _date(value: Any) -> date | None:
     """Return a cutoff as a date, ``None`` for a plain table's missing cutoff."""
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date()

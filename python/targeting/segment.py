@@ -20,9 +20,11 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -39,7 +41,7 @@ from targeting.missing import MISSING_LEVEL
 from targeting.modeling import DataError
 from targeting.segment_spec import SegmentSpec
 from targeting.settings import manifest_path
-from targeting.sqlsafe import check_filter, ident, unit_source
+from targeting.sqlsafe import check_filter, ident, one_row, unit_source
 from targeting.warehouse import connect
 
 #: k-means restarts (best of) for the selection fits and the final fit.
@@ -79,7 +81,7 @@ class PolicyImputer(BaseEstimator, TransformerMixin):  # type: ignore[misc]
     indicators: a 0/1 dimension would split the clusters by missingness alone.
     """
 
-    def __init__(self, rules: list[object], logged: SkewedLog1p) -> None:
+    def __init__(self, rules: Sequence[object], logged: SkewedLog1p) -> None:
         self.rules = rules
         self.logged = logged
 
@@ -104,12 +106,32 @@ class PolicyImputer(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         return arr
 
 
+class SegmentRun(TypedDict):
+    """One row of ``ml.segment_runs``: what a segmentation run was and how k was chosen."""
+
+    run_id: str
+    spec_name: str
+    relation: str
+    as_of_date: date | None
+    n_rows: int
+    features: str
+    log_features: str
+    k: int
+    k_method: str
+    best_silhouette_k: int
+    elbow_k: int
+    silhouette: float
+    inertia: float
+    seed: int
+    created_at: datetime
+
+
 @dataclass
 class SegmentResult:
     """What a segmentation run computed (the three ml tables and the k-selection curve)."""
 
     run_id: str
-    run: dict[str, object]
+    run: SegmentRun
     clusters: pd.DataFrame
     profiles: pd.DataFrame
     selection: pd.DataFrame
@@ -136,7 +158,7 @@ def _say(message: str, progress: bool) -> None:
         print(f"[segment] {message}", file=sys.stderr, flush=True)
 
 
-def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
+def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, date | None]:
     """Check the spec's columns against the catalog and read its rows; returns (rows, relation, cutoff)."""
     where = spec.path or spec.name
     with connect(db) as con:
@@ -150,11 +172,11 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, object]:
         conds, params = [], []
         if spec.filter:
             conds.append(f"({check_filter(con, rel, spec.filter, where)})")
-        as_of = None
+        as_of: date | None = None
         if spec.as_of:
             # the latest cutoff among the rows the filter keeps
             kept = f" where {' and '.join(conds)}" if conds else ""
-            as_of = con.execute(f"select max({ident(spec.as_of)}) from {rel.sql}{kept}").fetchone()[0]
+            as_of = one_row(con, f"select max({ident(spec.as_of)}) from {rel.sql}{kept}")[0]
             conds.append(f"{ident(spec.as_of)} = ?")
             params.append(as_of)
         # no id: the row key every command gives a row (targeting.sqlsafe.keyed)
@@ -303,7 +325,7 @@ def run_segment(spec: SegmentSpec, db: Path, progress: bool = True) -> SegmentRe
     sample = np.sort(rng.choice(len(x), size=min(spec.selection_rows, len(x)), replace=False))
     selection = choose_k(x[sample], spec, progress)
     elbow = elbow_k(selection["k"].to_numpy(), selection["inertia"].to_numpy())
-    best = int(selection.loc[selection["silhouette"].idxmax(), "k"])
+    best = int(selection["k"].to_numpy()[int(np.argmax(selection["silhouette"].to_numpy()))])
     method = "given"
     if k is None:
         k, method = best, "silhouette"
@@ -352,7 +374,7 @@ def run_segment(spec: SegmentSpec, db: Path, progress: bool = True) -> SegmentRe
                 }
             )
     profiles = pd.DataFrame(rows)
-    run = {
+    run: SegmentRun = {
         "run_id": run_id,
         "spec_name": spec.name,
         "relation": relation,

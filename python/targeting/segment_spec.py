@@ -75,7 +75,7 @@ def _whole(raw: dict[str, Any], key: str, default: int, low: int, where: str) ->
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise SpecError(f"{where}: {key} must be a whole number >= {low}, got {value!r}")
-    return value
+    return int(value)
 
 
 def parse_k(value: Any, where: str) -> int | None:
@@ -86,7 +86,7 @@ def parse_k(value: Any, where: str) -> int | None:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 2:
         raise SpecError(f"{where}: k must be auto or a whole number >= 2, got {value!r}")
-    return value
+    return int(value)
 
 
 def load_segment_spec(path: str | Path) -> SegmentSpec:
@@ -102,7 +102,7 @@ def load_segment_spec(path: str | Path) -> SegmentSpec:
         raise SpecError(f"{p}: features lists a column twice: {features}")
     if len(features) < 2:
         raise SpecError(f"{p}: features needs at least two columns to cluster on, got {features}")
-    keys = {raw.get("id"), raw.get("as_of")} - {None}
+    keys: set[str] = {str(k) for k in (raw.get("id"), raw.get("as_of")) if k is not None}
     if keys & set(features):
         raise SpecError(f"{p}: the id or as_of column cannot be a feature: {sorted(keys & set(features))}")
     k_range = raw.get("k_range", [2, 8])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,7 @@ _KNOWN = set(_REQUIRED) | {
 }
 
 
-def parse_sampler(raw: dict[str, Any], where: str) -> Sampler:
+def parse_sampler(raw: Mapping[str, Any], where: str) -> Sampler:
     """Validate sampler settings (a spec's ``sampler`` mapping, or a saved run's) into a ``Sampler``."""
     unknown = set(raw) - set(Sampler.__dataclass_fields__)
     if unknown:
@@ -256,7 +257,8 @@ def read_spec_file(
         )
     missing = [k for k in required if raw.get(k) in (None, "", [])]
     if missing:
-        hint = "".join(f" ({hints[k]})" for k in missing if k in (hints or {}))
+        hint_of = hints or {}
+        hint = "".join(f" ({hint_of[k]})" for k in missing if k in hint_of)
         raise SpecError(f"{p}: missing required key(s) {missing}{hint}")
     for key in text_keys:
         if raw.get(key) is not None and not isinstance(raw[key], str):

@@ -47,6 +47,30 @@ FORBIDDEN_FUNCTIONS = frozenset(
 )
 
 
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:
+    """Return the first row a query returns; an aggregate query always returns one.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection to run the query on.
+    sql : str
+        The statement (identifiers already quoted); values go in ``params``.
+    params : object, optional
+        Bound values (a list or a mapping of named values).
+
+    Returns
+    -------
+    tuple
+        The row.
+
+    """
+    row = con.execute(sql, params).fetchone()
+    if row is None:
+        raise RuntimeError("the query returned no row where one was expected")
+    return row
+
+
 def ident(name: str) -> str:
     """Quote one SQL identifier (``"`` doubled), whatever characters it holds."""
     return '"' + str(name).replace('"', '""') + '"'
@@ -274,7 +298,7 @@ def check_filter(con: duckdb.DuckDBPyConnection, relation: Relation, expr: str, 
                 f"statement separators or comments"
             )
     probe = f"select * from {_PROBE} where ({expr})"
-    parsed = json.loads(con.execute("select json_serialize_sql(?)", [probe]).fetchone()[0])
+    parsed = json.loads(one_row(con, "select json_serialize_sql(?)", [probe])[0])
     if parsed.get("error"):
         raise UnsafeSqlError(
             f"{where}: filter {expr!r} is not one SQL condition: {parsed.get('error_message', '')}"

@@ -92,6 +92,11 @@ def _column(name: str) -> Expr:
     return lambda d: f"cast({quote(name, d)} as double)"
 
 
+def _product(factors: list[Expr]) -> Expr:
+    """Return the product of design expressions (an interaction of single-column components)."""
+    return lambda dialect: "(" + " * ".join(f(dialect) for f in factors) + ")"
+
+
 def _const(value: float) -> Expr:
     lit = number(value)
     return lambda d: lit
@@ -214,7 +219,10 @@ class Program:
         Columns: ``client_id`` (the id as text), ``eta_mean``, ``eta_sd``, ``p_mean``,
         ``p_sd``, ``p_q05``, ``p_q95`` and ``used_population_level``.
         """
-        q = lambda name: quote(name, dialect)  # noqa: E731
+
+        def q(name: str) -> str:
+            return quote(name, dialect)
+
         k = len(self.design)
         xs = [f"x_{i}" for i in range(k)]
         design = ", ".join(f"{e(dialect)} as {x}" for e, x in zip(self.design, xs, strict=True))
@@ -378,7 +386,7 @@ def compile_run(model: Any, posterior: Any) -> Program:
                 parts = per[0]
             elif all(len(p) == 1 for p in per):
                 factors = [p[0] for p in per]
-                parts = [lambda d, fs=factors: "(" + " * ".join(f(d) for f in fs) + ")"]
+                parts = [_product(factors)]
             else:
                 raise tr.fail("an interaction with a multi-column component")
             columns |= tr.columns

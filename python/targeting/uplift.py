@@ -363,19 +363,19 @@ def _metric_rows(
         rows.append({"ranking": ranking, "metric": metric, "value": value, "lower": lo, "upper": hi})
 
     for ranking, score in rankings.items():
-        add(ranking, "qini_auc", lambda i, sc=score: upliftstats.qini_auc(sc[i], treated[i], y[i]))
+        add(ranking, "qini_auc", lambda i, sc=score: upliftstats.qini_auc(y[i], treated[i], sc[i]))
         for share in TOP_SHARES:
             add(
                 ranking,
                 f"uplift_top_{round(share * 100)}pct",
-                lambda i, sc=score, sh=share: upliftstats.uplift_at(sc[i], treated[i], y[i], sh),
+                lambda i, sc=score, sh=share: upliftstats.uplift_at(y[i], treated[i], sc[i], sh),
             )
     up, prop = rankings["uplift"], rankings["propensity"]
     add(
         "uplift_vs_propensity",
         "qini_auc_difference",
         lambda i: (
-            upliftstats.qini_auc(up[i], treated[i], y[i]) - upliftstats.qini_auc(prop[i], treated[i], y[i])
+            upliftstats.qini_auc(y[i], treated[i], up[i]) - upliftstats.qini_auc(y[i], treated[i], prop[i])
         ),
     )
     # random targeting: a Qini AUC of 0 by construction; its uplift in any top share is the average
@@ -397,7 +397,7 @@ def evaluate_rows(spec: UpliftSpec, scores: pd.DataFrame, run_id: str, diagnosti
         treated = (s["assigned_arm"] == arm).to_numpy()
         rankings = {"uplift": s["uplift_mean"].to_numpy(), "propensity": s["p_control"].to_numpy()}
         rows = _metric_rows(spec, rankings, treated, s["outcome"].to_numpy())
-        frames.append(pd.DataFrame(rows).assign(model=model_name, arm=arm, n_units=len(s)))
+        frames.append(pd.DataFrame(rows).assign(model=str(model_name), arm=str(arm), n_units=len(s)))
     table = pd.concat(frames, ignore_index=True)
     table["run_id"] = run_id
     table["spec_name"] = spec.name

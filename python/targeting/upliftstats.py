@@ -11,6 +11,9 @@ the top ``n``. Curves are per unit of population (``Q(n) / N`` against ``n / N``
 is the area between the curve and the straight line of random targeting (0 for a random
 ranking, on average); uplift at the top ``k`` is the conversion rate of the treated minus that
 of the control among the top ``k`` share.
+
+Every metric function takes the truth first and the prediction last, as ``targeting.metrics``
+does (``(y, p)``): ``(y, treated, score)``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 
-def qini_curve(score: np.ndarray, treated: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def qini_curve(y: np.ndarray, treated: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return ``x`` (share targeted, from 0) and the Qini curve ``Q(n) / N`` at each ``n``.
 
     Ties in ``score`` are broken by position after a stable sort of ``-score``.
@@ -39,15 +42,15 @@ def qini_curve(score: np.ndarray, treated: np.ndarray, y: np.ndarray) -> tuple[n
     return x, np.concatenate([[0.0], q / n])
 
 
-def qini_auc(score: np.ndarray, treated: np.ndarray, y: np.ndarray) -> float:
+def qini_auc(y: np.ndarray, treated: np.ndarray, score: np.ndarray) -> float:
     """Area between the Qini curve and the random-targeting line (trapezoids)."""
-    x, q = qini_curve(score, treated, y)
+    x, q = qini_curve(y, treated, score)
     random_line = x * q[-1]
     gap = q - random_line
     return float(np.sum((gap[1:] + gap[:-1]) / 2 * np.diff(x)))
 
 
-def uplift_at(score: np.ndarray, treated: np.ndarray, y: np.ndarray, share: float) -> float:
+def uplift_at(y: np.ndarray, treated: np.ndarray, score: np.ndarray, share: float) -> float:
     """Treated minus control conversion rate among the top ``share`` by score (nan if an arm is empty)."""
     k = max(1, int(round(share * len(score))))
     top = np.argsort(-score, kind="stable")[:k]

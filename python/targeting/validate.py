@@ -88,7 +88,9 @@ def _raw_checks(raw: Path, fmt: str, suffix: str) -> list[Check]:
     checks: list[Check] = []
     src, path = reader(layout.PURCHASES)
     purchases = numeric(_read(con, f"select * from {src}", path), ["quantity", "price"])
-    purchases["date__parsed"] = pd.to_datetime(purchases.get("date"), format="%Y-%m-%d", errors="coerce")
+    purchases["date__parsed"] = (
+        pd.to_datetime(purchases["date"], format="%Y-%m-%d", errors="coerce") if "date" in purchases else None
+    )
     checks.append(
         Check(
             "raw_purchases",

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -20,6 +21,7 @@ from targeting.sqlsafe import (
     Relation,
     check_filter,
     ident,
+    one_row,
     unit_source,
 )
 
@@ -199,11 +201,12 @@ def bind_spec(
     return SpecSource(spec, rel, lab, flt)
 
 
-def latest_cutoff(con: duckdb.DuckDBPyConnection, src: SpecSource) -> object:
+def latest_cutoff(con: duckdb.DuckDBPyConnection, src: SpecSource) -> date | None:
     """Return the latest cutoff of the relation (the one that gets scored); ``None`` without one."""
     if src.as_of is None:
         return None
-    return con.execute(f"select max({src.as_of}) from {src.relation.sql}").fetchone()[0]
+    latest: date | None = one_row(con, f"select max({src.as_of}) from {src.relation.sql}")[0]
+    return latest
 
 
 def load_training_frame(con: duckdb.DuckDBPyConnection, src: SpecSource, columns: list[str]) -> pd.DataFrame:
@@ -245,16 +248,16 @@ def load_labelled_at(
     return con.execute(sql, [as_of]).df().sort_values(src.spec.key, kind="stable").reset_index(drop=True)
 
 
-def count_scoring_rows(con: duckdb.DuckDBPyConnection, src: SpecSource) -> tuple[int, object]:
+def count_scoring_rows(con: duckdb.DuckDBPyConnection, src: SpecSource) -> tuple[int, date | None]:
     """Count the rows to score (latest cutoff, or all rows of a plain table); return (count, cutoff)."""
     latest = latest_cutoff(con, src)
     named = {"latest": latest} if src.as_of else {}
     sql = f"with population as ({src.population()}) select count(*) from population where {src.at_cutoff()}"
-    return int(con.execute(sql, named).fetchone()[0]), latest
+    return int(one_row(con, sql, named)[0]), latest
 
 
 def iter_scoring_frames(
-    con: duckdb.DuckDBPyConnection, src: SpecSource, columns: list[str], as_of: object, chunk_rows: int
+    con: duckdb.DuckDBPyConnection, src: SpecSource, columns: list[str], as_of: date | None, chunk_rows: int
 ) -> Iterator[pd.DataFrame]:
     """Rows to score in chunks of ``chunk_rows``, streamed in storage order.
 

@@ -5,6 +5,7 @@ No warehouse build and no fit: these run in the fast loop (`make test-fast`).
 
 from __future__ import annotations
 
+import json
 import re
 
 import duckdb
@@ -144,3 +145,82 @@ def test_every_command_help_reads_as_written(capsys: pytest.CaptureFixture) -> N
         text = capsys.readouterr().out
         assert "%%" not in text, name
         assert text.startswith(f"usage: targeting {name}"), name
+
+
+def _run_record() -> dict[str, object]:
+    """A complete run record as ``fit`` writes it (values made up, layout real)."""
+    from targeting.runs import DiagnosticsRecord, RunRecord, sampler_settings
+    from targeting.specs import Sampler
+
+    record = RunRecord(
+        run_id="m-0123456789ab",
+        spec_name="m",
+        spec_path="m.yml",
+        formula="y ~ x",
+        family="bernoulli",
+        relation="main.t",
+        labels=None,
+        predictors=["x"],
+        group_factors=[],
+        group_levels={},
+        fixed_levels={},
+        column_types={"x": "float64"},
+        sampler=sampler_settings(Sampler()),
+        n_train_rows=10,
+        n_train_positives=3,
+        n_dropped_missing=0,
+        train_as_of_min=None,
+        train_as_of_max=None,
+        diagnostics=DiagnosticsRecord(
+            max_r_hat=1.0, min_ess_bulk=900.0, divergences=0, ok=True, message="ok"
+        ),
+        fit_seconds=1.0,
+        fitted_at="2026-12-07T00:00:00",
+    )
+    return json.loads(record.to_json())
+
+
+def test_run_record_round_trips_with_its_format_version() -> None:
+    from targeting.runs import RUN_FORMAT_VERSION, RunRecord
+
+    raw = _run_record()
+    assert raw["format_version"] == RUN_FORMAT_VERSION
+    assert json.loads(RunRecord.from_json(json.dumps(raw), "schema.json").to_json()) == raw
+    # written before the field existed: the same layout, read as format 1
+    del raw["format_version"]
+    assert RunRecord.from_json(json.dumps(raw), "schema.json").format_version == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"format_version": 2},
+            "schema.json: the run record is format 2; this version of marketing_mart reads format 1",
+        ),
+        ({"format_version": "1"}, "the run record is format '1'"),
+        (
+            {"diagnostics": {"ok": True}},
+            "schema.json: diagnostics must hold exactly ['divergences', 'max_r_hat'",
+        ),
+        (
+            {
+                "diagnostics": {
+                    "max_r_hat": "1.0",
+                    "min_ess_bulk": 1.0,
+                    "divergences": 0,
+                    "ok": True,
+                    "message": "",
+                }
+            },
+            "diagnostics.max_r_hat must be a number or null, got '1.0'",
+        ),
+        ({"sampler": "nutpie"}, "schema.json: sampler must be a mapping of settings"),
+    ],
+)
+def test_a_run_record_of_another_format_is_refused_by_name(change: dict[str, object], message: str) -> None:
+    from targeting.runs import RunError, RunRecord
+
+    raw = {**_run_record(), **change}
+    with pytest.raises(RunError, match=re.escape(message)):
+        RunRecord.from_json(json.dumps(raw), "schema.json")

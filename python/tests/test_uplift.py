@@ -32,16 +32,16 @@ def test_qini_rewards_ranking_the_movable_first() -> None:
     y = (movable & treated).astype(float)
     good = movable + rng.random(n) * 0.1
     # the ideal: 0.1 gained per unit by the first 20%, so 0.09 under the curve, 0.05 under random
-    assert upliftstats.qini_auc(good, treated, y) == pytest.approx(0.04, abs=0.005)
-    assert upliftstats.qini_auc(-good, treated, y) == pytest.approx(-0.04, abs=0.005)
-    random_aucs = [upliftstats.qini_auc(rng.random(n), treated, y) for _ in range(50)]
+    assert upliftstats.qini_auc(y, treated, good) == pytest.approx(0.04, abs=0.005)
+    assert upliftstats.qini_auc(y, treated, -good) == pytest.approx(-0.04, abs=0.005)
+    random_aucs = [upliftstats.qini_auc(y, treated, rng.random(n)) for _ in range(50)]
     assert abs(np.mean(random_aucs)) < 0.005
     # targeting everyone gains the treated's conversions minus the control's, scaled to the treated
-    x, q = upliftstats.qini_curve(good, treated, y)
+    x, q = upliftstats.qini_curve(y, treated, good)
     gained = y[treated].sum() - y[~treated].sum() * treated.sum() / (~treated).sum()
     assert x[-1] == 1 and q[-1] == pytest.approx(gained / n)
     ate = y[treated].mean() - y[~treated].mean()
-    assert upliftstats.uplift_at(good, treated, y, 0.2) > 0.8 > ate
+    assert upliftstats.uplift_at(y, treated, good, 0.2) > 0.8 > ate
 
 
 def _table(path: Path, n: int = 3000, seed: int = 4, spend_missing_every: int = 0) -> pd.DataFrame:

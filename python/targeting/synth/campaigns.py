@@ -66,4 +66,5 @@ def campaign_audience(
     share = pool.size / clients.client_id.size
     target = campaigns.mean_audience * campaigns.size_factor[k] * share * 1.75
     p = np.minimum(1.0, target * weight / weight.sum())
-    return pool[rng.random(pool.size) < p]
+    chosen: np.ndarray = pool[rng.random(pool.size) < p]
+    return chosen

@@ -18,7 +18,8 @@ from targeting.synth.config import (
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """Logistic function."""
-    return 1.0 / (1.0 + np.exp(-x))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return out
 
 
 @dataclass
@@ -72,7 +73,8 @@ def simulate_clients(cfg: SynthConfig, rng: np.random.Generator, n_paths: int) -
 
 def interest_integral(tau: float, floor: float, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Integral of floor + (1 - floor) exp(-s / tau) over s in [start, end] (days)."""
-    return floor * (end - start) + (1 - floor) * tau * (np.exp(-start / tau) - np.exp(-end / tau))
+    out: np.ndarray = floor * (end - start) + (1 - floor) * tau * (np.exp(-start / tau) - np.exp(-end / tau))
+    return out
 
 
 def true_purchase_probability(cfg: SynthConfig, clients: Clients, cutoff_day: float) -> np.ndarray:

@@ -42,7 +42,7 @@ class TrueEffects:
     @property
     def interest_tau_days(self) -> float:
         """Time constant of the interest decay, in days."""
-        return self.interest_half_life_days / np.log(2)
+        return float(self.interest_half_life_days / np.log(2))
 
 
 @dataclass

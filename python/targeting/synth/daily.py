@@ -43,7 +43,7 @@ def wide_daily(long: pd.DataFrame, columns: list[str], with_channel: bool) -> pa
         fill_value=0,
         aggfunc="sum",
     )
-    wide.columns = [f"{measure}_{name}" for measure, name in wide.columns]
+    wide.columns = [f"{pair[0]}_{pair[1]}" for pair in wide.columns]
     wide = wide.reset_index().sort_values(["day", "campaign"], kind="stable")
     out: dict[str, pa.Array] = {
         "date": format_seconds(wide["day"].to_numpy() * DAY_SECONDS, "%Y-%m-%d"),

@@ -45,7 +45,8 @@ def format_seconds(seconds: np.ndarray, fmt: str) -> pa.Array:
 def epoch_seconds(day: np.ndarray) -> np.ndarray:
     """Epoch seconds at midnight of each data day (day 0 = the first purchase date)."""
     base = (EPOCH_START - np.datetime64("1970-01-01")).astype("timedelta64[D]").astype(np.int64)
-    return (base + day.astype(np.int64)) * DAY_SECONDS
+    seconds: np.ndarray = (base + day.astype(np.int64)) * DAY_SECONDS
+    return seconds
 
 
 CHANNELS = np.array(["email", "mobile_push"])
@@ -136,7 +137,8 @@ def event_rows(
         )
     events = pd.concat(frames, ignore_index=True)
     first, last = epoch_seconds(np.array([MESSAGE_FIRST_DAY, MESSAGE_LAST_DAY + 1]))
-    return events[(events["seconds"] >= first) & (events["seconds"] < last)]
+    kept: pd.DataFrame = events[(events["seconds"] >= first) & (events["seconds"] < last)]
+    return kept
 
 
 def message_table(
