@@ -8,7 +8,7 @@
         `dbt build` works before the first fit, and add the nullable columns a later version
         declared to a table an earlier one created. Their one definition is the columns of the `ml`
         source (models/staging/ml/_ml__sources.yml: data_type and meta.constraint), which
-        python/targeting/warehouse.py reads too. -#}
+        python/targeting/core/warehouse.py reads too. -#}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set allowed = {'': '', 'not null': ' not null', 'primary key': ' primary key'} -%}
     create schema if not exists ml;

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from targeting.cli import SINGLE_THREADED
+from targeting.cli.main import SINGLE_THREADED
 
 # as the CLI does, before numpy, PyTensor or JAX load: one thread per numerical call
 for _key, _value in SINGLE_THREADED.items():
@@ -202,7 +203,7 @@ def table_warehouse(
     and nothing else, with private runs and reports folders: a table the generator did not make."""
     import duckdb
 
-    from targeting.sqlsafe import ident
+    from targeting.core.sqlsafe import ident
 
     monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
@@ -245,7 +246,7 @@ def synth_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Made once for the whole run and shared by the workers: treat as read-only (``raw_copy``
     gives a private copy to break).
     """
-    from targeting.synth import SynthConfig, generate
+    from targeting.data.synth import SynthConfig, generate
 
     out = _shared(tmp_path_factory, "raw")
     with _made_once(out) as todo:
@@ -379,3 +380,56 @@ def write_lock_held(db: Path) -> Iterator[None]:
     finally:
         holder.kill()
         holder.wait()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: screenshots of every report page a test renders (kept as artifacts of the run)
+ARTIFACTS = Path(os.environ.get("MM_TEST_ARTIFACTS", REPO / "data" / "test_artifacts")) / "report_pages"
+
+
+def check_page_in_chromium(page: Path, name: str) -> None:
+    """Render a report page in headless Chromium 1,200 px wide and check what a reader sees.
+
+    Every figure decodes and no table is wider than the page (the page's script records both);
+    the screenshot goes to ``ARTIFACTS/<name>.png``. Outside CI a machine without Chromium
+    skips the rendering (the page's other checks still run); in CI it fails.
+    """
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is needed to render the report pages (.ci/run installs it)")
+        return
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / f"{name}.png"
+    profile = Path(tempfile.mkdtemp(prefix="chromium-"))
+    try:
+        out = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                "--window-size=1200,2400",
+                "--virtual-time-budget=5000",
+                f"--screenshot={shot}",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    body = out[out.find("<body") : out.find(">", out.find("<body")) + 1]
+    assert 'data-page-width="1200"' in body, body
+    expected = body.split('data-figures-expected="')[1].split('"')[0]
+    assert f'data-figures-loaded="{expected}"' in body, body
+    assert 'data-tables-overflowing="0"' in body, (name, body)
+    assert shot.exists() and shot.stat().st_size > 0

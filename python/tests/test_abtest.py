@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from targeting import abstats, cli
-from targeting.abtest import AbConfig, analyse
+from targeting.cli import main as cli
+from targeting.experiments import abstats
+from targeting.experiments.abtest import AbConfig, analyse
 
-from .conftest import run_dbt_in_process
+from .conftest import check_page_in_chromium, run_dbt_in_process
 
 
 @pytest.fixture(autouse=True)
@@ -142,7 +143,10 @@ def test_a_public_style_csv_with_three_arms_through_the_cli(
         rows = con.execute("select * from ml.ab_results where metric = 'converted' order by arm").df()
     assert list(rows["arm"]) == ["ctrl", "v1", "v2"]
     report = tmp_path / "reports" / "experiments" / "abtest_landing_page" / "report.html"
-    assert 'data-figures-expected="2"' in report.read_text()  # one figure per metric
+    page = report.read_text()
+    assert 'data-figures-expected="4"' in page  # per metric: each arm's value, each arm's difference
+    assert ">nan<" not in page.lower()  # the control rows' differences show as a dash
+    check_page_in_chromium(report, "abtest")
     v2 = rows.set_index("arm").loc["v2"]
     assert v2["diff_lower"] > 0 and v2["p_value_holm"] < 0.01 and v2["prob_best"] > 0.99
     assert rows["omnibus_p_value"].notna().all()  # three arms: a chi-square across all of them

@@ -11,7 +11,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from targeting import cli, layout
+from targeting.cli import main as cli
+from targeting.core import layout
 
 from .conftest import REPO, run_dbt, run_dbt_in_process, write_lock_held
 
@@ -320,7 +321,7 @@ def test_float_parquet_client_id_is_refused(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from targeting.synth import SynthConfig, generate
+    from targeting.data.synth import SynthConfig, generate
 
     raw = tmp_path / "raw"
     generate(SynthConfig(scale=0.02, seed=7, out=raw, fmt="parquet"), progress=False)

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from targeting import cli
+from targeting.cli import main as cli
 
-from .conftest import fingerprints
+from .conftest import check_page_in_chromium, fingerprints
 
 
 @pytest.fixture(autouse=True)
@@ -115,7 +115,7 @@ def test_clv_recovers_simulated_customers_out_of_time(tmp_path: Path, capsys: py
     predicted = customers.loc[frame["customer"], "expected_purchases"].to_numpy()
     assert np.corrcoef(predicted, frame["true_rate"])[0, 1] > 0.3  # 0.40
     assert len(deciles) == 22 and set(deciles["model"]) == {"bgnbd", "naive"}
-    assert (tmp_path / "reports" / "clv" / run["run_id"] / "report.html").exists()
+    check_page_in_chromium(tmp_path / "reports" / "clv" / run["run_id"] / "report.html", "clv")
     # the same inputs: the same run id, its rows replaced by the same values
     assert cli.main(["clv", "--spec", str(spec), "--db", str(db), "--quiet"]) == 0
     with duckdb.connect(str(db), read_only=True) as con:

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from targeting import cli
+from targeting.cli import main as cli
 
 from .conftest import fingerprints, table_warehouse
 

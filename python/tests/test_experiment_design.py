@@ -13,9 +13,10 @@ from scipy import stats
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from targeting import cli, power
-from targeting.abtest import AbConfig, _adjusted_and_sequential, _Pair
-from targeting.adjust import adjusted_difference
+from targeting.cli import main as cli
+from targeting.experiments import power
+from targeting.experiments.abtest import AbConfig, _adjusted_and_sequential, _Pair
+from targeting.experiments.adjust import adjusted_difference
 
 ALPHA = 0.10
 

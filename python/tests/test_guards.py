@@ -12,9 +12,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from targeting import layout
-from targeting.formulas import FormulaError, check_formula, new_model
-from targeting.sqlsafe import UnsafeSqlError, check_filter, check_name, ident, resolve
+from targeting.core import layout
+from targeting.core.formulas import FormulaError, check_formula, new_model
+from targeting.core.sqlsafe import UnsafeSqlError, check_filter, check_name, ident, resolve
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def test_layout_columns_come_from_the_dbt_sources() -> None:
 
 def test_every_command_help_reads_as_written(capsys: pytest.CaptureFixture) -> None:
     """Each command's --help prints its percentages once (a description is not %-formatted)."""
-    from targeting import cli
+    from targeting.cli import main as cli
 
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command").choices
@@ -149,8 +149,8 @@ def test_every_command_help_reads_as_written(capsys: pytest.CaptureFixture) -> N
 
 def _run_record() -> dict[str, object]:
     """A complete run record as ``fit`` writes it (values made up, layout real)."""
-    from targeting.runs import DiagnosticsRecord, RunRecord, sampler_settings
-    from targeting.specs import Sampler
+    from targeting.core.specs import Sampler
+    from targeting.models.runs import DiagnosticsRecord, RunRecord, sampler_settings
 
     record = RunRecord(
         run_id="m-0123456789ab",
@@ -181,7 +181,7 @@ def _run_record() -> dict[str, object]:
 
 
 def test_run_record_round_trips_with_its_format_version() -> None:
-    from targeting.runs import RUN_FORMAT_VERSION, RunRecord
+    from targeting.models.runs import RUN_FORMAT_VERSION, RunRecord
 
     raw = _run_record()
     assert raw["format_version"] == RUN_FORMAT_VERSION
@@ -219,7 +219,7 @@ def test_run_record_round_trips_with_its_format_version() -> None:
     ],
 )
 def test_a_run_record_of_another_format_is_refused_by_name(change: dict[str, object], message: str) -> None:
-    from targeting.runs import RunError, RunRecord
+    from targeting.models.runs import RunError, RunRecord
 
     raw = {**_run_record(), **change}
     with pytest.raises(RunError, match=re.escape(message)):

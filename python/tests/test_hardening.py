@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from targeting import cli
+from targeting.cli import main as cli
 
 from .conftest import REPO, fingerprints, write_spec
 
@@ -279,7 +279,7 @@ def test_disk_full_while_fitting_saves_nothing(
 def test_disk_full_while_scoring_keeps_the_previous_scores(
     env: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    from targeting import warehouse
+    from targeting.core import warehouse
 
     db, _ = env
 

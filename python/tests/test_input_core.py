@@ -15,11 +15,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from targeting import cli
-from targeting.segment_spec import load_segment_spec
-from targeting.specs import SpecError, load_spec
-from targeting.sqlsafe import MEASURED
-from targeting.uplift_spec import load_uplift_spec
+from targeting.cli import main as cli
+from targeting.core.specs import SpecError, load_spec
+from targeting.core.sqlsafe import MEASURED
+from targeting.segments.spec import load_segment_spec
+from targeting.uplift.spec import load_uplift_spec
 
 from .conftest import REPO, run_dbt_in_process, write_spec
 
@@ -326,7 +326,7 @@ def test_ratio_with_a_zero_denominator_in_an_arm_is_refused(
 def test_nan_posterior_sd_fails_validation_and_the_dbt_tests(
     warehouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    from targeting.warehouse import ensure_ml_tables
+    from targeting.core.warehouse import ensure_ml_tables
 
     db = tmp_path / "wh.duckdb"
     shutil.copy(warehouse, db)
@@ -404,7 +404,7 @@ def test_uplift_refuses_before_any_model_is_fitted(
 
 
 def test_uplift_bootstrap_below_twenty_is_refused(tmp_path: Path) -> None:
-    from targeting.uplift_spec import load_uplift_spec
+    from targeting.uplift.spec import load_uplift_spec
 
     _db, spec = _uplift_setup(tmp_path)
     spec.write_text(spec.read_text() + "bootstrap: 0\n")
@@ -565,7 +565,8 @@ def test_imputation_in_sql_equals_imputation_in_python() -> None:
     import numpy as np
     import pandas as pd
 
-    from targeting import missing, sqlscore
+    from targeting.core import missing
+    from targeting.models import sqlscore
 
     frame = pd.DataFrame(
         {

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from targeting import cli
-from targeting.pooling import partial_pooling
+from targeting.cli import main as cli
+from targeting.experiments.pooling import partial_pooling
 
-from .conftest import NO_TESTS, run_dbt_in_process
+from .conftest import NO_TESTS, check_page_in_chromium, run_dbt_in_process
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +119,7 @@ def test_a_grouped_csv_with_three_arms_through_the_cli(tmp_path: Path, capsys: p
     ).mean()
     assert (groups["p_value_holm"] >= groups["p_value"]).all()
     assert out["srm_ok"].all()
-    assert (tmp_path / "reports" / "experiments" / "lift_store_test" / "report.html").exists()
+    check_page_in_chromium(tmp_path / "reports" / "experiments" / "lift_store_test" / "report.html", "lift")
     assert cli.main(argv) == 0  # a rerun replaces the analysis's rows
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from ml.campaign_lift").fetchone()[0] == 36
@@ -177,7 +177,7 @@ def test_bad_lift_input_is_refused(case: str, tmp_path: Path, capsys: pytest.Cap
 def test_planted_campaign_lifts_are_recovered_through_dbt(tmp_path: Path) -> None:
     """Generated holdouts (10 campaigns): dbt's outcome mart equals a recount from the raw
     files, and the true lifts fall inside the partially pooled 90% intervals."""
-    from targeting.synth import SynthConfig, generate
+    from targeting.data.synth import SynthConfig, generate
 
     raw = tmp_path / "raw"
     generate(SynthConfig(scale=0.05, seed=3, out=raw, ab_campaigns=10), progress=False)

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from targeting.baselines import baseline_features, fit_logistic
-from targeting.synth import SynthConfig, generate
+from targeting.data.synth import SynthConfig, generate
+from targeting.models.baselines import baseline_features, fit_logistic
 
 from .conftest import NO_TESTS, run_dbt_in_process
 

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from targeting import cli, modeling
-from targeting.specs import ModelSpec, Sampler, SpecError, load_spec
-from targeting.synth import LABEL_WINDOW_DAYS, SynthConfig, generate, interest_integral
-from targeting.warehouse import ML_TABLES, connect, ensure_ml_tables
+from targeting.cli import main as cli
+from targeting.core import modeling
+from targeting.core.specs import ModelSpec, Sampler, SpecError, load_spec
+from targeting.core.warehouse import ML_TABLES, connect, ensure_ml_tables
+from targeting.data.synth import LABEL_WINDOW_DAYS, SynthConfig, generate, interest_integral
 
 from .conftest import REPO, run_dbt_in_process, scoring_population, write_lock_held, write_spec
 
@@ -167,7 +168,7 @@ def test_unseen_group_level_gets_population_score(env: Path) -> None:
 def test_thinning_keeps_evenly_spaced_draws() -> None:
     import xarray as xr
 
-    from targeting.linpred import thin_posterior
+    from targeting.core.linpred import thin_posterior
 
     post = xr.Dataset({"b": (("chain", "draw"), np.arange(4 * 250, dtype=float).reshape(4, 250))})
     thin = thin_posterior(post, 100)

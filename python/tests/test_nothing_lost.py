@@ -14,8 +14,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from targeting import cli
-from targeting.export import export_marts
+from targeting.cli import main as cli
+from targeting.data.export import export_marts
 
 from .conftest import REPO, run_dbt_in_process, write_lock_held
 
@@ -49,7 +49,7 @@ def _state(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _score_and_kill(db: Path, run: str) -> None:
     env = dict(os.environ, MM_FAULT_PAUSE_BEFORE_COMMIT="120")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "targeting.cli", *SCORE, "--run", run, "--db", str(db), "--quiet"],
+        [sys.executable, "-m", "targeting.cli.main", *SCORE, "--run", run, "--db", str(db), "--quiet"],
         stderr=subprocess.PIPE,
         text=True,
         env=env,

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from targeting import cli
-from targeting.baselines import baseline_features
-from targeting.evaluate import never_features
-from targeting.specs import SpecError, load_spec
+from targeting.cli import main as cli
+from targeting.core.specs import SpecError, load_spec
+from targeting.models.baselines import baseline_features
+from targeting.models.evaluate import never_features
 
 from .conftest import table_warehouse
 
@@ -162,7 +162,7 @@ def test_spec_columns_are_checked_at_load(
 
 def test_an_older_score_table_is_brought_up_to_date(tmp_path: Path) -> None:
     """A warehouse scored before ids became text keeps its rows and takes text ids and null cutoffs."""
-    from targeting.warehouse import ensure_ml_tables
+    from targeting.core.warehouse import ensure_ml_tables
 
     db = tmp_path / "old.duckdb"
     with duckdb.connect(str(db)) as con:
@@ -203,7 +203,7 @@ def test_compare_ranks_specs_on_a_plain_table(
 
 
 def test_baseline_logs_counts_and_amounts_but_not_flags_or_signed_columns() -> None:
-    from targeting.baselines import NonNegativeLog1p
+    from targeting.models.baselines import NonNegativeLog1p
 
     x = np.array([[0, 1, -2.0, 10.0], [1, 0, 3.0, 1000.0], [1, 5, 1.0, 0.0]])
     t = NonNegativeLog1p().fit(x)

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from sklearn.metrics import adjusted_rand_score
 
-from targeting import cli
-from targeting.segment import elbow_k
+from targeting.cli import main as cli
+from targeting.segments.kmeans import elbow_k
 
-from .conftest import REPO, run_dbt_in_process, scoring_population, table_warehouse
+from .conftest import REPO, check_page_in_chromium, run_dbt_in_process, scoring_population, table_warehouse
 
 #: Planted customer types: mean orders, mean spend per order, recency (days), open rate, share of push.
 TYPES = {
@@ -106,7 +106,7 @@ def test_planted_types_are_recovered(members: tuple[Path, pd.DataFrame], tmp_pat
     assert (np.diff(sizes.to_numpy()) <= 0).all()
     one = profiles[(profiles["cluster"] == 1) & (profiles["feature"] == "orders")].iloc[0]
     assert one["mean_value"] == pytest.approx(clusters.loc[clusters["cluster"] == 1, "orders"].mean())
-    assert (tmp_path / "reports" / "segments" / run["run_id"] / "report.html").exists()
+    check_page_in_chromium(tmp_path / "reports" / "segments" / run["run_id"] / "report.html", "segments")
 
     # the same spec and rows give the same run and the same clusters
     before = _clusters(db)

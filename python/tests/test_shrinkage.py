@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from targeting import modeling
-from targeting.linpred import LinearPredictor
-from targeting.predict import predict_draws
-from targeting.specs import SpecError, load_spec
+from targeting.core import modeling
+from targeting.core.linpred import LinearPredictor
+from targeting.core.predict import predict_draws
+from targeting.core.specs import SpecError, load_spec
 
 pytestmark = pytest.mark.slow  # fits a model
 

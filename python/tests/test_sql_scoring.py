@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from targeting import cli, sqlscore
+from targeting.cli import main as cli
+from targeting.models import sqlscore
 
 from .conftest import REPO, run_dbt_in_process, scoring_population
 from .test_plain_table import _customers, _spec

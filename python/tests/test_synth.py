@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from targeting import layout
-from targeting.synth import SynthConfig, generate
+from targeting.core import layout
+from targeting.data.synth import SynthConfig, generate
 
 #: Read a raw CSV as text; the path is the bound parameter.
 READ_CSV = "select * from read_csv(?, all_varchar=true)"

@@ -13,9 +13,10 @@ import pytest
 import yaml
 from scipy import stats
 
-from targeting import cli, upliftstats
+from targeting.cli import main as cli
+from targeting.uplift import stats as upliftstats
 
-from .conftest import NO_TESTS, REPO, run_dbt_in_process
+from .conftest import NO_TESTS, REPO, check_page_in_chromium, run_dbt_in_process
 
 
 @pytest.fixture(autouse=True)
@@ -179,7 +180,9 @@ def test_three_arm_table_of_its_own(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
     qini = ev.set_index(["model", "arm", "ranking", "metric"])["value"]
     assert qini[("interaction", "app", "uplift", "qini_auc")] > 0.01
-    assert (tmp_path / "reports" / "uplift" / str(scores["run_id"].iloc[0]) / "report.html").exists()
+    check_page_in_chromium(
+        tmp_path / "reports" / "uplift" / str(scores["run_id"].iloc[0]) / "report.html", "uplift"
+    )
 
 
 @pytest.mark.slow
@@ -188,7 +191,7 @@ def test_planted_uplift_is_found_on_generated_holdouts(
 ) -> None:
     """Generated holdouts (20 campaigns), dbt, the shipped spec: the uplift ranking beats random
     and propensity targeting on the held-out half and follows the true per-client uplift."""
-    from targeting.synth import SynthConfig, generate
+    from targeting.data.synth import SynthConfig, generate
 
     raw = tmp_path / "raw"
     generate(SynthConfig(scale=0.05, seed=3, out=raw, ab_campaigns=20), progress=False)
@@ -299,8 +302,8 @@ def test_text_levels_too_rare_to_model_are_counted_in_the_log(
     """A level with fewer than 5 training units in an arm shares the reference, and the log says so.
 
     The spec's only feature is text (that crashed the design with a TypeError before)."""
-    from targeting.uplift import design
-    from targeting.uplift_spec import load_uplift_spec
+    from targeting.uplift.model import design
+    from targeting.uplift.spec import load_uplift_spec
 
     spec = load_uplift_spec(_spec(tmp_path, features=["tier"], holdout_share=0.2))
     n = 400

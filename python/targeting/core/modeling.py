@@ -1,0 +1,353 @@
+"""Building and fitting the Bambi model of a spec, with input checks and diagnostics."""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from targeting.core._compat import patch_formulae_lazycall_eq
+from targeting.core.estimable import check_finite, check_varies
+from targeting.core.formulas import TRANSFORMS, FormulaError, check_formula, new_model
+from targeting.core.missing import INDICATOR
+from targeting.core.shrinkage import SHRINKAGE_FUNCTIONS, SHRINKAGE_PRIORS, check_shrinkage
+from targeting.core.specs import ModelSpec, SpecError
+
+MAX_R_HAT = 1.01
+MIN_ESS_PER_CHAIN = 100
+
+
+class DataError(ValueError):
+    """The training data cannot be used for the spec (empty, non-binary label, ...)."""
+
+
+@dataclass(frozen=True)
+class FormulaColumns:
+    """What a formula reads: predictor columns, grouping factors, and the columns that must be numbers.
+
+    ``numeric`` are the columns inside a transform other than ``C()`` (``scale(x)``,
+    ``log1p(x)``, ``decay(x, 30)``, ...); a bare column may be text (a categorical term).
+    """
+
+    predictors: list[str]
+    group_factors: list[str]
+    numeric: list[str] = field(default_factory=list)
+
+
+def formula_columns(spec: ModelSpec) -> FormulaColumns:
+    """Parse the formula and list the columns it needs.
+
+    Raises
+    ------
+    SpecError
+        When the formula does not parse.
+
+    """
+    import formulae
+
+    patch_formulae_lazycall_eq()
+    try:
+        check_formula(spec.formula, spec.path or spec.name, label=spec.label)
+    except FormulaError as exc:
+        raise SpecError(str(exc)) from None
+    try:
+        desc = formulae.model_description(spec.formula)
+    except Exception as exc:  # formulae raises several parser exception types
+        raise SpecError(f"{spec.path or spec.name}: formula {spec.formula!r} does not parse: {exc}") from exc
+    # formulae lists numeric literals (the 30 of decay(x, 30)) as an empty name
+    names = sorted({v for v in desc.var_names if v.isidentifier()} - {spec.label} - set(TRANSFORMS))
+    factors = sorted({v for t in desc.group_terms for v in t.factor.var_names})
+    terms = [*desc.common_terms, *(t.expr for t in desc.group_terms)]
+    numeric = sorted(
+        {
+            v
+            for t in terms
+            for c in getattr(t, "components", [])
+            if type(c).__name__ == "Call" and not str(c.name).startswith("C(")
+            for v in c.var_names
+            if v in names
+        }
+    )
+    return FormulaColumns(predictors=names, group_factors=factors, numeric=numeric)
+
+
+def check_finite_predictors(
+    spec: ModelSpec, frame: pd.DataFrame, predictors: list[str], relation: str
+) -> None:
+    """Refuse ``inf``/``-inf`` in a numeric predictor, naming it and the count (fit and evaluate alike)."""
+    check_finite(frame, {c: c for c in predictors}, f"{spec.path or spec.name}: {relation}")
+
+
+def check_training_frame(spec: ModelSpec, frame: pd.DataFrame, relation: str) -> pd.DataFrame:
+    """Validate the label and drop rows with missing predictors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The frame with the label as 0/1 integers.
+
+    """
+    if frame.empty:
+        raise DataError(
+            f"no training rows in {relation} for spec {spec.name!r}: "
+            + ("no labelled cutoff before the latest one" if spec.as_of else "no labelled row")
+            + f" matches filter {spec.filter!r}"
+        )
+    label = frame[spec.label]
+    values = set(pd.unique(label.dropna()))
+    if not values <= {0, 1}:
+        shown = sorted(map(str, values))[:10]
+        raise DataError(f"label {spec.label!r} in {relation} must be 0/1, found values {shown}")
+    y = label.astype("int64")
+    # the same refusal, in the same words, as uplift's outcome and abtest's metric
+    check_varies(y.to_numpy(), spec.label, f"{spec.path or spec.name}: {relation}", "label")
+    return frame.assign(**{spec.label: y})
+
+
+def _priors(spec: ModelSpec) -> dict[str, Any] | None:
+    """Bambi priors of the spec, each checked to be a PyMC distribution with valid parameters."""
+    import bambi as bmb
+
+    if not spec.priors:
+        return None
+    where = spec.path or spec.name
+
+    def build(term: str, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("dist") in SHRINKAGE_PRIORS:
+            args = check_shrinkage(
+                term, value["dist"], {k: v for k, v in value.items() if k != "dist"}, where
+            )
+            return bmb.Prior(value["dist"], dist=SHRINKAGE_FUNCTIONS[value["dist"]], **args)
+        if isinstance(value, dict) and "dist" in value:
+            kwargs = {k: build(term, v) for k, v in value.items() if k != "dist"}
+            check_prior(term, value["dist"], kwargs, where)
+            return bmb.Prior(value["dist"], **kwargs)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+            raise SpecError(f"{where}: prior of {term!r}: {value!r} is not a finite number or a prior")
+        return value
+
+    bound = _bound_term_names(spec.formula)
+    return {bound.get(str(term), str(term)): build(str(term), value) for term, value in spec.priors.items()}
+
+
+def bound_columns(term: str) -> list[str]:
+    """Split a ``cbind(...)`` term into its arguments (at its top-level commas)."""
+    inner = term[term.index("(") + 1 : term.rindex(")")]
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(inner):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(inner[start:i].strip())
+            start = i + 1
+    return [*parts, inner[start:].strip()]
+
+
+def label_bound_terms(idata: Any, formula: str) -> Any:
+    """Name the coefficients of each ``cbind`` term after its columns (``scale(log1p(x))``, ...)."""
+    post = idata.posterior
+    coords = {}
+    for alias, term in _bound_term_names(formula).items():
+        dim = f"{alias}_dim"
+        if dim in post.dims:
+            coords[dim] = bound_columns(term)
+    if coords:
+        idata.posterior = post.assign_coords(coords)
+    return idata
+
+
+def _bound_term_names(formula: str) -> dict[str, str]:
+    """Alias (``cbind``, ``cbind_2``, ...) to full name of the formula's ``cbind(...)`` terms.
+
+    The one naming rule: the model stores each bound term under its alias, and a spec may key
+    a bound term's prior by it instead of the whole call.
+    """
+    import formulae
+
+    patch_formulae_lazycall_eq()
+    desc = formulae.model_description(formula)
+    names = [str(t.name) for t in desc.common_terms if str(getattr(t, "name", "")).startswith("cbind(")]
+    return {("cbind" if i == 0 else f"cbind_{i + 1}"): name for i, name in enumerate(names)}
+
+
+def check_prior(term: str, dist: Any, kwargs: dict[str, Any], where: str) -> None:
+    """Fail, naming the term, unless ``dist(**kwargs)`` is a PyMC distribution with valid parameters.
+
+    Parameters that are numbers are checked by drawing once and evaluating the log density
+    at the draw (a negative ``sigma`` is refused here instead of crashing the sampler).
+    """
+    import bambi as bmb
+    import pymc as pm
+
+    cls: Any = getattr(pm, dist, None) if isinstance(dist, str) and dist.isidentifier() else None
+    if not (isinstance(cls, type) and issubclass(cls, pm.Distribution)):
+        raise SpecError(f"{where}: prior of {term!r}: dist {dist!r} is not a PyMC distribution (e.g. Normal)")
+    if any(isinstance(v, bmb.Prior) for v in kwargs.values()):
+        return
+    try:
+        factory: Any = cls  # a PyMC distribution class
+        rv = factory.dist(**kwargs)
+        value = pm.draw(rv, random_seed=1)
+        logp = np.asarray(pm.logp(rv, value).eval())
+    except Exception as exc:  # PyMC raises TypeError, ValueError, ParameterValueError, ...
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SpecError(f"{where}: prior of {term!r}: {dist}({kwargs}) is not valid: {first}") from exc
+    if not np.all(np.isfinite(logp)):
+        raise SpecError(f"{where}: prior of {term!r}: {dist}({kwargs}) has invalid parameters")
+
+
+def model_formula(spec: ModelSpec, frame: pd.DataFrame) -> str:
+    """Return the formula Bambi fits: the spec's, plus a term per missing indicator in ``frame``.
+
+    The indicators are the ``<column>__missing`` columns :meth:`Imputation.apply` added for
+    the spec's imputed columns (:mod:`targeting.core.missing`); the frame carries them, so a saved
+    run's training rows rebuild the same model.
+    """
+    extra = [
+        c + INDICATOR for c in frame.columns if spec.missing.rule(c) != "drop" and c + INDICATOR in frame
+    ]
+    return " + ".join([spec.formula, *extra])
+
+
+def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
+    """Build (not fit) the Bambi model of ``spec`` on ``frame``."""
+    patch_formulae_lazycall_eq()
+    try:
+        check_formula(spec.formula, spec.path or spec.name, label=spec.label)
+    except FormulaError as exc:
+        raise SpecError(str(exc)) from None
+    formula = model_formula(spec, frame)
+    try:
+        with precision(spec):
+            model = new_model(
+                formula,
+                frame,
+                family=spec.family,
+                link=spec.link,
+                priors=_priors(spec),
+                noncentered=spec.noncentered,
+                dropna=True,
+            )
+            # a bound term's name holds commas, which break the sampled posterior's dimension
+            # names (nutpie stores dims comma-separated): store it as cbind, cbind_2, ...
+            aliases = {term: alias for alias, term in _bound_term_names(spec.formula).items()}
+            if aliases:
+                model.set_alias(aliases)
+            model.build()
+    except Exception as exc:
+        raise SpecError(
+            f"{spec.path or spec.name}: Bambi cannot build formula {spec.formula!r}: {exc}"
+        ) from exc
+    return model
+
+
+def precision(spec: ModelSpec) -> Any:
+    """Context manager: PyTensor's ``floatX`` set to the spec's ``sampler.precision``."""
+    import pytensor
+
+    return pytensor.config.change_flags(floatX=spec.sampler.precision)
+
+
+@dataclass
+class Diagnostics:
+    """Convergence diagnostics of a fit."""
+
+    max_r_hat: float | None
+    min_ess_bulk: float | None
+    divergences: int | None
+    ok: bool
+    message: str
+
+
+def diagnose(idata: Any, spec: ModelSpec) -> Diagnostics:
+    """Max r_hat, min bulk ESS and divergences, against the thresholds."""
+    import arviz as az
+
+    if spec.sampler.method in ("vi", "laplace"):
+        return Diagnostics(None, None, None, True, f"{spec.sampler.method}: no MCMC diagnostics")
+    post = idata.posterior
+    rhat = az.rhat(post)
+    ess = az.ess(post, method="bulk")
+    max_rhat = float(np.nanmax([float(rhat[v].max()) for v in rhat.data_vars]))
+    min_ess = float(np.nanmin([float(ess[v].min()) for v in ess.data_vars]))
+    div = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    problems = []
+    if spec.sampler.chains > 1 and max_rhat > MAX_R_HAT:
+        problems.append(f"max r_hat {max_rhat:.3f} > {MAX_R_HAT}")
+    min_needed = MIN_ESS_PER_CHAIN * spec.sampler.chains
+    if min_ess < min_needed:
+        problems.append(f"min bulk ESS {min_ess:.0f} < {min_needed}")
+    if div:
+        problems.append(f"{div} divergent transitions")
+    message = (
+        "; ".join(problems)
+        if problems
+        else (f"converged: max r_hat {max_rhat:.3f}, min bulk ESS {min_ess:.0f}, 0 divergent transitions")
+    )
+    return Diagnostics(max_rhat, min_ess, div, not problems, message)
+
+
+def fit_model(model: Any, spec: ModelSpec, progress: bool = True) -> tuple[Any, float]:
+    """Fit with the spec's inference method; returns (InferenceData, seconds)."""
+    s = spec.sampler
+    start = time.perf_counter()
+    with warnings.catch_warnings(), precision(spec):
+        warnings.simplefilter("ignore", category=FutureWarning)
+        # single precision on JAX: nutpie's float64 bookkeeping arrays are truncated, as meant
+        warnings.filterwarnings("ignore", message="Explicitly requested dtype float64")
+        if s.method == "vi":
+            approx = model.fit(inference_method="vi", random_seed=s.seed, progressbar=progress)
+            idata = approx.sample(s.draws * s.chains, random_seed=s.seed)
+            idata = _reshape_draws(idata, s.chains)
+        elif s.method == "laplace":
+            idata = model.fit(inference_method="laplace", draws=s.draws * s.chains, random_seed=s.seed)
+            idata = _reshape_draws(idata, s.chains)
+        else:
+            kwargs: dict[str, Any] = {}
+            if s.method in ("pymc", "nutpie", "numpyro", "blackjax"):
+                kwargs["target_accept"] = s.target_accept
+            if s.method == "nutpie":
+                kwargs["nuts_sampler_kwargs"] = {
+                    "backend": s.backend,
+                    "gradient_backend": "jax" if s.backend == "jax" else "pytensor",
+                    "low_rank_modified_mass_matrix": s.mass_matrix == "low_rank",
+                }
+            try:
+                idata = model.fit(
+                    inference_method=s.method,
+                    draws=s.draws,
+                    tune=s.tune,
+                    chains=s.chains,
+                    random_seed=s.seed,
+                    progressbar=progress,
+                    **kwargs,
+                )
+            except ImportError as exc:
+                raise SpecError(
+                    f"inference method {s.method!r} needs a package that is not installed: {exc}"
+                ) from exc
+    return label_bound_terms(idata, spec.formula), time.perf_counter() - start
+
+
+def _reshape_draws(idata: Any, chains: int) -> Any:
+    """Split one chain of independent draws into ``chains`` chains for uniform storage."""
+    post = idata.posterior
+    n = post.sizes["draw"] * post.sizes["chain"]
+    per = n // chains
+    stacked = post.stack(sample=("chain", "draw")).isel(sample=slice(0, per * chains))
+    stacked = stacked.drop_vars(["chain", "draw", "sample"])
+    new = stacked.assign_coords(sample=np.arange(per * chains))
+    new = new.coarsen(sample=per).construct(sample=("chain", "draw"))
+    new = new.assign_coords(chain=np.arange(chains), draw=np.arange(per)).transpose("chain", "draw", ...)
+    idata.posterior = new
+    return idata
+
+
+def warn(message: str) -> None:
+    """Print a loud warning to standard error."""
+    bar = "!" * 78
+    print(f"{bar}\nWARNING: {message}\n{bar}", file=sys.stderr, flush=True)

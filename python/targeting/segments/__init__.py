@@ -1,0 +1,1 @@
+"""Customer segments: k-means on standardised behavioural features (spec and command)."""

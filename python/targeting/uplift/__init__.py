@@ -1,0 +1,1 @@
+"""Uplift: whom a campaign moves (spec, models, Qini evaluation)."""
