@@ -616,3 +616,80 @@ def warn_srm(table: pd.DataFrame) -> None:
             file=sys.stderr,
             flush=True,
         )
+
+
+def config_from_options(
+    name: str,
+    arm: str,
+    control: str,
+    metrics: list[str],
+    ratios: list[str] | None,
+    planned: str | None,
+    alpha: float,
+    draws: int,
+    seed: int,
+    covariates: list[str],
+    sequential: bool = False,
+    seq_tau: float | None = None,
+    looks_by: str | None = None,
+    guardrails: list[str] | None = None,
+    min_effects: list[str] | None = None,
+    lower_is_better: list[str] | None = None,
+) -> AbConfig:
+    """Build and check the configuration of ``abtest`` or ``lift`` from their options' text.
+
+    Parameters
+    ----------
+    name : str
+        The experiment (abtest) or analysis (lift) name.
+    arm, control : str
+        The arm column and the control arm's value.
+    metrics : list of str
+        Outcome columns.
+    ratios : list of str or None
+        ``name=numerator/denominator`` ratio metrics; None for a command without them (lift).
+    planned : str or None
+        Planned shares, ``arm=share,...``.
+    alpha, draws, seed
+        Interval level, posterior draws and their seed.
+    covariates : list of str
+        Pre-assignment columns for the regression adjustment.
+    sequential, seq_tau, looks_by
+        The mixture SPRT and the column ordering its looks.
+    guardrails, min_effects, lower_is_better
+        What the decision mart reads: ``metric=difference`` for ``min_effects``.
+
+    Returns
+    -------
+    AbConfig
+        The checked configuration; a bad option raises ``AbTestError`` naming it.
+
+    """
+    from targeting.core.estimable import check_draws
+
+    cfg = AbConfig(
+        experiment=name,
+        arm=arm,
+        control=control,
+        metrics=metrics,
+        ratios=[parse_ratio(r) for r in ratios or []],
+        planned=parse_planned(planned) if planned else None,
+        alpha=alpha,
+        draws=draws,
+        seed=seed,
+        covariates=covariates,
+        sequential=sequential,
+        seq_tau=DEFAULT_TAU if seq_tau is None else seq_tau,
+        looks_by=looks_by,
+        guardrails=guardrails or [],
+        min_effects=dict(parse_min_effect(t) for t in min_effects or []),
+        lower_is_better=lower_is_better or [],
+    )
+    if not cfg.metrics and not cfg.ratios:
+        extra = " or --ratio NAME=NUM/DEN" if ratios is not None else " (a 0/1 conversion or an amount)"
+        raise AbTestError(f"name at least one --metric COLUMN{extra}")
+    if not 0 < cfg.alpha < 0.5:
+        raise AbTestError(f"--alpha must be in (0, 0.5), got {cfg.alpha}")
+    check_draws(cfg.draws)
+    check_config(cfg)
+    return cfg

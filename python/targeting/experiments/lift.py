@@ -293,3 +293,16 @@ def warn_srm(table: pd.DataFrame) -> None:
             file=sys.stderr,
             flush=True,
         )
+
+
+def few_groups_warning(n_groups: int, group: str) -> str | None:
+    """Say when too few groups inform the spread between them (None from 3 groups on).
+
+    Two groups cannot inform the between-group spread: the pooled row is then mostly its prior.
+    """
+    if n_groups >= 3:
+        return None
+    return (
+        f"{n_groups} group(s) of {group}; with fewer than 3 the pooled row and the spread between "
+        "groups say mostly what their prior says: read the per-group rows"
+    )

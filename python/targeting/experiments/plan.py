@@ -314,3 +314,45 @@ def describe(req: PlanRequest, base: Baseline) -> list[str]:
         f"{req.ratio:g} treatment unit(s) per control unit"
     )
     return lines
+
+
+def baseline_from_options(
+    metric: str | None,
+    csv: Path | None,
+    relation: str | None,
+    db: Path,
+    covariates: list[str],
+    keep_if: str | None,
+    date: str | None,
+    arm: str | None,
+    control: str | None,
+    baseline: float | None,
+    sd: float | None,
+    metric_kind: str | None,
+    variance_reduction: float | None,
+    daily_units: float | None,
+) -> Baseline:
+    """Return the baseline ``plan`` works from: given (``baseline``, ``sd``) or read from the data.
+
+    A given baseline refuses the data options; read from data, ``metric`` is required and
+    ``arm`` and ``control`` go together (the control arm's rows give the baseline). The given
+    variance reduction and units per day override what the data say.
+    """
+    if baseline is not None:
+        given: dict[str, object] = {
+            "--csv": csv,
+            "--relation": relation,
+            "--metric": metric,
+            "--covariate": covariates,
+            "--arm": arm,
+        }
+        base = given_baseline(metric_kind, baseline, sd, given)
+    else:
+        if not metric:
+            raise PlanError("name the outcome column with --metric (or give --baseline)")
+        if (arm is None) != (control is None):
+            raise PlanError("--arm and --control go together: the control arm's rows give the baseline")
+        arms = (arm, control) if arm is not None and control is not None else None
+        base = read_baseline(metric, csv, relation, db, covariates, keep_if, date, arms)
+        check_kind(base, metric, metric_kind)
+    return with_overrides(base, variance_reduction, daily_units, bool(covariates), date)

@@ -291,11 +291,7 @@ def _score_in_sql(saved: SavedRun, db: Path, progress: bool, start: float) -> Sc
     row and the scores replace the run's earlier rows in one transaction.
     """
     spec, rec = saved.spec, saved.record
-    try:
-        program = sqlscore.compile_run(saved.model(), saved.posterior().posterior)
-        sqlscore.check_design(program, saved.model())
-    except sqlscore.Untranslatable as exc:
-        raise RunError(f"run {saved.run_id} cannot be scored in SQL: {exc}") from exc
+    program = compiled_program(saved, "scored in SQL")
     with warehouse.connect(db, read_only=False) as con:
         src = warehouse.bind_spec(con, spec, [], rec.relation, rec.labels, where=f"run {saved.run_id}")
         check_schema(saved, src.relation.columns, rec.relation)
@@ -379,3 +375,57 @@ def add_term_counts(total: dict[str, int], more: dict[str, int]) -> None:
 def _date(value: Any) -> date | None:
     """Return a cutoff as a date, ``None`` for a plain table's missing cutoff."""
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+
+
+def compiled_program(saved: SavedRun, purpose: str) -> sqlscore.Program:
+    """Compile a run's posterior to SQL and check it against Bambi's design (``RunError`` if not)."""
+    try:
+        program = sqlscore.compile_run(saved.model(), saved.posterior().posterior)
+        sqlscore.check_design(program, saved.model())
+    except sqlscore.Untranslatable as exc:
+        raise RunError(f"run {saved.run_id} cannot be {purpose}: {exc}") from exc
+    return program
+
+
+@dataclass(frozen=True)
+class CompiledSql:
+    """A run's scoring statement for one dialect, with the header that says what it computes."""
+
+    header: str
+    sql: str
+    n_design: int
+
+    @property
+    def text(self) -> str:
+        """The header and the statement."""
+        return self.header + self.sql
+
+
+def compile_sql(run: str, db: Path, dialect: str) -> CompiledSql:
+    """Return the statement scoring a saved run's table in ``dialect`` (``compile-sql``).
+
+    The run's table is bound against the warehouse catalog as ``score --engine sql`` binds it.
+    """
+    saved = runs.load_run(run)
+    program = compiled_program(saved, "compiled to SQL")
+    spec, rec = saved.spec, saved.record
+    with warehouse.connect(db) as con:
+        src = warehouse.bind_spec(con, spec, [], rec.relation, rec.labels, where=f"run {saved.run_id}")
+    sql = sqlscore.scoring_statement(
+        program,
+        src.relation.schema,
+        src.relation.name,
+        spec.key,
+        spec.as_of,
+        src.filter,
+        dialect,
+        imputation=saved.imputation,
+        columns=rec.predictors,
+        row_key=None if spec.id else list(src.relation.columns),
+    )
+    header = (
+        f"-- run {saved.run_id} ({spec.name}) compiled for {dialect}: p_mean, p_sd and a 90% interval\n"
+        f"-- per row of {src.relation.label} at its latest cutoff, from a normal approximation of\n"
+        "-- each row's linear predictor (targeting/models/sqlscore.py)\n"
+    )
+    return CompiledSql(header, sql, len(program.design))

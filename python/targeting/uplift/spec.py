@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,12 @@ class UpliftSpec:
         """Every column the spec reads from its relation."""
         cols = [*([self.id] if self.id else []), self.arm, self.outcome, *[f.column for f in self.features]]
         return list(dict.fromkeys([*cols, *([self.group] if self.group else [])]))
+
+    def with_sampler(self, **overrides: Any) -> UpliftSpec:
+        """Return the spec with sampler settings overridden (the command line's), checked."""
+        if not overrides:
+            return self
+        return replace(self, sampler=parse_sampler({**self.sampler.__dict__, **overrides}, self.path))
 
 
 _REQUIRED = ("name", "relation", "arm", "control", "outcome", "features")

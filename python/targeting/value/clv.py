@@ -408,6 +408,12 @@ class ClvResult:
     fit: ClvFit
     evaluation_fit: ClvFit | None
 
+    @property
+    def converged(self) -> bool:
+        """Whether every fit of the run (the evaluation's included) passed its diagnostics."""
+        said = f"{self.run['diagnostics']} {self.run.get('eval_diagnostics', '')}"
+        return "NOT converged" not in said
+
 
 def run_clv(spec: ClvSpec, db: Path, evaluate_too: bool = True, progress: bool = True) -> ClvResult:
     """Fit on the latest cutoff and, with an evaluation in the spec, on the latest complete one.
