@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from markupsafe import Markup
 
 from targeting.core.settings import reports_dir

@@ -14,6 +14,7 @@ def pyplot() -> Any:
     -------
     module
         ``matplotlib.pyplot``.
+
     """
     import matplotlib
 
@@ -37,6 +38,7 @@ def png(fig: Any, path: Path) -> bytes:
     -------
     bytes
         The PNG data (the page embeds it).
+
     """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
@@ -66,6 +68,7 @@ def interval_plot(
     -------
     matplotlib.figure.Figure
         The figure.
+
     """
     import numpy as np
 

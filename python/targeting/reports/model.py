@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from targeting.models.metrics import BAYES, EvaluationResult, SplitResult, summary_table
 from targeting.core.predict import predict_draws
-from targeting.models.runs import SavedRun
 from targeting.core.settings import reports_dir
+from targeting.models.metrics import BAYES, EvaluationResult, SplitResult, summary_table
+from targeting.models.runs import SavedRun
 from targeting.reports.figures import pyplot as _plt
 from targeting.reports.page import Figure, Table, write_page
 
@@ -88,8 +88,11 @@ _NOT_COEFFICIENTS = ("_tau", "_lambda", "_c2", "_z", "__", "_offset")
 
 
 def _forest(idata: Any) -> Any:
-    """Every coefficient but the intercept, with 90% HDIs: numeric, categorical (one row per level),
-    ``cbind`` columns, group effects (one row per level) and their standard deviations."""
+    """Plot every coefficient but the intercept with its 90% HDI.
+
+    Numeric terms, categorical ones (one row per level), ``cbind`` columns, group effects (one
+    row per level) and their standard deviations.
+    """
     import arviz as az
 
     post = idata.posterior
@@ -215,8 +218,10 @@ def write_report(
         else " (a table without cutoffs)"
     )
     intro = Markup(
-        "<p><b>Formula</b>: <code>{}</code> ({}, {} link), fitted with {} on {:,} rows ({:,} with {} = 1){}.</p>"
-        '<p><b>Diagnostics</b>: <span class="{}">{}</span> (max r_hat {}, min bulk ESS {}, divergences {}).</p>'
+        "<p><b>Formula</b>: <code>{}</code> ({}, {} link), fitted with {} on {:,} rows "
+        "({:,} with {} = 1){}.</p>"
+        '<p><b>Diagnostics</b>: <span class="{}">{}</span> '
+        "(max r_hat {}, min bulk ESS {}, divergences {}).</p>"
     ).format(
         rec.formula,
         rec.family,

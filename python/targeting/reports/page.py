@@ -57,6 +57,7 @@ def number(value: float) -> str:
     -------
     str
         ``1,234``, ``12.3``, ``0.0456``, ``1.2e-05``.
+
     """
     if value == 0:
         return "0"
@@ -134,6 +135,7 @@ def write_page(folder: Path, title: str, intro: Markup, tables: list[Table], fig
     -------
     Path
         ``folder/report.html``.
+
     """
     folder.mkdir(parents=True, exist_ok=True)
     images = [

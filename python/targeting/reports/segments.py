@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-
 from markupsafe import Markup
 
 from targeting.core.settings import reports_dir

@@ -11,7 +11,13 @@ import pyarrow.compute as pc
 
 from targeting.data.synth.campaigns import Campaigns
 from targeting.data.synth.clients import Clients, sigmoid
-from targeting.data.synth.config import DAY_SECONDS, EPOCH_START, MESSAGE_FIRST_DAY, MESSAGE_LAST_DAY, SynthConfig
+from targeting.data.synth.config import (
+    DAY_SECONDS,
+    EPOCH_START,
+    MESSAGE_FIRST_DAY,
+    MESSAGE_LAST_DAY,
+    SynthConfig,
+)
 
 
 def _hex_digits(values: np.ndarray, width: int) -> pa.Array:
