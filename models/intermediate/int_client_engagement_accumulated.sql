@@ -19,14 +19,11 @@
     ],
     post_hook=["{{ drop_changed_clients() }}"]
 ) }}
-{%- set counted = [
-    ('sends', 'send'), ('opens', 'open'), ('clicks', 'click'), ('purchases', 'purchase')
-] %}
-{%- set flags = [
-    ('hard_bounces', 'hard_bounce'), ('soft_bounces', 'soft_bounce'),
-    ('unsubscribes', 'unsubscribe'), ('complaints', 'complain'), ('spam_reports', 'hbq_spam')
-] %}
-{%- set channels = [('email', 'email'), ('push', 'mobile_push')] %}
+{#- (feature name, raw value) pairs of the vocabulary (dbt_project.yml) -#}
+{%- set vocab = vocabulary() %}
+{%- set counted = vocab.counted_events.items() | list %}
+{%- set flags = vocab.flag_events.items() | list %}
+{%- set channels = vocab.channels.items() | list %}
 {%- set cums = [] %}
 {%- for name, _ in counted %}
     {%- for short, _ in channels %}{% do cums.append(name ~ '_' ~ short) %}{% endfor %}

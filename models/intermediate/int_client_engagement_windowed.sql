@@ -21,10 +21,12 @@
     on_schema_change='fail',
     post_hook=["{{ delete_rows_not_in(ref('int_client_cutoffs_joined'), ['client_id', 'as_of_date']) }}"]
 ) }}
-{%- set windows = [30, 90, 365] %}
-{%- set counted = ['sends', 'opens', 'clicks', 'purchases'] %}
-{%- set channels = ['email', 'push'] %}
-{%- set flags = ['hard_bounces', 'soft_bounces', 'unsubscribes', 'complaints', 'spam_reports'] %}
+{#- the vocabulary (dbt_project.yml): feature names of the events, channel suffixes, windows -#}
+{%- set vocab = vocabulary() %}
+{%- set windows = vocab.engagement_windows | list %}
+{%- set counted = vocab.counted_events.keys() | list %}
+{%- set channels = vocab.channels.keys() | list %}
+{%- set flags = vocab.flag_events.keys() | list %}
 with
 
 cutoff_grid as (

@@ -45,7 +45,7 @@ order_features as (
         as_of_date,
         {{ days_between("max(purchased_on)", "as_of_date") }} as days_since_last_order,
         {{ days_between("min(purchased_on)", "as_of_date") }} as days_since_first_order,
-        {% for days in [30, 90, 180, 365] -%}
+        {% for days in vocabulary().order_windows -%}
             {{ windowed_sum('1', 'purchased_on', days) }} as orders_{{ days }}d,
             {{ windowed_sum('revenue', 'purchased_on', days) }} as revenue_{{ days }}d,
         {% endfor -%}

@@ -15,9 +15,9 @@ pivoted as (
         event_date,
         bulk_campaign_id,
         channel,
-        {%- set events = [
-            'send', 'open', 'click', 'purchase', 'hard_bounce', 'soft_bounce', 'unsubscribe', 'complain', 'hbq_spam'
-        ] %}
+        {#- every raw event of the vocabulary (dbt_project.yml) -#}
+        {%- set vocab = vocabulary() %}
+        {%- set events = (vocab.counted_events.values() | list) + (vocab.flag_events.values() | list) %}
         {% for event in events -%}
             cast(coalesce(sum(event_count) filter (where event = '{{ event }}'), 0) as bigint) as {{ event }}s,
             cast(coalesce(sum(client_count) filter (where event = '{{ event }}'), 0) as bigint) as {{ event }}_clients,

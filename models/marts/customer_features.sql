@@ -7,7 +7,8 @@
 -- windowed purchases or engagement hold rows of it computed after this model's last run (a
 -- daily run: the new scoring cutoff, and the cutoffs after a late event). The others are
 -- kept; the bookkeeping lives in customer_features_state beside it.
-{%- set windows = [30, 90, 365] %}
+{%- set vocab = vocabulary() %}
+{%- set windows = vocab.engagement_windows | list %}
 {{ config(
     materialized=incremental_where_supported(),
     incremental_strategy='append',
@@ -49,7 +50,7 @@ combined as (
         orders.client_id is not null as has_purchase_history,
         orders.days_since_last_order,
         orders.days_since_first_order,
-        {% for days in [30, 90, 180, 365] -%}
+        {% for days in vocab.order_windows -%}
             cast(coalesce(orders.orders_{{ days }}d, 0) as bigint) as orders_{{ days }}d,
             cast(coalesce(orders.revenue_{{ days }}d, 0) as double) as revenue_{{ days }}d,
         {% endfor -%}
@@ -81,8 +82,11 @@ totals as (
         *,
         {% for days in windows + ['all'] -%}
             {% set w = days ~ 'd' if days != 'all' else 'all' -%}
-            {% for name in ['sends', 'opens', 'clicks', 'purchases'] -%}
-                cast({{ name }}_email_{{ w }} + {{ name }}_push_{{ w }} as bigint) as {{ name }}_total_{{ w }},
+            {% for name in vocab.counted_events -%}
+                cast(
+                    {% for channel in vocab.channels %}{{ name }}_{{ channel }}_{{ w }}{% if not loop.last %} + {% endif %}{% endfor %}
+                    as bigint
+                ) as {{ name }}_total_{{ w }},
             {% endfor -%}
         {% endfor -%}
         1 as _dummy

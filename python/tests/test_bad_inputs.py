@@ -298,6 +298,19 @@ BAD_VARS: dict[str, tuple] = {
         "{label_window_days: '90 day); drop table marts.customer_features; --'}",
         ["var label_window_days is 90 day); drop table", "expected a whole number"],
     ),
+    "vocabulary name that is SQL": (
+        "{vocabulary: {counted_events: {'sends, 1); drop table marts.customer_features; --': send}, "
+        "flag_events: {hard_bounces: hard_bounce}, channels: {email: email}, engagement_windows: [30], "
+        "order_windows: [30]}}",
+        ["var vocabulary.counted_events has sends, 1); drop table", "expected lowercase words"],
+        ["--select", "int_client_engagement_accumulated"],
+    ),
+    "vocabulary windows out of order": (
+        "{vocabulary: {counted_events: {sends: send}, flag_events: {hard_bounces: hard_bounce}, "
+        "channels: {email: email}, engagement_windows: [90, 30], order_windows: [30]}}",
+        ["var vocabulary.engagement_windows has 30; expected whole days >= 1, ascending"],
+        ["--select", "int_client_engagement_windowed"],
+    ),
 }
 
 

@@ -224,3 +224,16 @@ def test_a_run_record_of_another_format_is_refused_by_name(change: dict[str, obj
     raw = {**_run_record(), **change}
     with pytest.raises(RunError, match=re.escape(message)):
         RunRecord.from_json(json.dumps(raw), "schema.json")
+
+
+def test_the_vocabulary_names_only_events_and_channels_the_seeds_know() -> None:
+    """Every raw event and channel of the one vocabulary is in the seeds staging checks against."""
+    vocab = layout.vocabulary()
+    seeds = layout.REPO / "seeds"
+    events = set(pd.read_csv(seeds / "event_taxonomy.csv")["event"])
+    channels = set(pd.read_csv(seeds / "channels.csv")["channel"])
+    raw_events = [*vocab["counted_events"].values(), *vocab["flag_events"].values()]
+    assert set(raw_events) <= events and len(raw_events) == len(set(raw_events))
+    assert set(vocab["channels"].values()) <= channels
+    for key in ("engagement_windows", "order_windows"):
+        assert vocab[key] == sorted(set(vocab[key])) and min(vocab[key]) >= 1

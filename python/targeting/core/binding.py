@@ -21,11 +21,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from targeting.core.sqlsafe import MEASURED_LATE, Relation, UnsafeSqlError, declared_timing, keyed, resolve
+from targeting.core.sqlsafe import (
+    MEASURED_LATE,
+    Relation,
+    UnsafeSqlError,
+    check_filter,
+    declared_timing,
+    ident,
+    keyed,
+    one_row,
+    resolve,
+)
 
 #: DuckDB type prefixes by kind, for the column checks.
 NUMERIC_TYPES = (
@@ -173,3 +184,61 @@ def bind(
                 f"meta measured: {timing[r.column]}); {moment}"
             )
     return rel
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which rows of a bound relation a spec reads: SQL conditions, their values and the cutoff."""
+
+    conditions: list[str]
+    params: list[object]
+    cutoff: date | None
+
+    def where(self) -> str:
+        """Return `` where <conditions>`` (empty without any)."""
+        return f" where {' and '.join(self.conditions)}" if self.conditions else ""
+
+
+def rows_in_scope(
+    con: duckdb.DuckDBPyConnection,
+    rel: Relation,
+    where: str,
+    filter_expr: str | None,
+    as_of: str | None = None,
+    also: Sequence[str] = (),
+) -> Scope:
+    """Select a spec's rows: its filter, then the latest cutoff among the rows it keeps.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        The warehouse.
+    rel : Relation
+        The bound relation (:func:`bind`).
+    where : str
+        What messages name (the spec file).
+    filter_expr : str or None
+        The spec's filter, checked to be one condition over the relation's columns.
+    as_of : str or None
+        The cutoff column: the rows of the latest cutoff among those the filter keeps.
+    also : sequence of str
+        Further conditions (already-quoted SQL) that choose the cutoff but do not stay in
+        the scope (e.g. the evaluation window is complete).
+
+    Returns
+    -------
+    Scope
+        The conditions and bound values selecting the rows, and the cutoff (None without
+        ``as_of``, or when no row is kept).
+
+    """
+    conditions = [f"({check_filter(con, rel, filter_expr, where)})"] if filter_expr else []
+    params: list[object] = []
+    cutoff = None
+    if as_of:
+        chosen = [*conditions, *also]
+        kept = f" where {' and '.join(chosen)}" if chosen else ""
+        cutoff = one_row(con, f"select max({ident(as_of)}) from {rel.sql}{kept}")[0]
+        conditions.append(f"{ident(as_of)} = ?")
+        params.append(cutoff)
+    return Scope(conditions, params, cutoff)

@@ -39,6 +39,15 @@ def value_rules() -> dict[str, Any]:
     return dict(yaml.safe_load(DBT_PROJECT.read_text())["vars"]["value_rules"])
 
 
+def vocabulary() -> dict[str, Any]:
+    """Return the ``vocabulary`` var of ``dbt_project.yml``, as the SQL models read it.
+
+    It is the one definition of the counted and flag message events (feature name: raw value),
+    the channels (suffix: raw value) and the engagement and order windows in days.
+    """
+    return dict(yaml.safe_load(DBT_PROJECT.read_text())["vars"]["vocabulary"])
+
+
 def full_match(rule: str) -> str:
     """Return a value rule as an anchored regular expression (for Great Expectations)."""
     return f"^(?:{value_rules()[rule]})$"

@@ -34,13 +34,13 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from targeting.core.binding import Role, bind, is_text
+from targeting.core.binding import Role, bind, is_text, rows_in_scope
 from targeting.core.estimable import check_finite
 from targeting.core.levels import MAX_LEVELS, ranked_levels
 from targeting.core.missing import MISSING_LEVEL
 from targeting.core.modeling import DataError
 from targeting.core.settings import manifest_path
-from targeting.core.sqlsafe import check_filter, ident, one_row, unit_source
+from targeting.core.sqlsafe import ident, unit_source
 from targeting.core.warehouse import connect
 from targeting.segments.spec import SegmentSpec
 
@@ -169,16 +169,9 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, date | No
         roles += [Role(f, "feature", "number_or_text", predictor=True) for f in spec.features]
         moment = "segment features must be known at the cutoff"
         rel = bind(con, spec.relation, roles, where, manifest_path(), keyless=not spec.id, moment=moment)
-        conds, params = [], []
-        if spec.filter:
-            conds.append(f"({check_filter(con, rel, spec.filter, where)})")
-        as_of: date | None = None
-        if spec.as_of:
-            # the latest cutoff among the rows the filter keeps
-            kept = f" where {' and '.join(conds)}" if conds else ""
-            as_of = one_row(con, f"select max({ident(spec.as_of)}) from {rel.sql}{kept}")[0]
-            conds.append(f"{ident(spec.as_of)} = ?")
-            params.append(as_of)
+        # the filter's rows, at the latest cutoff among them
+        scope = rows_in_scope(con, rel, where, spec.filter, spec.as_of)
+        as_of = scope.cutoff
         # no id: the row key every command gives a row (targeting.core.sqlsafe.keyed)
         source, key = unit_source(rel, spec.id, where)
         cols = [f"cast({ident(key)} as varchar) as {ident('client_id')}"]
@@ -187,8 +180,7 @@ def read_rows(spec: SegmentSpec, db: Path) -> tuple[pd.DataFrame, str, date | No
             f"cast({ident(f)} as {'varchar' if f in rel_text else 'double'}) as {ident(f)}"
             for f in spec.features
         ]
-        sql = f"select {', '.join(cols)} from {source}" + (f" where {' and '.join(conds)}" if conds else "")
-        frame = con.execute(sql, params).df()
+        frame = con.execute(f"select {', '.join(cols)} from {source}{scope.where()}", scope.params).df()
     if len(frame) < 10:
         raise DataError(
             f"{where}: {len(frame)} rows of {rel.label} to cluster (filter {spec.filter!r}); need at least 10"

@@ -30,14 +30,14 @@ import numpy as np
 import pandas as pd
 
 from targeting.core import missing
-from targeting.core.binding import Role, bind, is_text
+from targeting.core.binding import Role, bind, is_text, rows_in_scope
 from targeting.core.estimable import check_finite, check_varies
 from targeting.core.levels import MAX_LEVELS, ranked_levels
 from targeting.core.modeling import DataError, build_model, diagnose, fit_model
 from targeting.core.predict import predict_draws
 from targeting.core.settings import manifest_path
 from targeting.core.specs import ModelSpec
-from targeting.core.sqlsafe import check_filter, ident, unit_source
+from targeting.core.sqlsafe import ident, unit_source
 from targeting.core.warehouse import connect
 from targeting.uplift import stats as upliftstats
 from targeting.uplift.spec import UpliftSpec
@@ -70,7 +70,7 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
         rel = bind(con, spec.relation, roles, where, manifest_path(), keyless=not spec.id, moment=moment)
         label = rel.label
         text = {f.column for f in spec.features if is_text(rel, f.column)}
-        cond = f" where ({check_filter(con, rel, spec.filter, where)})" if spec.filter else ""
+        scope = rows_in_scope(con, rel, where, spec.filter)
         feats = list(dict.fromkeys(f.column for f in spec.features))
         # no id: the row key every command gives a row (targeting.core.sqlsafe.keyed)
         source, key = unit_source(rel, spec.id, where)
@@ -85,7 +85,7 @@ def read_units(spec: UpliftSpec, db: Path) -> tuple[pd.DataFrame, str]:
                 for c in feats
             ],
         ]
-        frame = con.execute(f"select {', '.join(select)} from {source}{cond}").df()
+        frame = con.execute(f"select {', '.join(select)} from {source}{scope.where()}", scope.params).df()
     if frame.empty:
         raise DataError(f"{where}: {label} has no rows" + (f" where {spec.filter}" if spec.filter else ""))
     _check_units(spec, frame, label)

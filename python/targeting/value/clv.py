@@ -37,10 +37,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from targeting.core.binding import Role, bind
+from targeting.core.binding import Role, bind, rows_in_scope
 from targeting.core.estimable import check_finite
 from targeting.core.settings import manifest_path
-from targeting.core.sqlsafe import check_filter, ident, one_row, unit_source
+from targeting.core.sqlsafe import ident, unit_source
 from targeting.core.warehouse import connect
 from targeting.value.spec import ClvSpec
 
@@ -121,25 +121,14 @@ def read_summary(spec: ClvSpec, db: Path, cutoff: str = "latest") -> tuple[pd.Da
                 roles.append(Role(ev.window_end, "evaluation.window_end", "date"))
         moment = "the summary must be measured before the cutoff"
         rel = bind(con, spec.relation, roles, where, manifest_path(), keyless=not spec.id, moment=moment)
-        conds: list[str] = []
-        params: list[object] = []
-        if spec.filter:
-            conds.append(f"({check_filter(con, rel, spec.filter, where)})")
-        as_of = None
-        if spec.as_of:
-            # the latest cutoff among the rows the filter keeps (and, to evaluate, whose window is known)
-            scope = list(conds)
-            if cutoff == "evaluation" and ev is not None:
-                scope.append(ident(ev.complete))
-            where_sql = f" where {' and '.join(scope)}" if scope else ""
-            as_of = one_row(con, f"select max({ident(spec.as_of)}) from {rel.sql}{where_sql}")[0]
-            if as_of is None:
-                what = f"with {ev.complete} true" if cutoff == "evaluation" and ev is not None else ""
-                raise ClvError(
-                    f"{where}: {rel.label} has no rows {what}; nothing to model".replace("  ", " ")
-                )
-            conds.append(f"{ident(spec.as_of)} = ?")
-            params.append(as_of)
+        # the filter's rows at the latest cutoff among them (and, to evaluate, whose window is known)
+        evaluating = cutoff == "evaluation" and ev is not None
+        also = [ident(ev.complete)] if evaluating and ev is not None else []
+        scope = rows_in_scope(con, rel, where, spec.filter, spec.as_of, also)
+        as_of = scope.cutoff
+        if spec.as_of and as_of is None:
+            what = f"with {ev.complete} true" if evaluating and ev is not None else ""
+            raise ClvError(f"{where}: {rel.label} has no rows {what}; nothing to model".replace("  ", " "))
         source, key = unit_source(rel, spec.id, where)
         cols = [f"cast({ident(key)} as varchar) as customer_id"]
         names = {"frequency": "frequency", "recency": "recency", "age": "T", "monetary": "monetary_value"}
@@ -151,8 +140,7 @@ def read_summary(spec: ClvSpec, db: Path, cutoff: str = "latest") -> tuple[pd.Da
             ]
             if ev.window_end and spec.as_of:
                 cols.append(f"datediff('day', {ident(spec.as_of)}, {ident(ev.window_end)}) as window_days")
-        sql = f"select {', '.join(cols)} from {source}" + (f" where {' and '.join(conds)}" if conds else "")
-        frame = con.execute(sql, params).df()
+        frame = con.execute(f"select {', '.join(cols)} from {source}{scope.where()}", scope.params).df()
     label = rel.label + (f" at {pd.Timestamp(as_of).date()}" if as_of is not None else "")
     check_summary(frame, spec, label)
     if "window_days" in frame.columns and ev is not None:
