@@ -83,10 +83,11 @@ totals as (
         {% for days in windows + ['all'] -%}
             {% set w = days ~ 'd' if days != 'all' else 'all' -%}
             {% for name in vocab.counted_events -%}
-                cast(
-                    {% for channel in vocab.channels %}{{ name }}_{{ channel }}_{{ w }}{% if not loop.last %} + {% endif %}{% endfor %}
-                    as bigint
-                ) as {{ name }}_total_{{ w }},
+                {%- set per_channel = [] -%}
+                {%- for channel in vocab.channels -%}
+                    {%- do per_channel.append(name ~ '_' ~ channel ~ '_' ~ w) -%}
+                {%- endfor -%}
+                cast({{ per_channel | join(' + ') }} as bigint) as {{ name }}_total_{{ w }},
             {% endfor -%}
         {% endfor -%}
         1 as _dummy
