@@ -134,29 +134,29 @@ def run_dbt_in_process(
 # passes --no-loadscope-reorder, without which xdist would hand out the modules with the most
 # tests first (the Spark build, two tests, would start last)
 FIRST_MODULES = [
-    # longest first (a fresh clone's .ci/run, --durations=0, seconds per module): what is
-    # left at the end is short
-    "test_spark_build.py",  # 150
-    "test_bad_inputs.py",  # 123
-    "test_incremental.py",  # 113
-    "test_evaluation.py",  # 95
-    "test_sql_scoring.py",  # 95
-    "test_model_layer.py",  # 82
-    "test_uplift.py",  # 69
-    "test_plain_table.py",  # 67
-    "test_mart.py",  # 41
-    "test_nothing_lost.py",  # 34
+    # longest first (seconds per module, --durations=0, two workers): what is left at the
+    # end is short
+    "test_bad_inputs.py",  # 148, with the shared build
+    "test_spark_build.py",  # 127
+    "test_incremental.py",  # 126
+    "test_sql_scoring.py",  # 112
+    "test_evaluation.py",  # 104
+    "test_model_layer.py",  # 86
+    "test_uplift.py",  # 77
+    "test_plain_table.py",  # 68
+    "test_mart.py",  # 48
+    "test_staging.py",  # 35
+    "test_nothing_lost.py",  # 27
+    "test_hardening.py",  # 27
     "test_segment.py",  # 26
-    "test_hardening.py",  # 22
-    "test_clv.py",  # 21
-    "test_every_command.py",  # 21
-    "test_shrinkage.py",  # 21
-    "test_staging.py",  # 21
-    "test_synth.py",  # 19
-    "test_lift.py",  # 17
-    "test_abtest.py",  # 15
-    "test_input_core.py",  # 13
-    "test_experiment_design.py",  # 6
+    "test_abtest.py",  # 26
+    "test_every_command.py",  # 26
+    "test_synth.py",  # 24
+    "test_clv.py",  # 24
+    "test_shrinkage.py",  # 23
+    "test_lift.py",  # 23
+    "test_input_core.py",  # 22
+    "test_experiment_design.py",  # 9
 ]
 
 
