@@ -33,9 +33,12 @@ UV_VERSION := 0.13.9
 $(STAMP): pyproject.toml requirements.lock
 	@echo "==> creating $(VENV) with $(PY) and installing pinned dependencies"
 	$(PY) -m venv $(VENV)
-	@# uv installs the same pinned set in about 20 s where pip takes about 50; pip if uv fails
+	@# uv installs the same pinned set in about 20 s where pip takes about 50; pip if uv fails.
+	@# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on these machines) nothing else
+	@# writes .pyc files, and every process of the test suite (workers, dbt, Spark, CLI
+	@# subprocesses) compiled pandas, PyMC, JAX, dbt... from source at each start
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
-	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock -e '.[dev]' || \
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements.lock -e '.[dev]' || \
 		$(BIN)/python -m pip install -q -r requirements.lock -e '.[dev]'
 	@touch $@
 
