@@ -59,17 +59,14 @@ def _lift_forest(rows: pd.DataFrame, title: str) -> Any:
 
 def _arm_values(rows: pd.DataFrame, metric: str) -> Any:
     """Each arm's value with its interval (Bayesian, or delta method for ratios)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 0.5 * len(rows) + 1.5))
-    pos = np.arange(len(rows))
-    lower = (rows["value"] - rows["value_lower"]).fillna(0).clip(lower=0)
-    upper = (rows["value_upper"] - rows["value"]).fillna(0).clip(lower=0)
-    ax.errorbar(rows["value"], pos, xerr=[lower, upper], fmt="o", color="tab:blue")
-    ax.set_yticks(pos, rows["arm"].astype(str))
-    ax.invert_yaxis()
-    ax.set_xlabel(f"{metric} per arm (90% interval)")
-    fig.tight_layout()
-    return fig
+    return interval_plot(
+        list(rows["arm"].astype(str)),
+        rows["value"],
+        rows["value_lower"],
+        rows["value_upper"],
+        f"{metric} per arm (90% interval)",
+        zero_line=False,
+    )
 
 
 def _differences(rows: pd.DataFrame, control: str, metric: str, level: int) -> Any:
