@@ -25,7 +25,9 @@
             {{ exceptions.raise_compiler_error(where ~ "." ~ key ~ " must be a list of whole days, got " ~ days) }}
         {%- endif -%}
         {%- for d in days -%}
-            {%- if d is not number or d != d | int or d < 1 or (not loop.first and d <= days[loop.index0 - 1]) -%}
+            {#- NaN differs from itself and an infinity equals itself plus one: refused before | int -#}
+            {%- if d is not number or d != d or d == d + 1 or d != d | int or d < 1
+                or (not loop.first and d <= days[loop.index0 - 1]) -%}
                 {{ exceptions.raise_compiler_error(where ~ "." ~ key ~ " has " ~ d ~ "; expected whole days >= 1, ascending") }}
             {%- endif -%}
         {%- endfor -%}

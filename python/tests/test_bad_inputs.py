@@ -305,6 +305,23 @@ BAD_VARS: dict[str, tuple] = {
         ["var vocabulary.counted_events has sends, 1); drop table", "expected lowercase words"],
         ["--select", "int_client_engagement_accumulated"],
     ),
+    "vocabulary that is not a mapping": (
+        "{vocabulary: 'sends'}",
+        ["var vocabulary must be a mapping, got sends"],
+        ["--select", "int_client_engagement_accumulated"],
+    ),
+    "vocabulary without channels": (
+        "{vocabulary: {counted_events: {sends: send}, flag_events: {hard_bounces: hard_bounce}, "
+        "channels: {}, engagement_windows: [30], order_windows: [30]}}",
+        ["var vocabulary.channels must be a non-empty mapping of name: raw value"],
+        ["--select", "int_client_engagement_accumulated"],
+    ),
+    "vocabulary window that is not a number": (
+        "{vocabulary: {counted_events: {sends: send}, flag_events: {hard_bounces: hard_bounce}, "
+        "channels: {email: email}, engagement_windows: [30, .inf], order_windows: [30]}}",
+        ["var vocabulary.engagement_windows has inf; expected whole days >= 1, ascending"],
+        ["--select", "int_client_engagement_windowed"],
+    ),
     "vocabulary windows out of order": (
         "{vocabulary: {counted_events: {sends: send}, flag_events: {hard_bounces: hard_bounce}, "
         "channels: {email: email}, engagement_windows: [90, 30], order_windows: [30]}}",
