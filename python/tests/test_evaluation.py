@@ -144,3 +144,36 @@ def test_metric_helpers() -> None:
     assert (lift, capture) == (5.0, 0.5)
     m = metrics_with_intervals(y, p, n_boot=30)
     assert m["roc_auc"].lower <= m["roc_auc"].value <= m["roc_auc"].upper
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_metrics_equal_scikit_learns(ties: bool) -> None:
+    """The one-sort metrics give scikit-learn's values, tied scores included (rounded scores
+    tie hundreds of rows: a rule-based baseline's scores do)."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+    from targeting.models.metrics import point_metrics
+
+    rng = np.random.default_rng(3)
+    p = rng.beta(1, 20, size=5_000)
+    p = np.round(p, 2) if ties else p
+    y = (rng.random(p.size) < np.clip(p * 1.5, 0, 1)).astype(int)
+    got = point_metrics(y, p)
+    q = np.clip(p, 1e-9, 1 - 1e-9)
+    prob_true, prob_pred = calibration_curve(y, q, n_bins=10, strategy="quantile")
+    edges = np.percentile(q, np.linspace(0, 100, 11))
+    counts = np.bincount(np.searchsorted(edges[1:-1], q), minlength=10)
+    counts = counts[counts > 0]
+    want = {
+        "roc_auc": roc_auc_score(y, q),
+        "pr_auc": average_precision_score(y, q),
+        "log_loss": log_loss(y, q),
+        "brier": brier_score_loss(y, q),
+        "ece": float(np.sum(counts / counts.sum() * np.abs(prob_true - prob_pred))),
+    }
+    for name, value in want.items():
+        assert got[name] == pytest.approx(value, rel=1e-10, abs=1e-12), name
+    order = np.argsort(-q, kind="stable")
+    n = int(round(0.1 * len(y)))
+    assert got["capture_at_10pct"] == pytest.approx(y[order[:n]].sum() / y.sum())

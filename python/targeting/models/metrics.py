@@ -1,4 +1,10 @@
-"""Classification metrics with bootstrap intervals (scikit-learn), and the evaluation result types."""
+"""Classification metrics with bootstrap intervals, and the evaluation result types.
+
+The metrics are scikit-learn's (ROC AUC, average precision, log loss, Brier score, the
+quantile calibration curve), computed from one sort per sample: a bootstrap calls them
+hundreds of times, and scikit-learn's per-call validation and re-sorting cost more than the
+metrics themselves. ``test_evaluation`` checks them against scikit-learn's functions.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 TOP_SHARES = (0.01, 0.05, 0.10, 0.20)
 
@@ -16,44 +20,75 @@ TOP_SHARES = (0.01, 0.05, 0.10, 0.20)
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
     """Compute the expected calibration error over equal-count (quantile) bins.
 
-    ``sum_b (n_b / n) |observed rate_b - mean prediction_b|``, with the bins and per-bin
-    rates from :func:`sklearn.calibration.calibration_curve` (``strategy="quantile"``):
-    with a 2% base rate, equal-width bins would put nearly every client in the first bin.
+    ``sum_b (n_b / n) |observed rate_b - mean prediction_b|``, with the bins of
+    :func:`sklearn.calibration.calibration_curve` (``strategy="quantile"``: edges at the
+    predictions' percentiles, a prediction on an inner edge in the lower bin): with a 2% base
+    rate, equal-width bins would put nearly every client in the first bin. Weighted by each
+    bin's share, the sum is ``sum_b |positives_b - sum of predictions_b| / n``.
     """
-    prob_true, prob_pred = calibration_curve(y, p, n_bins=n_bins, strategy="quantile")
-    edges = np.unique(np.percentile(p, np.linspace(0, 100, n_bins + 1)))
-    counts = np.bincount(np.searchsorted(edges[1:-1], p, side="right"), minlength=len(edges) - 1)
-    counts = counts[counts > 0]
-    if len(counts) != len(prob_true):  # ties collapsed a bin differently: fall back to equal weights
-        counts = np.full(len(prob_true), len(p) / len(prob_true))
-    return float(np.sum(counts / counts.sum() * np.abs(prob_true - prob_pred)))
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    edges = np.percentile(p, np.linspace(0, 100, n_bins + 1))
+    bins = np.searchsorted(edges[1:-1], p)
+    gap = np.bincount(bins, weights=y - p, minlength=n_bins)
+    return float(np.abs(gap).sum() / len(p))
 
 
 def top_share_stats(y: np.ndarray, p: np.ndarray, share: float) -> tuple[float, float]:
     """Lift and capture of the top ``share`` of clients by score (ties broken by order)."""
+    return _top_share(np.asarray(y), np.argsort(-np.asarray(p), kind="stable"), share)
+
+
+def _top_share(y: np.ndarray, order: np.ndarray, share: float) -> tuple[float, float]:
+    """:func:`top_share_stats` given the rows ranked by score (``order``)."""
     n = max(1, int(round(share * len(y))))
-    top = np.argsort(-p, kind="stable")[:n]
+    top = y[order[:n]]
     base = y.mean()
-    hit = y[top].mean()
-    lift = hit / base if base > 0 else float("nan")
-    capture = y[top].sum() / y.sum() if y.sum() > 0 else float("nan")
+    lift = top.mean() / base if base > 0 else float("nan")
+    capture = top.sum() / y.sum() if y.sum() > 0 else float("nan")
     return float(lift), float(capture)
 
 
+def _ranking_metrics(y: np.ndarray, p_desc: np.ndarray, y_desc: np.ndarray) -> tuple[float, float]:
+    """ROC AUC and average precision from the scores sorted high to low, as scikit-learn's.
+
+    Tied scores form one threshold: the AUC counts a positive tied with a negative as half
+    ranked above it (the trapezoid of ``roc_auc_score``), and the average precision steps
+    once per distinct score (``average_precision_score``). One sort serves both, where
+    scikit-learn's functions validate and sort again on each call (the bootstrap's cost).
+    """
+    last = np.r_[p_desc[1:] != p_desc[:-1], True]  # the last row of each distinct score
+    tps = np.cumsum(y_desc)[last]
+    fps = np.cumsum(1 - y_desc)[last]
+    n_pos, n_neg = tps[-1], fps[-1]
+    if n_pos == 0 or n_neg == 0:
+        return float("nan"), float("nan")
+    pos_g = np.diff(tps, prepend=0)
+    neg_g = np.diff(fps, prepend=0)
+    below = n_neg - fps  # negatives scored lower than the group
+    auc = float(np.sum(pos_g * (below + 0.5 * neg_g)) / (n_pos * n_neg))
+    ap = float(np.sum(pos_g / n_pos * (tps / (tps + fps))))
+    return auc, ap
+
+
 def point_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """Every metric on one sample."""
-    p = np.clip(p, 1e-9, 1 - 1e-9)
+    """Every metric on one sample (each equal to scikit-learn's; see ``test_evaluation``)."""
+    y = np.asarray(y)
+    p = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
+    order = np.argsort(-p, kind="stable")
+    yf = y.astype(float)
+    auc, ap = _ranking_metrics(yf, p[order], yf[order])
     out = {
-        "roc_auc": float(roc_auc_score(y, p)),
-        "pr_auc": float(average_precision_score(y, p)),
-        "log_loss": float(log_loss(y, p, labels=[0, 1])),
-        "brier": float(brier_score_loss(y, p)),
-        "ece": expected_calibration_error(y, p),
+        "roc_auc": auc,
+        "pr_auc": ap,
+        "log_loss": float(-np.mean(np.where(y == 1, np.log(p), np.log1p(-p)))),
+        "brier": float(np.mean((p - yf) ** 2)),
+        "ece": expected_calibration_error(yf, p),
         "mean_prediction": float(p.mean()),
-        "positive_rate": float(y.mean()),
+        "positive_rate": float(yf.mean()),
     }
     for share in TOP_SHARES:
-        lift, capture = top_share_stats(y, p, share)
+        lift, capture = _top_share(y, order, share)
         pct = int(round(share * 100))
         out[f"lift_at_{pct}pct"] = lift
         out[f"capture_at_{pct}pct"] = capture
