@@ -19,6 +19,9 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
+    {%- for name in vocab.flag_events if name in vocab.counted_events -%}
+        {{ exceptions.raise_compiler_error(where ~ ": " ~ name ~ " is both a counted and a flag event; name each once") }}
+    {%- endfor -%}
     {%- for key in ['engagement_windows', 'order_windows'] -%}
         {%- set days = vocab.get(key) -%}
         {%- if days is string or days is not iterable or days | length == 0 -%}
@@ -31,6 +34,26 @@
                 {{ exceptions.raise_compiler_error(where ~ "." ~ key ~ " has " ~ d ~ "; expected whole days >= 1, ascending") }}
             {%- endif -%}
         {%- endfor -%}
+        {#- the hand-written features of customer_features read these windows -#}
+        {%- for d in [90, 365] if d not in days -%}
+            {{ exceptions.raise_compiler_error(where ~ "." ~ key ~ " lacks " ~ d ~ "; the mart's hand-written features read the 90/365-day windows") }}
+        {%- endfor -%}
     {%- endfor -%}
     {{ return(vocab) }}
+{% endmacro %}
+
+{#- Stop a model whose YAML does not list every column the vocabulary derives in it (an event
+    added to var vocabulary, say), naming them and the command that writes the list: dbt reads
+    column lists and contracts from YAML, which cannot loop over a var. -#}
+{% macro vocabulary_columns_listed(names) %}
+    {%- if execute -%}
+        {%- set missing = [] -%}
+        {%- for name in names if name not in model.columns -%}
+            {%- do missing.append(name) -%}
+        {%- endfor -%}
+        {%- if missing -%}
+            {{ exceptions.raise_compiler_error(model.name ~ ": var vocabulary derives columns its YAML does not list: "
+                ~ missing | join(', ') ~ ". Run `targeting vocabulary sync` to rewrite the generated column lists, then build again.") }}
+        {%- endif -%}
+    {%- endif -%}
 {% endmacro %}

@@ -9,6 +9,40 @@
 -- kept; the bookkeeping lives in customer_features_state beside it.
 {%- set vocab = vocabulary() %}
 {%- set windows = vocab.engagement_windows | list %}
+{#- The columns the vocabulary derives, (name, expression over totals t and population p).
+    The YAML lists them (its enforced contract) in the region `targeting vocabulary sync`
+    writes by the same rules (python/targeting/data/vocabulary.py); the features after them
+    in final are written by hand from the default events and channels. -#}
+{%- set derived = [] %}
+{%- for measure in ['orders', 'revenue'] %}
+    {%- for days in vocab.order_windows %}
+        {%- do derived.append((measure ~ '_' ~ days ~ 'd', 't.' ~ measure ~ '_' ~ days ~ 'd')) %}
+    {%- endfor %}
+{%- endfor %}
+{%- for name in vocab.counted_events %}
+    {%- for days in windows %}
+        {%- do derived.append((name ~ '_' ~ days ~ 'd', 't.' ~ name ~ '_total_' ~ days ~ 'd')) %}
+    {%- endfor %}
+    {%- do derived.append((name ~ '_all', 't.' ~ name ~ '_total_all')) %}
+{%- endfor %}
+{%- for name in vocab.counted_events %}
+    {%- for channel in vocab.channels %}
+        {%- set column = name ~ '_' ~ channel ~ '_90d' %}
+        {%- do derived.append((column, 'cast(t.' ~ column ~ ' as bigint)')) %}
+    {%- endfor %}
+{%- endfor %}
+{%- for days in windows %}
+    {%- set w = days ~ 'd' %}
+    {%- for rate, events in [('open_rate', 'opens'), ('click_rate', 'clicks')] %}
+        {%- do derived.append((rate ~ '_' ~ w, beta_smoothed_rate(
+            't.' ~ events ~ '_total_' ~ w, 't.sends_total_' ~ w, 'coalesce(p.pop_' ~ rate ~ '_' ~ w ~ ', 0)'
+        ))) %}
+    {%- endfor %}
+{%- endfor %}
+{%- for name in vocab.flag_events %}
+    {%- do derived.append((name ~ '_all', 'cast(t.' ~ name ~ '_all as bigint)')) %}
+{%- endfor %}
+{{ vocabulary_columns_listed(derived | map(attribute=0) | list) }}
 {{ config(
     materialized=incremental_where_supported(),
     incremental_strategy='append',
@@ -122,15 +156,7 @@ final as (
         t.has_purchase_history,
         t.days_since_last_order,
         t.days_since_first_order,
-        t.orders_30d,
-        t.orders_90d,
-        t.orders_180d,
-        t.orders_365d,
         t.orders_all,
-        t.revenue_30d,
-        t.revenue_90d,
-        t.revenue_180d,
-        t.revenue_365d,
         t.revenue_all,
         t.units_90d,
         t.units_365d,
@@ -151,35 +177,6 @@ final as (
         t.favourite_root_category,
         -- messages
         t.sends_total_all > 0 as has_message_history,
-        t.sends_total_30d as sends_30d,
-        t.sends_total_90d as sends_90d,
-        t.sends_total_365d as sends_365d,
-        t.sends_total_all as sends_all,
-        cast(t.sends_email_90d as bigint) as sends_email_90d,
-        cast(t.sends_push_90d as bigint) as sends_push_90d,
-        t.opens_total_30d as opens_30d,
-        t.opens_total_90d as opens_90d,
-        t.opens_total_365d as opens_365d,
-        cast(t.opens_email_90d as bigint) as opens_email_90d,
-        cast(t.opens_push_90d as bigint) as opens_push_90d,
-        t.clicks_total_30d as clicks_30d,
-        t.clicks_total_90d as clicks_90d,
-        t.clicks_total_365d as clicks_365d,
-        cast(t.clicks_email_90d as bigint) as clicks_email_90d,
-        cast(t.clicks_push_90d as bigint) as clicks_push_90d,
-        t.purchases_total_90d as message_purchases_90d,
-        t.purchases_total_all as message_purchases_all,
-        {% for days in windows -%}
-            {%- set w = days ~ 'd' -%}
-            {{ beta_smoothed_rate(
-                't.opens_total_' ~ w, 't.sends_total_' ~ w, 'coalesce(p.pop_open_rate_' ~ w ~ ', 0)'
-            ) }}
-                as open_rate_{{ w }},
-            {{ beta_smoothed_rate(
-                't.clicks_total_' ~ w, 't.sends_total_' ~ w, 'coalesce(p.pop_click_rate_' ~ w ~ ', 0)'
-            ) }}
-                as click_rate_{{ w }},
-        {% endfor -%}
         {{ beta_smoothed_rate('t.opens_email_90d', 't.sends_email_90d', 'coalesce(p.pop_open_rate_email_90d, 0)') }}
             as open_rate_email_90d,
         {{ beta_smoothed_rate('t.opens_push_90d', 't.sends_push_90d', 'coalesce(p.pop_open_rate_push_90d, 0)') }}
@@ -197,7 +194,6 @@ final as (
         t.unsubscribes_all > 0 as has_unsubscribed,
         t.complaints_all > 0 as has_complained,
         t.spam_reports_all > 0 as has_spam_report,
-        cast(t.soft_bounces_all as bigint) as soft_bounces_all,
         case when t.sends_total_365d > 0 then t.sends_push_365d / t.sends_total_365d else 0 end
             as push_share_365d,
         case
@@ -205,6 +201,10 @@ final as (
             when t.sends_push_all > t.sends_email_all then 'mobile_push'
             else 'email'
         end as favourite_channel,
+        -- the columns the vocabulary derives
+        {% for name, expression in derived -%}
+            {{ expression }} as {{ name }},
+        {% endfor -%}
         -- campaigns
         cast(t.rated_campaigns_90d as bigint) as rated_campaigns_90d,
         cast(coalesce(

@@ -64,14 +64,18 @@ class DbtResult:
     stderr: str = ""
 
 
-#: Parsed manifests of in-process runs, by (vars, database file stem): parsing once per set
-#: of vars is what makes an in-process run cheaper than a new dbt process. The artifact
-#: folder is not part of the key: a run writes its artifacts wherever it is told.
-_MANIFESTS: dict[tuple[str, str], object] = {}
+#: Parsed manifests of in-process runs, by (project folder, vars, database file stem): parsing
+#: once per set of vars is what makes an in-process run cheaper than a new dbt process. The
+#: artifact folder is not part of the key: a run writes its artifacts wherever it is told.
+_MANIFESTS: dict[tuple[str, str, str], object] = {}
 
 
 def run_dbt_in_process(
-    args: list[str], db: Path, vars_: dict[str, str] | None = None, var_text: str | None = None
+    args: list[str],
+    db: Path,
+    vars_: dict[str, str] | None = None,
+    var_text: str | None = None,
+    project: Path = REPO,
 ) -> DbtResult:
     """Run dbt in this process against ``db``, as :func:`run_dbt` does in a subprocess.
 
@@ -79,7 +83,7 @@ def run_dbt_in_process(
     reuses the manifest), so a run costs its nodes, not dbt's start-up and parse. After
     each run the DuckDB adapter's connection is closed, so the file is free for the test
     (and for a copy over it) as after a subprocess. ``var_text`` passes ``--vars`` as
-    written (YAML a test crafts), instead of ``vars_``.
+    written (YAML a test crafts), instead of ``vars_``; ``project`` runs a copy of the project.
 
     A project that does not parse with the vars given (a var checked at parse time) returns
     the failure as a subprocess would: exit 1 and dbt's messages.
@@ -91,7 +95,7 @@ def run_dbt_in_process(
     target = str(db.parent / "target")
     if var_text is None:
         var_text = "{" + ", ".join(f"{k}: '{v}'" for k, v in (vars_ or {}).items()) + "}"
-    common = ["--project-dir", str(REPO), "--profiles-dir", str(REPO), "--target-path", target]
+    common = ["--project-dir", str(project), "--profiles-dir", str(project), "--target-path", target]
     common += ["--vars", var_text, "--log-level", "none", "--log-level-file", "none"]
     if "--select" in args:
         common += ["--indirect-selection", "cautious"]
@@ -100,7 +104,7 @@ def run_dbt_in_process(
     os.environ.update(MM_DUCKDB_PATH=str(db), DO_NOT_TRACK="1")
     try:
         # the manifest names the database by the file's stem (DuckDB's catalog name)
-        key = (var_text, db.stem)
+        key = (str(project), var_text, db.stem)
         if key not in _MANIFESTS:
             parsed = dbtRunner(callbacks=[lambda event: lines.append(event.info.msg)]).invoke(
                 ["parse", *common]

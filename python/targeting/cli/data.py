@@ -1,4 +1,4 @@
-"""``synth``, ``validate`` and ``export``: the raw data and the BI exports.
+"""``synth``, ``validate``, ``export``, ``vocabulary``: raw data, BI exports, derived column lists.
 
 Each command's options are declared beside it; the logic lives in ``targeting.data``.
 """
@@ -130,8 +130,56 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_vocabulary(sub: Any) -> None:
+    """Add ``targeting vocabulary sync`` and its options."""
+    vocab = sub.add_parser(
+        "vocabulary",
+        help="write the column lists the domain vocabulary (dbt_project.yml) derives into the models' YAML",
+        description=(
+            "vars.vocabulary in dbt_project.yml defines the counted and flag message events, the "
+            "channels and the windows; the SQL models loop over it, and `vocabulary sync` writes the "
+            "columns it derives into the marked regions of the models' YAML (customer_features' "
+            "contract, the column docs) and models/docs/vocabulary_columns.md. Run it after "
+            "editing the vocabulary, then dbt build."
+        ),
+    )
+    actions = vocab.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sync = actions.add_parser(
+        "sync",
+        help="rewrite the generated column lists (or, with --check, say which are out of date)",
+        description="Rewrite the YAML regions and the docs file the vocabulary derives.",
+    )
+    sync.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when a file is out of date (for CI)",
+    )
+    sync.add_argument(
+        "--project",
+        default=None,
+        help="the dbt project's folder (default: this repository)",
+    )
+    sync.set_defaults(func=_cmd_vocabulary_sync)
+
+
+def _cmd_vocabulary_sync(args: argparse.Namespace) -> int:
+    from targeting.core.layout import REPO
+    from targeting.data.vocabulary import sync
+
+    project = Path(args.project) if args.project else REPO
+    if args.project and not project.is_dir():
+        raise ValueError(f"--project {args.project}: no such folder (expected the dbt project's folder)")
+    changed = sync(project, check=args.check)
+    for path in changed:
+        print(f"out of date: {path} (run `targeting vocabulary sync`)" if args.check else f"rewrote {path}")
+    if not changed:
+        print("every generated column list is up to date")
+    return 1 if args.check and changed else 0
+
+
 def register(sub: Any) -> None:
     """Add this module's commands to the ``targeting`` subparsers."""
     add_synth(sub)
     add_validate(sub)
     add_export(sub)
+    add_vocabulary(sub)
