@@ -29,7 +29,10 @@ class Comparison:
 
 
 def _loo_input(run_id: str, root: Path | None) -> object:
+    """Return the run's pointwise PSIS-LOO (:func:`targeting.models.psis.loo`) for ``arviz.compare``."""
     import arviz as az
+
+    from targeting.models.psis import loo, relative_efficiency
 
     saved = runs.load_run(run_id, root)
     model = saved.model()
@@ -43,7 +46,10 @@ def _loo_input(run_id: str, root: Path | None) -> object:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.compute_log_likelihood(idata)
-    return idata
+    log_lik = idata.log_likelihood[next(iter(idata.log_likelihood.data_vars))]
+    log_lik = log_lik.stack(__sample__=("chain", "draw")).values
+    log_lik = log_lik.reshape(-1, log_lik.shape[-1])
+    return loo(log_lik, relative_efficiency(idata.posterior, log_lik.shape[-1]))
 
 
 def compare_specs(
@@ -54,7 +60,7 @@ def compare_specs(
     root: Path | None = None,
     allow_failed_diagnostics: bool = False,
 ) -> Comparison:
-    """Fit each spec, then compare by PSIS-LOO (ArviZ) and out-of-time metrics.
+    """Fit each spec, then compare by PSIS-LOO (ArviZ's compare and stacking) and out-of-time metrics.
 
     The ``oot_*`` columns are out-of-time metrics for specs with ``as_of``, held-out-client
     metrics for a plain table (``test_split`` says which).
