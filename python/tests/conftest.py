@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,6 +72,28 @@ class DbtResult:
 _MANIFESTS: dict[tuple[str, str, str], object] = {}
 
 
+#: One folder name per test process for every raw folder a run reads (see _linked_raw_path)
+_RAW_LINK = Path(tempfile.gettempdir()) / f"mm-raw-{os.getpid()}"
+
+
+def _linked_raw_path(vars_: dict[str, str]) -> dict[str, str]:
+    """``vars_`` with ``raw_path`` replaced by this process's link to that folder.
+
+    The raw folder's path is rendered into the sources at parse time, so each test's own raw
+    folder cost a parse of the project (5-8 s here); read through one link that each run
+    points at its folder, the runs of a process share one parse per set of other vars. A
+    path holding characters other than letters, digits, ``_ . / -`` (the crafted-name tests)
+    is passed as it is: what is read literally there is the path itself.
+    """
+    raw = vars_.get("raw_path")
+    if raw is None or not re.fullmatch(r"[\w./-]+", raw):
+        return dict(vars_)
+    if _RAW_LINK.is_symlink() or _RAW_LINK.exists():
+        _RAW_LINK.unlink()
+    _RAW_LINK.symlink_to(Path(raw).resolve(), target_is_directory=True)
+    return {**vars_, "raw_path": str(_RAW_LINK)}
+
+
 def run_dbt_in_process(
     args: list[str],
     db: Path,
@@ -94,7 +118,8 @@ def run_dbt_in_process(
 
     target = str(db.parent / "target")
     if var_text is None:
-        var_text = "{" + ", ".join(f"{k}: '{v}'" for k, v in (vars_ or {}).items()) + "}"
+        vars_ = _linked_raw_path(vars_ or {})
+        var_text = "{" + ", ".join(f"{k}: '{v}'" for k, v in vars_.items()) + "}"
     common = ["--project-dir", str(project), "--profiles-dir", str(project), "--target-path", target]
     common += ["--vars", var_text, "--log-level", "none", "--log-level-file", "none"]
     if "--select" in args:
@@ -150,6 +175,7 @@ FIRST_MODULES = [
     "test_plain_table.py",  # 68
     "test_mart.py",  # 48
     "test_staging.py",  # 35
+    "test_vocabulary.py",  # 35
     "test_nothing_lost.py",  # 27
     "test_hardening.py",  # 27
     "test_segment.py",  # 26
@@ -168,6 +194,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Order the longest modules first (see FIRST_MODULES); the rest keep their order."""
     first = {name: rank for rank, name in enumerate(FIRST_MODULES)}
     items.sort(key=lambda item: first.get(item.path.name, len(first)))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """With MM_TEST_TIMELINE=FILE, append each test's worker, start and end (epoch seconds,
+    setup and teardown included) to FILE as tab-separated lines: where each worker spends the
+    run, to order FIRST_MODULES by."""
+    timeline = os.environ.get("MM_TEST_TIMELINE")
+    start = time.time()
+    yield
+    if timeline:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        with open(timeline, "a") as out:
+            out.write(f"{worker}\t{start:.2f}\t{time.time():.2f}\t{item.nodeid}\n")
 
 
 def write_spec(tmp_path: Path, **changes: object) -> Path:

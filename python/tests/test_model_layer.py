@@ -47,10 +47,20 @@ def test_shipped_specs_load() -> None:
     assert "C(favourite_channel)" in hier.formula
 
 
+@pytest.fixture(scope="module")
+def truth_scale_01(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generated data at scale 0.1 (seed 5), made once for both precisions: its ground truth."""
+    out = tmp_path_factory.mktemp("truth")
+    generate(SynthConfig(scale=0.1, seed=5, out=out), progress=False)
+    return out
+
+
 @pytest.mark.parametrize(
     ("precision", "backend"), [("float64", "numba"), ("float32", "jax")], ids=["float64", "float32-jax"]
 )
-def test_posterior_recovers_the_generators_true_effects(tmp_path: Path, precision: str, backend: str) -> None:
+def test_posterior_recovers_the_generators_true_effects(
+    truth_scale_01: Path, precision: str, backend: str
+) -> None:
     """The generator's purchase process is a cloglog model with offset log(interest mass):
     P(buy) = 1 - exp(-exp(b0 + b_z * propensity) * mass). Fitting it with our spec layer
     puts the true b0 and b_z, and 0 for engagement (no effect given propensity), inside
@@ -58,7 +68,7 @@ def test_posterior_recovers_the_generators_true_effects(tmp_path: Path, precisio
     spec ships with."""
     import arviz as az
 
-    generate(SynthConfig(scale=0.1, seed=5, out=tmp_path), progress=False)
+    tmp_path = truth_scale_01
     truth = json.loads((tmp_path / "ground_truth" / "effects.json").read_text())
     eff = truth["effects"]
     clients = pd.read_parquet(tmp_path / "ground_truth" / "clients.parquet")

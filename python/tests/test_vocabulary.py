@@ -46,6 +46,7 @@ def test_the_committed_yaml_lists_what_the_vocabulary_derives(capsys: pytest.Cap
     assert "up to date" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_built_models_have_exactly_the_documented_columns(warehouse: Path) -> None:
     """Every column of the models the vocabulary feeds is listed in their YAML, and no other:
     the Python rules and the models' Jinja loops derive the same names."""
@@ -64,6 +65,7 @@ def test_the_built_models_have_exactly_the_documented_columns(warehouse: Path) -
             assert {c.name for c in derived[model]} <= built, model
 
 
+@pytest.mark.slow
 def test_a_new_event_type_flows_to_customer_features(synth_raw: Path, tmp_path: Path) -> None:
     """Add ``closes: close`` (push notifications dismissed) to the vocabulary of a copy of the
     project: the build stops at customer_features naming the new columns and the command;

@@ -163,7 +163,7 @@ def add_vocabulary(sub: Any) -> None:
 
 
 def _cmd_vocabulary_sync(args: argparse.Namespace) -> int:
-    from targeting.core.layout import REPO
+    from targeting.core.settings import REPO
     from targeting.data.vocabulary import sync
 
     project = Path(args.project) if args.project else REPO
