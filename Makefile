@@ -21,10 +21,11 @@ DEMO_DB ?= data/warehouse.duckdb
 DEMO_SPEC ?= python/specs/purchase_90d.yml
 export MM_RUNS_DIR ?= $(CURDIR)/runs
 export MM_REPORTS_DIR ?= $(CURDIR)/reports
+SERVING_DIR ?= data/serving
 TEST_RAW ?= data/test_raw
 TEST_DB ?= data/test_warehouse.duckdb
 
-.PHONY: help install demo data build fit score evaluate experiments segments clv marts test test-fast pytest dbt-test dbt-test-spark bench typecheck lint clean
+.PHONY: help install demo data build fit score evaluate experiments segments clv marts publish test test-fast pytest dbt-test dbt-test-spark bench typecheck lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -86,9 +87,13 @@ CLV_SPEC ?= python/specs/clv.yml
 clv: $(STAMP)  ## customer lifetime value (BG/NBD, Gamma-Gamma) at the latest cutoff, checked out of time
 	$(BIN)/targeting clv --spec $(CLV_SPEC) --db $(DEMO_DB) --quiet
 
-marts: $(STAMP)  ## rebuild the ml staging models and marts, then export the BI marts to Parquet
+marts: $(STAMP)  ## rebuild the ml staging models and marts, export them to Parquet and publish them for BI tools
 	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/dbt build --select staging.ml+ --vars '{raw_path: $(DEMO_RAW)}'
 	$(BIN)/targeting export --db $(DEMO_DB)
+	$(BIN)/targeting publish --db $(DEMO_DB) --out $(SERVING_DIR)
+
+publish: $(STAMP)  ## publish the BI-facing marts as a new serving version (BI tools read SERVING_DIR/serving.duckdb)
+	$(BIN)/targeting publish --db $(DEMO_DB) --out $(SERVING_DIR)
 
 demo: data build fit score evaluate experiments segments clv marts  ## generate data, build, fit, score, evaluate, say where everything is
 	@echo
@@ -104,7 +109,7 @@ demo: data build fit score evaluate experiments segments clv marts  ## generate 
 	@echo "Segment pages:    $(MM_REPORTS_DIR)/segments/*/report.html"
 	@echo "Report:           $(MM_REPORTS_DIR)/$$(cat $(MM_RUNS_DIR)/LATEST)/report.html"
 	@echo "Data Docs:        gx/uncommitted/data_docs/local_site/index.html"
-	@echo "Parquet for BI:   data/exports/*.parquet"
+	@echo "BI tools:         $(SERVING_DIR)/serving.duckdb (read-only; builds never wait for it), Parquet in data/exports/"
 	@echo "Saved runs:       $(MM_RUNS_DIR)/   (latest: $$(cat $(MM_RUNS_DIR)/LATEST))"
 	@echo "Raw files:        $(DEMO_RAW)/   ground truth: $(DEMO_RAW)/ground_truth/effects.json"
 	@echo "Browse:           $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(DEMO_DB)', read_only=True).sql('from marts.targeting_list order by rank limit 10'))\""

@@ -177,6 +177,7 @@ FIRST_MODULES = [
     "test_staging.py",  # 35
     "test_vocabulary.py",  # 35
     "test_nothing_lost.py",  # 27
+    "test_publish.py",  # 30
     "test_hardening.py",  # 27
     "test_segment.py",  # 26
     "test_abtest.py",  # 26

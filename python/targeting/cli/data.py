@@ -1,4 +1,4 @@
-"""``synth``, ``validate``, ``export``, ``vocabulary``: raw data, BI exports, derived column lists.
+"""``synth``, ``validate``, ``export``, ``publish``, ``vocabulary``: raw data, BI serving, column lists.
 
 Each command's options are declared beside it; the logic lives in ``targeting.data``.
 """
@@ -130,6 +130,45 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_publish(sub: Any) -> None:
+    """Add ``targeting publish`` and its options."""
+    publish = sub.add_parser(
+        "publish",
+        help="publish the BI-facing marts as a new serving version (BI tools never lock the warehouse)",
+        description=(
+            "Copy the BI-facing marts to Parquet in a new version folder under OUT/versions, with a "
+            "DuckDB file of views over them, then point OUT/serving.duckdb at it (an atomic swap). "
+            "BI tools connect to OUT/serving.duckdb read-only: builds and scoring never wait for "
+            "them, and a new connection sees the newest complete version. Run it after dbt build "
+            "and after each targeting command that writes."
+        ),
+    )
+    add_db(publish, "warehouse file (opened read-only)")
+    publish.add_argument("--out", help="serving folder (default $MM_SERVING_DIR or data/serving)")
+    publish.add_argument(
+        "--keep",
+        type=int,
+        default=3,
+        help="versions to keep, the new one included (default 3): a connection older than that reconnects",
+    )
+    add_quiet(publish, "print only the serving file")
+    publish.set_defaults(func=_cmd_publish)
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from targeting.data.publish import publish
+
+    done = publish(Path(args.db), Path(args.out) if args.out else None, keep=args.keep)
+    if not args.quiet:
+        for table, rows in done.rows.items():
+            print(f"{table}: {rows:,} rows")
+        if done.removed:
+            print(f"removed {len(done.removed)} older version(s): {', '.join(done.removed)}")
+        print(f"version {done.version}")
+    print(f"BI tools connect to: {done.serving} (read-only)")
+    return 0
+
+
 def add_vocabulary(sub: Any) -> None:
     """Add ``targeting vocabulary sync`` and its options."""
     vocab = sub.add_parser(
@@ -182,4 +221,5 @@ def register(sub: Any) -> None:
     add_synth(sub)
     add_validate(sub)
     add_export(sub)
+    add_publish(sub)
     add_vocabulary(sub)

@@ -41,6 +41,11 @@ def exports_dir() -> Path:
     return Path(os.environ.get("MM_EXPORTS_DIR", "data/exports"))
 
 
+def serving_dir() -> Path:
+    """Return the serving folder (``targeting publish``): ``$MM_SERVING_DIR`` or ``data/serving``."""
+    return Path(os.environ.get("MM_SERVING_DIR", "data/serving"))
+
+
 def gx_dir() -> Path:
     """Return the Great Expectations project folder: ``$MM_GX_DIR`` or ``gx``."""
     return Path(os.environ.get("MM_GX_DIR", "gx"))

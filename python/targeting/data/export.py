@@ -30,6 +30,8 @@ BI_TABLES = (
     "marts.customer_segment_transitions",
     "marts.segment_profiles",
     "marts.customer_value",
+    "marts.customer_rfm_summary",
+    "marts.uplift_targeting",
 )
 
 
@@ -37,15 +39,16 @@ class ExportError(WarehouseError):
     """The export folder cannot be used or a file cannot be written."""
 
 
-def _folder(out: Path) -> Path:
+def prepare_folder(out: Path, what: str = "export folder") -> Path:
+    """Return ``out``, created if missing; raise ExportError, naming it ``what``, if it cannot be."""
     if out.exists() and not out.is_dir():
-        raise ExportError(f"export folder {out} is a file; expected a folder (or a path that does not exist)")
+        raise ExportError(f"{what} {out} is a file; expected a folder (or a path that does not exist)")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ExportError(f"cannot create export folder {out}: {exc.strerror or exc}") from exc
+        raise ExportError(f"cannot create {what} {out}: {exc.strerror or exc}") from exc
     if not os.access(out, os.W_OK):
-        raise ExportError(f"export folder {out} is not writable")
+        raise ExportError(f"{what} {out} is not writable")
     return out
 
 
@@ -55,7 +58,7 @@ def export_marts(db: Path, out: Path | None = None, tables: tuple[str, ...] = BI
     The path is a bound parameter of DuckDB's ``COPY``; a failed write (disk full, a folder
     that became unwritable) removes its temporary file and leaves the previous export whole.
     """
-    out = _folder(out or exports_dir())
+    out = prepare_folder(out or exports_dir())
     written = {}
     with connect(db) as con:
         for table in tables:
