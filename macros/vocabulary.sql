@@ -57,3 +57,25 @@
         {%- endif -%}
     {%- endif -%}
 {% endmacro %}
+
+{#- Stop an incremental run of a model whose stored table lacks columns the vocabulary now
+    derives (an event type added since it was built), naming them and the full refresh that
+    rebuilds it; without this the run fails inside its SQL with a binder error about a column
+    of the stored rows. -#}
+{% macro vocabulary_columns_stored(names) %}
+    {%- if execute and is_incremental() -%}
+        {%- set stored = [] -%}
+        {%- for column in adapter.get_columns_in_relation(this) -%}
+            {%- do stored.append(column.name | lower) -%}
+        {%- endfor -%}
+        {%- set missing = [] -%}
+        {%- for name in names if name | lower not in stored -%}
+            {%- do missing.append(name) -%}
+        {%- endfor -%}
+        {%- if missing -%}
+            {{ exceptions.raise_compiler_error(model.name ~ ": its stored table lacks columns var vocabulary now derives: "
+                ~ missing | join(', ') ~ " (the vocabulary changed since the table was built). Rebuild it and what "
+                ~ "depends on it: dbt build --full-refresh --select " ~ model.name ~ "+") }}
+        {%- endif -%}
+    {%- endif -%}
+{% endmacro %}

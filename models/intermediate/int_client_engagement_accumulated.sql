@@ -30,6 +30,9 @@
 {%- endfor %}
 {%- for name, _ in flags %}{% do cums.append(name) %}{% endfor %}
 {%- do cums.append('events') %}
+{%- set stored_columns = [] %}
+{%- for c in cums %}{% do stored_columns.append('cum_' ~ c) %}{% endfor %}
+{{ vocabulary_columns_stored(stored_columns) }}
 with
 
 messages as (

@@ -27,6 +27,12 @@
 {%- set counted = vocab.counted_events.keys() | list %}
 {%- set channels = vocab.channels.keys() | list %}
 {%- set flags = vocab.flag_events.keys() | list %}
+{%- set derived = [] %}
+{%- for name in counted %}{% for channel in channels %}{% for w in windows + ['all'] %}
+    {%- do derived.append(name ~ '_' ~ channel ~ '_' ~ (w ~ 'd' if w != 'all' else w)) %}
+{%- endfor %}{% endfor %}{% endfor %}
+{%- for name in flags %}{% do derived.append(name ~ '_all') %}{% endfor %}
+{{ vocabulary_columns_stored(derived) }}
 with
 
 cutoff_grid as (

@@ -43,6 +43,7 @@
     {%- do derived.append((name ~ '_all', 'cast(t.' ~ name ~ '_all as bigint)')) %}
 {%- endfor %}
 {{ vocabulary_columns_listed(derived | map(attribute=0) | list) }}
+{{ vocabulary_columns_stored(derived | map(attribute=0) | list) }}
 {{ config(
     materialized=incremental_where_supported(),
     incremental_strategy='append',

@@ -18,7 +18,7 @@ import yaml
 from targeting.cli import main as cli
 from targeting.data.vocabulary import BEGIN, REGIONS, VocabularyError, derived_columns, read_vocabulary, sync
 
-from .conftest import _MANIFESTS, NO_TESTS, REPO, run_dbt_in_process
+from .conftest import _MANIFESTS, NO_TESTS, REPO, fingerprints, run_dbt_in_process
 
 
 def _copy_project(dest: Path) -> Path:
@@ -117,6 +117,24 @@ def test_a_new_event_type_flows_to_customer_features(synth_raw: Path, tmp_path: 
         "Closes over every channel in the 30 days"
         in (project / "models/docs/vocabulary_columns.md").read_text()
     )
+
+    # one more event type: the next incremental run stops at the first stored table that lacks
+    # its columns, names them and the full refresh, and changes nothing
+    _set_vocabulary(project, lambda v: v["counted_events"].update(subscribes="subscribe"))
+    assert cli.main(["vocabulary", "sync", "--project", str(project)]) == 0
+    for key in [k for k in _MANIFESTS if k[0] == str(project)]:
+        del _MANIFESTS[key]
+    before = fingerprints(db)
+    res = run_dbt_in_process(
+        ["build", "--select", "int_client_engagement_accumulated"], db, vars_, project=project
+    )
+    assert res.returncode != 0
+    assert (
+        "int_client_engagement_accumulated: its stored table lacks columns var vocabulary now derives: "
+        "cum_subscribes_email, cum_subscribes_push" in res.stdout
+    ), res.stdout[-3000:]
+    assert "dbt build --full-refresh --select int_client_engagement_accumulated+" in res.stdout
+    assert fingerprints(db) == before
 
 
 BAD_VOCABULARIES = {
