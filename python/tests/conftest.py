@@ -163,31 +163,31 @@ def run_dbt_in_process(
 # passes --no-loadscope-reorder, without which xdist would hand out the modules with the most
 # tests first (the Spark build, two tests, would start last)
 FIRST_MODULES = [
-    # longest first (seconds per module, --durations=0, two workers): what is left at the
-    # end is short
-    "test_bad_inputs.py",  # 148, with the shared build
-    "test_spark_build.py",  # 127
-    "test_incremental.py",  # 126
-    "test_sql_scoring.py",  # 112
-    "test_evaluation.py",  # 104
-    "test_model_layer.py",  # 86
-    "test_uplift.py",  # 77
-    "test_plain_table.py",  # 68
-    "test_mart.py",  # 48
-    "test_staging.py",  # 35
-    "test_vocabulary.py",  # 35
-    "test_nothing_lost.py",  # 27
-    "test_publish.py",  # 30
-    "test_hardening.py",  # 27
-    "test_segment.py",  # 26
-    "test_abtest.py",  # 26
-    "test_every_command.py",  # 26
+    # longest first (seconds per module in a two-worker run, MM_TEST_TIMELINE): what is left
+    # at the end is short
+    "test_bad_inputs.py",  # 160, with the shared build
+    "test_spark_build.py",  # 136
+    "test_incremental.py",  # 122
+    "test_sql_scoring.py",  # 97
+    "test_evaluation.py",  # 85
+    "test_uplift.py",  # 71
+    "test_model_layer.py",  # 60
+    "test_plain_table.py",  # 67
+    "test_clv.py",  # 37
+    "test_nothing_lost.py",  # 35
+    "test_hardening.py",  # 28
+    "test_staging.py",  # 26
+    "test_shrinkage.py",  # 25
+    "test_vocabulary.py",  # 30
+    "test_every_command.py",  # 24
     "test_synth.py",  # 24
-    "test_clv.py",  # 24
-    "test_shrinkage.py",  # 23
-    "test_lift.py",  # 23
-    "test_input_core.py",  # 22
+    "test_publish.py",  # 20
+    "test_abtest.py",  # 18
+    "test_lift.py",  # 18
+    "test_input_core.py",  # 18
+    "test_segment.py",  # 17
     "test_experiment_design.py",  # 9
+    "test_mart.py",  # 8
 ]
 
 

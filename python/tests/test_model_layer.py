@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -32,6 +33,33 @@ FAST = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
 def env(private_warehouse: Path) -> Path:
     """A private copy of the built warehouse and a private runs folder."""
     return private_warehouse
+
+
+@pytest.fixture(scope="module")
+def scored_once(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A copy of the built warehouse with the plain spec fitted and scored, and its runs
+    folder: made once for the tests that break a later step (``scored`` copies both)."""
+    root = tmp_path_factory.mktemp("scored_once")
+    db, runs = root / "wh.duckdb", root / "runs"
+    shutil.copy(warehouse, db)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MM_RUNS_DIR", str(runs))
+    try:
+        assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(db), *FAST]) == 0
+        assert cli.main([*SCORE, "--db", str(db), "--quiet"]) == 0
+    finally:
+        mp.undo()
+    return db, runs
+
+
+@pytest.fixture
+def scored(scored_once: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of ``scored_once``: the warehouse with a run's scores, and its runs folder."""
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(scored_once[0], db)
+    shutil.copytree(scored_once[1], tmp_path / "runs")
+    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
+    return db
 
 
 def _scores(db: Path) -> pd.DataFrame:
@@ -234,11 +262,11 @@ BAD_SPECS = {
 
 @pytest.mark.parametrize("case", sorted(BAD_SPECS))
 def test_bad_spec_fails_clearly_and_keeps_previous_scores(
-    case: str, env: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    case: str, scored: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(env), *FAST]) == 0
-    assert cli.main([*SCORE, "--db", str(env), "--quiet"]) == 0
+    env = scored
     before = _scores(env)
+    assert len(before) > 0
     capsys.readouterr()
     changes, expected = BAD_SPECS[case]
     code = cli.main(["fit", "--spec", str(write_spec(tmp_path, **changes)), "--db", str(env), *FAST])
@@ -249,9 +277,8 @@ def test_bad_spec_fails_clearly_and_keeps_previous_scores(
     pd.testing.assert_frame_equal(_scores(env), before)
 
 
-def test_run_whose_features_no_longer_match_the_mart(env: Path, capsys: pytest.CaptureFixture) -> None:
-    assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(env), *FAST]) == 0
-    assert cli.main([*SCORE, "--db", str(env), "--quiet"]) == 0
+def test_run_whose_features_no_longer_match_the_mart(scored: Path, capsys: pytest.CaptureFixture) -> None:
+    env = scored
     before = _scores(env)
     with duckdb.connect(str(env)) as con:
         con.execute("alter table marts.customer_features drop column click_rate_365d")

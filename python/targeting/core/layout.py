@@ -53,12 +53,23 @@ def full_match(rule: str) -> str:
     return f"^(?:{value_rules()[rule]})$"
 
 
-PURCHASES = "apparel-purchases"
-MESSAGES = "apparel-messages"
-TARGETS = "apparel-target_binary"
-CAMPAIGN_DAILY = "full_campaign_daily_event"
-CAMPAIGN_CHANNEL_DAILY = "full_campaign_daily_event_channel"
-ASSIGNMENTS = "campaign_assignments"
+def raw_file_name(table: str) -> str:
+    """Return the raw file name (no folder, suffix or extension) of a source table.
+
+    The sources YAML is the one definition (``identifier``); the target file's default name is
+    the ``raw_targets_default`` var, which its Jinja identifier falls back to.
+    """
+    if table == "targets":
+        return str(yaml.safe_load(DBT_PROJECT.read_text())["vars"]["raw_targets_default"])
+    return str(source_tables(SOURCES_YAML, "apparel")[table]["identifier"])
+
+
+PURCHASES = raw_file_name("purchases")
+MESSAGES = raw_file_name("messages")
+TARGETS = raw_file_name("targets")
+CAMPAIGN_DAILY = raw_file_name("campaign_daily_events")
+CAMPAIGN_CHANNEL_DAILY = raw_file_name("campaign_channel_daily_events")
+ASSIGNMENTS = raw_file_name("campaign_assignments")
 
 RAW_FILES = (PURCHASES, MESSAGES, TARGETS, CAMPAIGN_DAILY, CAMPAIGN_CHANNEL_DAILY)
 
