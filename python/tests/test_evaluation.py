@@ -132,7 +132,7 @@ def test_compare_ranks_the_signal_above_noise(evaluated: dict[str, Path], tmp_pa
         .replace("name: purchase_90d", "name: noise_only")
         .split("formula:")[0]
         + "formula: purchased_next_90d ~ scale(push_share_365d) + scale(sale_line_share)\n"
-        + "family: bernoulli\nsampler: {method: nutpie, seed: 3}\n"
+        + "family: bernoulli\nsampler: {method: nutpie, backend: jax, seed: 3}\n"
     )
     code = cli.main(
         [

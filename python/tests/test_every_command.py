@@ -67,14 +67,14 @@ def _row_keys(frame: pd.DataFrame) -> pd.Series:
 
 
 def _specs(tmp_path: Path) -> dict[str, Path]:
-    sampler = {"method": "nutpie", "draws": 200, "tune": 200, "chains": 2, "seed": 5}
+    sampler = {"method": "nutpie", "backend": "jax", "draws": 200, "tune": 200, "chains": 2, "seed": 5}
     raw = {
         "model": {
             "name": "every",
             "relation": "lab.people",
             "label": "responded",
             "formula": "responded ~ scale(log1p(spend)) + scale(visits) + region",
-            "sampler": {"method": "nutpie", "seed": 5},
+            "sampler": {"method": "nutpie", "backend": "jax", "seed": 5},
         },
         "uplift": {
             "name": "every_uplift",

@@ -69,7 +69,7 @@ def _spec(tmp_path: Path, **changes: object) -> Path:
         "id": "customer_code",
         "label": "responded",
         "formula": "responded ~ scale(log1p(spend)) + scale(visits) + region",
-        "sampler": {"method": "nutpie", "seed": 11},
+        "sampler": {"method": "nutpie", "backend": "jax", "seed": 11},
     }
     raw.update(changes)
     raw = {key: value for key, value in raw.items() if value is not None}  # None: leave the key out

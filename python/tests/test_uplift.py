@@ -84,7 +84,7 @@ def _spec(tmp_path: Path, **changes: object) -> Path:
         "outcome": "bought",
         "features": ["activity", "log1p(spend)"],
         "bootstrap": 50,
-        "sampler": {"method": "nutpie", "draws": 200, "tune": 200, "chains": 2, "seed": 3},
+        "sampler": {"method": "nutpie", "backend": "jax", "draws": 200, "tune": 200, "chains": 2, "seed": 3},
     }
     spec.update(changes)
     spec = {k: v for k, v in spec.items() if v is not None}
@@ -331,7 +331,7 @@ def test_an_uplift_run_that_failed_its_diagnostics_is_not_written_without_the_ov
     monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
     db = tmp_path / "wh.duckdb"
     _table(db, n=1200)
-    tiny = {"method": "nutpie", "draws": 20, "tune": 20, "chains": 1, "seed": 3}
+    tiny = {"method": "nutpie", "backend": "jax", "draws": 20, "tune": 20, "chains": 1, "seed": 3}
     spec = _spec(tmp_path, models=["two_model"], sampler=tiny)
     assert cli.main(["uplift", "--spec", str(spec), "--db", str(db), "--quiet"]) == 2
     err = capsys.readouterr().err
