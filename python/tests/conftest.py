@@ -388,6 +388,37 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         session.stop()
 
 
+def fitted_and_scored(warehouse: Path, root: Path) -> tuple[Path, Path]:
+    """A copy of ``warehouse`` under ``root`` with the shipped plain spec fitted (a reduced
+    sampler) and scored, and its runs folder: made once by the modules whose tests break a
+    later step (:func:`private_copy` gives each test its own)."""
+    from targeting.cli import main as cli
+
+    db, runs = root / "wh.duckdb", root / "runs"
+    shutil.copy(warehouse, db)
+    spec = REPO / "python" / "specs" / "purchase_90d.yml"
+    fast = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MM_RUNS_DIR", str(runs))
+    try:
+        assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *fast]) == 0
+        assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"]) == 0
+    finally:
+        mp.undo()
+    return db, runs
+
+
+def private_copy(
+    made: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path]:
+    """A private copy of a :func:`fitted_and_scored` warehouse and runs folder (MM_RUNS_DIR set)."""
+    db, runs = tmp_path / "wh.duckdb", tmp_path / "runs"
+    shutil.copy(made[0], db)
+    shutil.copytree(made[1], runs)
+    monkeypatch.setenv("MM_RUNS_DIR", str(runs))
+    return db, runs
+
+
 @pytest.fixture
 def private_warehouse(warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private copy of the built warehouse, and a private runs folder."""

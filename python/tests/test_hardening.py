@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import json
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -18,7 +17,7 @@ import pytest
 
 from targeting.cli import main as cli
 
-from .conftest import REPO, fingerprints, write_spec
+from .conftest import REPO, fingerprints, fitted_and_scored, private_copy, write_spec
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -33,27 +32,13 @@ FAST = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
 @pytest.fixture(scope="module")
 def scored(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A warehouse copy with one fitted and scored run, and its runs folder (treat as read-only)."""
-    base = tmp_path_factory.mktemp("scored")
-    db, runs = base / "wh.duckdb", base / "runs"
-    shutil.copy(warehouse, db)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MM_RUNS_DIR", str(runs))
-    try:
-        assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(db), *FAST]) == 0
-        assert cli.main([*SCORE, "--db", str(db), "--quiet"]) == 0
-    finally:
-        mp.undo()
-    return db, runs
+    return fitted_and_scored(warehouse, tmp_path_factory.mktemp("scored"))
 
 
 @pytest.fixture
 def env(scored: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     """A private copy of the scored warehouse and its runs folder."""
-    db, runs = tmp_path / "wh.duckdb", tmp_path / "runs"
-    shutil.copy(scored[0], db)
-    shutil.copytree(scored[1], runs)
-    monkeypatch.setenv("MM_RUNS_DIR", str(runs))
-    return db, runs
+    return private_copy(scored, tmp_path, monkeypatch)
 
 
 def _refused(argv: list[str], db: Path, capsys: pytest.CaptureFixture, fragments: list[str]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -17,7 +16,15 @@ from targeting.core.specs import ModelSpec, Sampler, SpecError, load_spec
 from targeting.core.warehouse import ML_TABLES, connect, ensure_ml_tables
 from targeting.data.synth import LABEL_WINDOW_DAYS, SynthConfig, generate, interest_integral
 
-from .conftest import REPO, run_dbt_in_process, scoring_population, write_lock_held, write_spec
+from .conftest import (
+    REPO,
+    fitted_and_scored,
+    private_copy,
+    run_dbt_in_process,
+    scoring_population,
+    write_lock_held,
+    write_spec,
+)
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -37,29 +44,15 @@ def env(private_warehouse: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def scored_once(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A copy of the built warehouse with the plain spec fitted and scored, and its runs
-    folder: made once for the tests that break a later step (``scored`` copies both)."""
-    root = tmp_path_factory.mktemp("scored_once")
-    db, runs = root / "wh.duckdb", root / "runs"
-    shutil.copy(warehouse, db)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MM_RUNS_DIR", str(runs))
-    try:
-        assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(db), *FAST]) == 0
-        assert cli.main([*SCORE, "--db", str(db), "--quiet"]) == 0
-    finally:
-        mp.undo()
-    return db, runs
+    """The built warehouse with the plain spec fitted and scored, and its runs folder: made
+    once for the tests that break a later step (``scored`` copies both)."""
+    return fitted_and_scored(warehouse, tmp_path_factory.mktemp("scored_once"))
 
 
 @pytest.fixture
 def scored(scored_once: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private copy of ``scored_once``: the warehouse with a run's scores, and its runs folder."""
-    db = tmp_path / "wh.duckdb"
-    shutil.copy(scored_once[0], db)
-    shutil.copytree(scored_once[1], tmp_path / "runs")
-    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
-    return db
+    return private_copy(scored_once, tmp_path, monkeypatch)[0]
 
 
 def _scores(db: Path) -> pd.DataFrame:
