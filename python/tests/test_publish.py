@@ -110,6 +110,11 @@ def test_bad_publish_input_is_refused_and_the_current_version_stays(
         assert [p.name for p in (out / "versions").iterdir()] == [current.split("/")[1]]
 
     refused(["publish", "--db", str(db), "--out", str(out), "--keep", "0"], "keep must be a whole number")
+    refused(["publish", "--db", str(db), "--out", str(out), "--keep", "-1"], "keep must be a whole number")
+    with pytest.raises(SystemExit) as stopped:  # argparse's own refusal
+        cli.main(["publish", "--db", str(db), "--out", str(out), "--keep", "nan"])
+    assert stopped.value.code == 2 and "--keep: invalid int value: 'nan'" in capsys.readouterr().err
+    assert os.readlink(link) == current
     refused(
         ["publish", "--db", str(tmp_path / "none.duckdb"), "--out", str(out)], "none.duckdb does not exist"
     )
@@ -117,6 +122,8 @@ def test_bad_publish_input_is_refused_and_the_current_version_stays(
     a_file.write_text("keep me")
     assert cli.main(["publish", "--db", str(db), "--out", str(a_file)]) == 2
     assert "is a file; expected a folder" in capsys.readouterr().err and a_file.read_text() == "keep me"
+    assert cli.main(["publish", "--db", str(db), "--out", "/proc/marketing_mart_serving"]) == 2
+    assert "cannot create serving folder /proc/marketing_mart_serving" in capsys.readouterr().err
     # a warehouse without one of the marts (dropped here): named, and nothing changes
     with duckdb.connect(str(db)) as con:
         con.execute("drop table marts.segment_profiles")

@@ -184,6 +184,23 @@ def test_a_bad_vocabulary_is_refused_by_name_and_nothing_is_written(
     assert {p: p.read_text() for p in project.rglob("*.yml")} == before
 
 
+def test_a_project_option_that_is_no_project_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "dbt_project.yml"
+    a_file.write_text("keep: me")
+    for project, message in [
+        (tmp_path / "nowhere", "no such folder (expected the dbt project's folder)"),
+        (a_file, "no such folder (expected the dbt project's folder)"),
+        (tmp_path, "no dbt_project.yml there"),
+    ]:
+        if project == tmp_path:
+            a_file.unlink()
+        assert cli.main(["vocabulary", "sync", "--project", str(project)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+
+
 def test_a_yaml_without_its_region_is_named(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()

@@ -71,6 +71,11 @@ def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> 
     return row
 
 
+def literal(value: object) -> str:
+    """Quote one SQL string literal (``'`` doubled), whatever characters it holds."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def ident(name: str) -> str:
     """Quote one SQL identifier (``"`` doubled), whatever characters it holds."""
     return '"' + str(name).replace('"', '""') + '"'

@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 from targeting.core.settings import serving_dir
-from targeting.core.sqlsafe import ident, one_row
+from targeting.core.sqlsafe import UnsafeSqlError, ident, literal, one_row, resolve
 from targeting.core.warehouse import WarehouseError, connect
 from targeting.data.export import BI_TABLES, ExportError, prepare_folder
 
@@ -63,11 +63,6 @@ class Publication:
     removed: list[str]
 
 
-def _literal(text: str) -> str:
-    """Quote a SQL string literal (``'`` doubled): the Parquet paths inside the view definitions."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _new_version(versions: Path) -> Path:
     """Create and return an empty, uniquely named version folder (UTC time, then a counter)."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -88,15 +83,10 @@ def _write_version(db: Path, folder: Path, tables: tuple[str, ...], version: str
         for table in tables:
             schema, name = table.split(".")
             relation = f"{ident(schema)}.{ident(name)}"
-            exists = one_row(
-                con,
-                "select count(*) from (select database_name, schema_name, table_name from duckdb_tables() "
-                "union all select database_name, schema_name, view_name from duckdb_views()) "
-                "where database_name = current_database() and schema_name = ? and table_name = ?",
-                [schema, name],
-            )[0]
-            if not exists:
-                raise WarehouseError(f"warehouse {db} has no table {table}: run `dbt build` first")
+            try:
+                resolve(con, table)  # the catalog check every command's relation goes through
+            except UnsafeSqlError as exc:
+                raise WarehouseError(f"warehouse {db} has no table {table}: run `dbt build` first") from exc
             target = folder / f"{name}.parquet"
             con.execute(
                 f"copy (select * from {relation}) to ? (format parquet, compression zstd)", [str(target)]
@@ -108,7 +98,7 @@ def _write_version(db: Path, folder: Path, tables: tuple[str, ...], version: str
             serving.execute(f"create schema if not exists {ident(schema)}")
         for table in tables:
             schema, name = table.split(".")
-            path = _literal(str((folder / f"{name}.parquet").resolve()))
+            path = literal(str((folder / f"{name}.parquet").resolve()))
             serving.execute(
                 f"create view {ident(schema)}.{ident(name)} as select * from read_parquet({path})"
             )

@@ -41,7 +41,7 @@ import numpy as np
 
 from targeting.core.linpred import LinearPredictor, UnsupportedModel
 from targeting.core.missing import Imputation
-from targeting.core.sqlsafe import keyed_sql
+from targeting.core.sqlsafe import keyed_sql, literal
 
 #: Gauss-Hermite nodes behind p_mean and p_sd.
 NODES = 16
@@ -80,8 +80,8 @@ def number(value: float) -> str:
 
 
 def text(value: object) -> str:
-    """Write a string literal (single quotes doubled)."""
-    return "'" + str(value).replace("'", "''") + "'"
+    """Write a string literal (single quotes doubled): :func:`targeting.core.sqlsafe.literal`."""
+    return literal(value)
 
 
 # A column expression, rendered once the dialect is known.
