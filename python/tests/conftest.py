@@ -100,6 +100,7 @@ def run_dbt_in_process(
     vars_: dict[str, str] | None = None,
     var_text: str | None = None,
     project: Path = REPO,
+    write_json: bool = False,
 ) -> DbtResult:
     """Run dbt in this process against ``db``, as :func:`run_dbt` does in a subprocess.
 
@@ -108,6 +109,8 @@ def run_dbt_in_process(
     each run the DuckDB adapter's connection is closed, so the file is free for the test
     (and for a copy over it) as after a subprocess. ``var_text`` passes ``--vars`` as
     written (YAML a test crafts), instead of ``vars_``; ``project`` runs a copy of the project.
+    dbt writes no ``manifest.json`` or ``run_results.json`` (about 0.6 s a run) unless
+    ``write_json`` asks for them (a test that reads them or points a command at the manifest).
 
     A project that does not parse with the vars given (a var checked at parse time) returns
     the failure as a subprocess would: exit 1 and dbt's messages.
@@ -141,7 +144,8 @@ def run_dbt_in_process(
                 return DbtResult(1, "\n".join(lines))
             _MANIFESTS[key] = parsed.result
         runner = dbtRunner(manifest=_MANIFESTS[key], callbacks=[lambda event: lines.append(event.info.msg)])
-        result = runner.invoke([*args, *common])
+        json_flag = [] if write_json else ["--no-write-json"]
+        result = runner.invoke([*args, *json_flag, *common])
         success = bool(result.success)
         if result.exception is not None:
             lines.append(str(result.exception))

@@ -197,7 +197,7 @@ def test_planted_uplift_is_found_on_generated_holdouts(
     generate(SynthConfig(scale=0.05, seed=3, out=raw, ab_campaigns=20), progress=False)
     db = tmp_path / "wh.duckdb"
     select = ["--select", "+campaign_holdout_features", "--exclude", *NO_TESTS]  # tested on the shared build
-    res = run_dbt_in_process(["build", *select], db, {"raw_path": str(raw)})
+    res = run_dbt_in_process(["build", *select], db, {"raw_path": str(raw)}, write_json=True)
     assert res.returncode == 0, res.stdout[-3000:]
     spec = yaml.safe_load((REPO / "python" / "specs" / "holdout_uplift.yml").read_text())
     # the shipped spec names the dbt model: it resolves through this build's manifest
