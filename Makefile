@@ -26,7 +26,7 @@ TEST_RAW ?= data/test_raw
 TEST_DB ?= data/test_warehouse.duckdb
 LINT_DB ?= data/lint_warehouse.duckdb
 
-.PHONY: help install demo data build rebuild fit score evaluate experiments segments clv marts publish test test-fast pytest dbt-test dbt-test-spark bench typecheck lint clean
+.PHONY: help install demo data build rebuild fit score evaluate experiments segments clv marts publish metrics test test-fast pytest dbt-test dbt-test-spark bench typecheck lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -96,12 +96,20 @@ marts: $(STAMP)  ## rebuild the ml staging models and marts, export them to Parq
 publish: $(STAMP)  ## publish the BI-facing marts as a new serving version (BI tools read SERVING_DIR/serving.duckdb)
 	$(BIN)/targeting publish --db $(DEMO_DB) --out $(SERVING_DIR)
 
+# dbt's semantic layer (models/semantic, docs/semantic_layer.md): mf reads target/semantic_manifest.json,
+# which names the tables by the warehouse file's name, so it is parsed for DEMO_DB first
+METRICS_QUERY ?= --metrics conversion_rate,cost_per_conversion,roas,profit --group-by metric_time__month,economics__channel
+metrics: $(STAMP)  ## the semantic layer on the demo warehouse: mf validate-configs, then METRICS_QUERY (by month and channel)
+	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/dbt parse -q --vars '{raw_path: $(DEMO_RAW)}'
+	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/mf validate-configs
+	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/mf query $(METRICS_QUERY) --order metric_time__month
+
 # the demo's raw files are generated anew, so its warehouse is rebuilt in full (an incremental
 # run over tables built from other data, or by an older vocabulary, is not what the demo shows)
 rebuild: $(STAMP)  ## dbt build --full-refresh (every incremental model rebuilt) on the demo data
 	MM_DUCKDB_PATH=$(DEMO_DB) $(BIN)/dbt build --full-refresh --vars '{raw_path: $(DEMO_RAW)}'
 
-demo: data rebuild fit score evaluate experiments segments clv marts  ## generate data, build, fit, score, evaluate, say where everything is
+demo: data rebuild fit score evaluate experiments segments clv marts metrics  ## generate data, build, fit, score, evaluate, say where everything is
 	@echo
 	@echo "Warehouse:        $(DEMO_DB)   (schemas: staging, intermediate, marts, ml)"
 	@echo "Targeting list:   marts.targeting_list (scores, key features, expected value)"
@@ -115,6 +123,7 @@ demo: data rebuild fit score evaluate experiments segments clv marts  ## generat
 	@echo "Segment pages:    $(MM_REPORTS_DIR)/segments/*/report.html"
 	@echo "Report:           $(MM_REPORTS_DIR)/$$(cat $(MM_RUNS_DIR)/LATEST)/report.html"
 	@echo "Data Docs:        gx/uncommitted/data_docs/local_site/index.html"
+	@echo "Metrics:          $(BIN)/mf query --metrics conversion_rate,roas,holdout_lift,... (docs/semantic_layer.md; make metrics)"
 	@echo "BI tools:         $(SERVING_DIR)/serving.duckdb (read-only; builds never wait for it), Parquet in data/exports/"
 	@echo "Saved runs:       $(MM_RUNS_DIR)/   (latest: $$(cat $(MM_RUNS_DIR)/LATEST))"
 	@echo "Raw files:        $(DEMO_RAW)/   ground truth: $(DEMO_RAW)/ground_truth/effects.json"

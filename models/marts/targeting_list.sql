@@ -4,7 +4,9 @@
 --   p_mean x expected order value x gross margin - cost of a message on the client's channel.
 -- The expected order value is the client's predicted value per purchase from the latest CLV
 -- run at the cutoff (customer_value, Gamma-Gamma); without one, their mean order value so far;
--- without any order, the default_order_value of the targeting_economics seed.
+-- without any order, the default_order_value of the targeting_economics seed. Where the
+-- client's label at the cutoff is known (customer_labels: a complete window, or the target
+-- file at the scoring cutoff), purchased_in_window holds it: the list's precision at k.
 with
 
 scores as (
@@ -27,6 +29,10 @@ channels as (
 customer_value as (
     select * from {{ ref('customer_value') }}
     where is_latest_at_cutoff
+),
+
+labels as (
+    select * from {{ ref('customer_labels') }}
 ),
 
 economics as (
@@ -60,6 +66,7 @@ joined as (
         features.favourite_channel,
         features.has_unsubscribed,
         features.has_hard_bounce,
+        labels.purchased_next_90d as purchased_in_window,
         economics.gross_margin_rate,
         case
             when customer_value.expected_order_value is not null then customer_value.expected_order_value
@@ -79,6 +86,8 @@ joined as (
     left join channels on features.favourite_channel = channels.channel
     left join customer_value
         on scores.client_id = customer_value.client_id and scores.as_of_date = customer_value.as_of_date
+    left join labels
+        on features.client_id = labels.client_id and scores.as_of_date = labels.as_of_date
     cross join economics
 ),
 

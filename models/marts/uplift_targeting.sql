@@ -43,6 +43,7 @@ ranked_runs as (
     select
         spec_name,
         run_id,
+        created_at,
         row_number() over (partition by spec_name order by created_at desc, run_id asc) as run_rank
     from runs
 ),
@@ -50,7 +51,8 @@ ranked_runs as (
 latest_runs as (
     select
         spec_name,
-        run_id
+        run_id,
+        created_at
     from ranked_runs
     where run_rank = 1
 ),
@@ -85,6 +87,7 @@ contact as (
 valued as (
     select
         scores.run_id,
+        latest_runs.created_at as run_created_at,
         scores.spec_name,
         scores.model,
         scores.unit_id,

@@ -177,6 +177,7 @@ FIRST_MODULES = [
     "test_uplift.py",  # 71
     "test_model_layer.py",  # 60
     "test_plain_table.py",  # 67
+    "test_semantic_layer.py",  # 35
     "test_clv.py",  # 37
     "test_nothing_lost.py",  # 35
     "test_hardening.py",  # 28
