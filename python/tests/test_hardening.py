@@ -116,7 +116,15 @@ SPEC_ATTACKS: dict[str, tuple[dict[str, object], list[str]]] = {
     "filter that does not parse": ({"filter": "has_purchase_history and and"}, ["is not one SQL condition"]),
     "formula reaching numpy's modules": (
         {"formula": "purchased_next_90d ~ np.lib.format.open_memmap(orders_all)"},
-        ["np.lib.format.open_memmap(...) calls a function that formulas may not use", "allowed: abs, C"],
+        ["np.lib.format.open_memmap(...) calls a function that formulas may not use", "allowed: abs, bs, C"],
+    ),
+    "spline with fewer degrees of freedom than its degree needs": (
+        {"formula": "purchased_next_90d ~ bs(orders_all, df=1)"},
+        ["Bambi cannot build formula", "df=1 is too small for degree=3"],
+    ),
+    "spline with knots written as a list": (
+        {"formula": "purchased_next_90d ~ bs(orders_all, knots=[1, 2])"},
+        ["holds '['", "no brackets"],
     ),
     "formula calling a builtin": (
         {"formula": "purchased_next_90d ~ open(orders_all)"},

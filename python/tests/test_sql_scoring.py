@@ -74,7 +74,9 @@ def test_sql_scores_of_a_plain_table_agree_with_the_draws(
     plain: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db, spec = plain
-    assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST]) == 0
+    # a B-spline of spend (each basis column a piecewise cubic in SQL) beside the plain terms
+    spline = _spec(spec.parent, formula="responded ~ bs(log1p(spend), df=4) + scale(visits) + region")
+    assert cli.main(["fit", "--spec", str(spline), "--db", str(db), *FAST]) == 0
     with duckdb.connect(str(db)) as con:
         con.execute("insert into crm.customers values ('X00001', 'atlantis', 10.0, 1, 'new', 0)")
         con.execute("insert into crm.customers values ('X00002', 'south', null, 1, 'new', 0)")
@@ -111,15 +113,16 @@ def test_the_spark_statement_scores_the_same_on_spark(
 ) -> None:
     """The statement compiled for Spark, run by a local Spark session, gives DuckDB's scores.
 
-    The spec has a categorical column and two group factors: case expressions, the level
-    tables and the level-pair table all run on Spark; unseen levels too.
+    The spec has a B-spline, a categorical column and two group factors: the spline's
+    piecewise polynomials, case expressions, the level tables and the level-pair table all run
+    on Spark; unseen levels too.
     """
     db, spec = plain
     _add_tier(db)
     with duckdb.connect(str(db)) as con:
         con.execute("alter table crm.customers add column band varchar")
         con.execute("update crm.customers set band = case when visits >= 3 then 'many' else 'few' end")
-    formula = "responded ~ scale(log1p(spend)) + C(band) + (1|region) + (1|tier)"
+    formula = "responded ~ bs(log1p(spend), df=4) + C(band) + (1|region) + (1|tier)"
     mixed = _spec(spec.parent, formula=formula)
     assert cli.main(["fit", "--spec", str(mixed), "--db", str(db), *FAST]) == 0
     with duckdb.connect(str(db)) as con:
@@ -257,3 +260,29 @@ def test_a_term_that_is_not_a_finite_number_leaves_the_row_unscored(
     scores = _scores(db)
     assert len(scores) == 1500 and not {"Z1", "Z2"} & set(scores["client_id"])
     assert np.isfinite(scores[["p_mean", "p_sd", "p_q05", "p_q95"]].to_numpy()).all()
+
+
+@pytest.mark.parametrize(
+    "formula", ["y ~ bs(x, df=5)", "y ~ bs(x, df=4, degree=2)", "y ~ bs(x, df=6, intercept=True)"]
+)
+def test_a_spline_basis_in_sql_equals_formulae_within_and_beyond_the_training_range(formula: str) -> None:
+    """Each B-spline basis column written in SQL equals formulae's on new rows: between the
+    knots, on them, below and above the training range (the end pieces extrapolate, as
+    formulae's evaluation does) and for a missing value (no value)."""
+    from formulae import design_matrices
+
+    rng = np.random.default_rng(3)
+    train = pd.DataFrame({"x": rng.gamma(2.0, 2.0, 400), "y": rng.integers(0, 2, 400)})
+    design = design_matrices(formula, train).common
+    (name,) = [t for t in design.terms if t != "Intercept"]
+    call = design.terms[name].components[0].call
+    exprs = sqlscore._Translator(name).spline(call)
+    knots = np.unique(call.stateful_transform._knots)
+    new = pd.DataFrame({"x": np.r_[-3.0, knots, knots + 1e-9, np.linspace(-1, 30, 200), np.nan], "y": 0})
+    expected = np.asarray(design.evaluate_new_data(new.dropna()).design_matrix)[:, design.slices[name]]
+    with duckdb.connect() as con:
+        con.register("rows", new)
+        got = con.execute(f"select {', '.join(e('duckdb') for e in exprs)} from rows").df().to_numpy(float)
+    assert got.shape == (len(new), expected.shape[1])
+    np.testing.assert_allclose(got[:-1], expected, rtol=1e-9, atol=1e-9)
+    assert np.isnan(got[-1]).all()

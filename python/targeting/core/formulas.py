@@ -58,8 +58,9 @@ TRANSFORMS: dict[str, Any] = {
     "maximum": np.maximum,
 }
 #: formulae's built-in transforms a formula may call (stateful scale/center/standardize,
-#: categorical C, offset and the identity I for arithmetic on columns).
-FORMULAE_TRANSFORMS = ("scale", "center", "standardize", "C", "offset", "I")
+#: categorical C, offset, the identity I for arithmetic on columns, and B-splines
+#: ``bs(x, df=4)``: a smooth non-linear effect of ``x``, knots at the training quantiles).
+FORMULAE_TRANSFORMS = ("scale", "center", "standardize", "C", "offset", "I", "bs")
 #: Every call a formula may make.
 ALLOWED_CALLS = frozenset(TRANSFORMS) | frozenset(FORMULAE_TRANSFORMS)
 

@@ -148,12 +148,15 @@ def bound_columns(term: str) -> list[str]:
 
 
 def label_bound_terms(idata: Any, formula: str) -> Any:
-    """Name the coefficients of each ``cbind`` term after its columns (``scale(log1p(x))``, ...)."""
+    """Name the coefficients of each ``cbind`` term after its columns (``scale(log1p(x))``, ...).
+
+    A spline term's coefficients keep their basis column numbers (0, 1, ...).
+    """
     post = idata.posterior
     coords = {}
     for alias, term in _bound_term_names(formula).items():
         dim = f"{alias}_dim"
-        if dim in post.dims:
+        if dim in post.dims and term.startswith("cbind("):
             coords[dim] = bound_columns(term)
     if coords:
         idata.posterior = post.assign_coords(coords)
@@ -161,17 +164,43 @@ def label_bound_terms(idata: Any, formula: str) -> Any:
 
 
 def _bound_term_names(formula: str) -> dict[str, str]:
-    """Alias (``cbind``, ``cbind_2``, ...) to full name of the formula's ``cbind(...)`` terms.
+    """Map each alias to the full name of the formula's multi-column calls.
 
-    The one naming rule: the model stores each bound term under its alias, and a spec may key
-    a bound term's prior by it instead of the whole call.
+    ``cbind(...)`` terms are ``cbind``, ``cbind_2``, ...; B-spline terms ``bs(...)`` are
+    ``bs``, ``bs_2``, .... The one naming rule: the model stores each such term under its
+    alias (their names hold commas, which nutpie's dimension names cannot), and a spec may
+    key its prior by the alias instead of the whole call.
     """
     import formulae
 
     patch_formulae_lazycall_eq()
     desc = formulae.model_description(formula)
-    names = [str(t.name) for t in desc.common_terms if str(getattr(t, "name", "")).startswith("cbind(")]
-    return {("cbind" if i == 0 else f"cbind_{i + 1}"): name for i, name in enumerate(names)}
+    aliases: dict[str, str] = {}
+    for call in ("cbind", "bs"):
+        names = [str(t.name) for t in desc.common_terms if str(getattr(t, "name", "")).startswith(f"{call}(")]
+        aliases |= {(call if i == 0 else f"{call}_{i + 1}"): name for i, name in enumerate(names)}
+    return aliases
+
+
+def _spline_priors(model: Any, spec: ModelSpec) -> dict[str, Any]:
+    """Default priors of the spline terms the spec gives none: Normal(0, 1 / sd) per basis column.
+
+    That is Bambi's own default for a slope of a logit or probit model, which Bambi 0.17
+    cannot compute for a term of several columns (its scaler assigns a vector to one slot).
+    """
+    import bambi as bmb
+
+    given = set(spec.priors or {}) | set(_priors(spec) or {})
+    component = model.components[model.family.likelihood.parent]
+    out = {}
+    for alias, term in _bound_term_names(spec.formula).items():
+        if not term.startswith("bs(") or alias in given or term in given:
+            continue
+        data = np.asarray(component.common_terms[term].data, dtype=float)
+        sd = data.std(axis=0)
+        sigma = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 1.0)
+        out[term] = bmb.Prior("Normal", mu=np.zeros(data.shape[1]), sigma=sigma)
+    return out
 
 
 def check_prior(term: str, dist: Any, kwargs: dict[str, Any], where: str) -> None:
@@ -215,6 +244,8 @@ def model_formula(spec: ModelSpec, frame: pd.DataFrame) -> str:
 
 def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
     """Build (not fit) the Bambi model of ``spec`` on ``frame``."""
+    import bambi as bmb
+
     patch_formulae_lazycall_eq()
     try:
         check_formula(spec.formula, spec.path or spec.name, label=spec.label)
@@ -223,15 +254,24 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
     formula = model_formula(spec, frame)
     try:
         with precision(spec):
+            # spline terms get a placeholder prior here (Bambi cannot scale theirs), then the
+            # default computed from their basis columns on the model's own rows
+            splines = {
+                term: bmb.Prior("Normal", mu=0, sigma=1)
+                for term in _bound_term_names(spec.formula).values()
+                if term.startswith("bs(")
+            }
             model = new_model(
                 formula,
                 frame,
                 family=spec.family,
                 link=spec.link,
-                priors=_priors(spec),
+                priors={**splines, **(_priors(spec) or {})},
                 noncentered=spec.noncentered,
                 dropna=True,
             )
+            if splines:
+                model.set_priors(_spline_priors(model, spec))
             # a bound term's name holds commas, which break the sampled posterior's dimension
             # names (nutpie stores dims comma-separated): store it as cbind, cbind_2, ...
             aliases = {term: alias for alias, term in _bound_term_names(spec.formula).items()}

@@ -19,7 +19,9 @@ normal; the agreement with the draw-based path is measured in the tests):
 
 Translated terms: the intercept, numeric columns, ``scale``/``center``/``standardize`` (with
 the training statistics), ``log1p``, ``log``, ``exp``, ``sqrt``, ``abs``, ``decay``, ``clip``,
-``minimum``/``maximum``, products of one-column terms (``a:b``), categorical columns and
+``minimum``/``maximum``, B-splines ``bs(x, df=..., degree=...)`` (each basis column a
+piecewise polynomial in SQL, from the fitted knots), products of one-column terms
+(``a:b``), categorical columns and
 ``C(x)`` (each design column a ``case`` on the level), and ``(1|factor)`` group intercepts
 (several factors carry the covariances of each pair's levels, up to ``MAX_LEVEL_PAIRS``; an
 unseen level adds nothing and flags the row, as in the Python path). Anything else raises
@@ -151,6 +153,20 @@ class _Translator:
             return lambda d: f"least(greatest({args[0](d)}, {args[1](d)}), {args[2](d)})"
         raise self.fail(f"the call {callee}()")
 
+    def spline(self, call: Any) -> list[Expr]:
+        """Translate ``bs(x, ...)``: one piecewise polynomial in ``x`` per basis column.
+
+        Each column is a ``case`` with one branch per knot interval, extrapolated past the
+        boundary knots with the end pieces, as formulae's ``splev`` evaluation does. Only
+        numbers (the fitted knots' polynomial coefficients) are written.
+        """
+        st = call.stateful_transform
+        knots = getattr(st, "_knots", None)
+        if knots is None or len(call.args) != 1:
+            raise self.fail("bs() without fitted knots or with more than one column")
+        x = self.numeric(call.args[0])
+        return [_piecewise(x, breaks, coefs) for breaks, coefs in spline_pieces(st)]
+
     def component(self, comp: Any) -> list[Expr]:
         """Design-column expressions of one component (a column or a call)."""
         if comp.kind == "categoric":
@@ -174,7 +190,61 @@ class _Translator:
             return [_column(comp.name)]
         if comp.call.callee == "cbind":
             return [self.numeric(a) for a in comp.call.args]
+        if comp.call.callee == "bs":
+            return self.spline(comp.call)
         return [self.numeric(comp.call)]
+
+
+def spline_pieces(st: Any) -> list[tuple[list[float], np.ndarray]]:
+    """List the polynomial pieces of each basis column of a fitted formulae ``bs`` transform.
+
+    Returns, per design column, the left ends of the knot intervals (non-empty ones only) and
+    the coefficients of each piece, highest power first, in ``x - left end``.
+    """
+    from scipy.interpolate import PPoly
+
+    knots = np.asarray(st._knots, dtype=float)
+    degree = int(st._degree)
+    n_bases = len(knots) - (degree + 1)
+    out = []
+    for i in range(n_bases):
+        coefs = np.zeros(n_bases)
+        coefs[i] = 1.0
+        pp = PPoly.from_spline((knots, coefs, degree))
+        lefts = pp.x[:-1]
+        wide = np.nonzero(np.diff(pp.x) > 0)[0]
+        out.append(([float(lefts[j]) for j in wide], pp.c[:, wide].T.copy()))
+    return out[0 if st._intercept else 1 :]
+
+
+def _piecewise(x: Expr, breaks: list[float], coefs: np.ndarray) -> Expr:
+    """Write ``case when x < b1 then p0(x - b0) ... else pk(x - bk) end`` (Horner form).
+
+    The first piece also serves below its interval, the last above.
+    """
+    pieces = []
+    for left, c in zip(breaks, coefs, strict=True):
+        lit = [number(v) for v in c]
+        pieces.append((number(left), lit))
+
+    def render(d: str) -> str:
+        xs = x(d)
+
+        def horner(left: str, lit: list[str]) -> str:
+            t = f"({xs} - {left})"
+            body = lit[0]
+            for v in lit[1:]:
+                body = f"({body} * {t} + {v})"
+            return body
+
+        if len(pieces) == 1:
+            return horner(*pieces[0])
+        branches = " ".join(
+            f"when {xs} < {pieces[j + 1][0]} then {horner(*pieces[j])}" for j in range(len(pieces) - 1)
+        )
+        return f"(case {branches} else {horner(*pieces[-1])} end)"
+
+    return render
 
 
 def _categorical(column: str, levels: list[str], values: np.ndarray) -> Expr:
