@@ -159,6 +159,15 @@ def _compare(
             assert _same(got[key][metric], value), (key, metric, got[key][metric], value)
 
 
+def _grouped(semantic: dict[str, Path], metrics: list[str], group_by: str, query: str) -> list[tuple]:
+    """`mf query` of ``metrics`` by ``group_by`` equals ``query``'s rows (the group, then one
+    value per metric); returns those rows for the test's own checks."""
+    answer = _mf(semantic, "--metrics", ",".join(metrics), "--group-by", group_by)
+    expected = _sql(semantic, query)
+    _compare(answer, expected, [group_by], metrics)
+    return expected
+
+
 def _key(row: dict[str, str], keys: list[str]) -> tuple[str, ...]:
     """A row's group-by values as text; times as their day (mf writes 2022-05-01T00:00:00)."""
     return tuple(row[k][:10] if k.startswith("metric_time") else row[k] for k in keys)
@@ -192,10 +201,10 @@ def test_campaign_economics_metrics_equal_the_mart(semantic: dict[str, Path]) ->
 
 def test_holdout_lift_by_campaign_equals_the_outcomes(semantic: dict[str, Path]) -> None:
     """Treated minus control conversion rate per campaign, complete outcome windows only."""
-    metrics = HOLDOUT
-    answer = _mf(semantic, "--metrics", ",".join(metrics), "--group-by", "campaign")
-    expected = _sql(
+    expected = _grouped(
         semantic,
+        HOLDOUT,
+        "campaign",
         "with counts as (select bulk_campaign_id, "
         "coalesce(sum(converted) filter (where window_complete and not is_control), 0) "
         "as treated_conversions, "
@@ -210,19 +219,17 @@ def test_holdout_lift_by_campaign_equals_the_outcomes(semantic: dict[str, Path])
         "treated_conversions, treated_clients, control_conversions, control_clients from arms",
     )
     assert len(expected) >= 2 and any(row[1] is not None for row in expected), expected
-    _compare(answer, expected, ["campaign"], metrics)
 
 
 def test_uplift_incremental_profit_equals_the_selected_units(semantic: dict[str, Path]) -> None:
-    metrics = UPLIFT
-    answer = _mf(semantic, "--metrics", ",".join(metrics), "--group-by", "uplift__arm")
-    expected = _sql(
+    expected = _grouped(
         semantic,
+        UPLIFT,
+        "uplift__arm",
         "select arm, coalesce(sum(expected_profit) filter (where is_selected), 0), "
         "count(*) filter (where is_selected) from marts.uplift_targeting group by all",
     )
     assert expected and sum(row[2] for row in expected) > 0, expected  # someone is worth contacting
-    _compare(answer, expected, ["uplift__arm"], metrics)
 
 
 @pytest.mark.parametrize("k", [50, 400])
@@ -248,15 +255,14 @@ def test_targeting_precision_at_k_equals_the_labels_of_the_top_k(semantic: dict[
 
 
 def test_segment_share_and_size_are_of_the_latest_cutoff(semantic: dict[str, Path]) -> None:
-    metrics = SEGMENTS
-    answer = _mf(semantic, "--metrics", ",".join(metrics), "--group-by", "rfm__segment")
-    expected = _sql(
+    expected = _grouped(
         semantic,
+        SEGMENTS,
+        "rfm__segment",
         "select segment, count(*) / sum(count(*)) over (), count(*) from marts.customer_segments "
         "where as_of_date = (select max(as_of_date) from marts.customer_segments) group by all",
     )
     assert len(expected) >= 4, expected
-    _compare(answer, expected, ["rfm__segment"], metrics)
     # a filter keeps the share of all clients: the filtered segment's share, not 1
     segment, share, _ = max(expected, key=lambda row: row[2])
     answer = _mf(
@@ -270,16 +276,15 @@ def test_segment_share_and_size_are_of_the_latest_cutoff(semantic: dict[str, Pat
 
 
 def test_customer_value_by_segment_equals_the_latest_clv_run(semantic: dict[str, Path]) -> None:
-    metrics = VALUE
-    answer = _mf(semantic, "--metrics", ",".join(metrics), "--group-by", "valuation__segment")
-    expected = _sql(
+    expected = _grouped(
         semantic,
+        VALUE,
+        "valuation__segment",
         "select segment, sum(clv), avg(clv), count(*) from marts.customer_value "
         "where is_latest_at_cutoff and as_of_date = (select max(as_of_date) from marts.customer_value) "
         "group by all",
     )
     assert expected and sum(row[3] for row in expected) > 100, expected
-    _compare(answer, expected, ["valuation__segment"], metrics)
 
 
 def test_every_metric_is_compared() -> None:
