@@ -122,6 +122,14 @@ SPEC_ATTACKS: dict[str, tuple[dict[str, object], list[str]]] = {
         {"formula": "purchased_next_90d ~ bs(orders_all, df=1)"},
         ["Bambi cannot build formula", "df=1 is too small for degree=3"],
     ),
+    "spline with a billion basis columns": (
+        {"formula": "purchased_next_90d ~ bs(orders_all, df=1000000000)"},
+        ["bs() argument df is '1000000000'; expected a whole number from 1 to 30"],
+    ),
+    "spline of a fractional degree": (
+        {"formula": "purchased_next_90d ~ bs(orders_all, df=5, degree=2.5)"},
+        ["bs() argument degree is '2.5'; expected a whole number from 1 to 5"],
+    ),
     "spline with knots written as a list": (
         {"formula": "purchased_next_90d ~ bs(orders_all, knots=[1, 2])"},
         ["holds '['", "no brackets"],

@@ -63,6 +63,9 @@ TRANSFORMS: dict[str, Any] = {
 FORMULAE_TRANSFORMS = ("scale", "center", "standardize", "C", "offset", "I", "bs")
 #: Every call a formula may make.
 ALLOWED_CALLS = frozenset(TRANSFORMS) | frozenset(FORMULAE_TRANSFORMS)
+#: Largest value of each whole-number argument of ``bs()``: a spline of a million basis
+#: columns (or of degree 50) is a typo or an attack, and would take the machine's memory.
+SPLINE_LIMITS = {"df": 30, "degree": 5}
 
 #: Token kinds of formulae's scanner that carry no name: operators, literals, brackets.
 _PLAIN_TOKENS = frozenset(
@@ -156,6 +159,33 @@ def check_formula(formula: str, where: str, label: str | None = None) -> None:
                 f"{where}: formula {formula!r} holds {lexeme!r}, which formulas may not use "
                 f"(no brackets, braces or attribute access)"
             )
+    _check_spline_arguments(tokens, formula, where)
+
+
+def _check_spline_arguments(tokens: list[Any], formula: str, where: str) -> None:
+    """Refuse a ``bs()`` whose ``df`` or ``degree`` is not a whole number within :data:`SPLINE_LIMITS`."""
+    for i, token in enumerate(tokens[:-3]):
+        if str(token.kind) != "IDENTIFIER" or str(token.lexeme) != "bs":
+            continue
+        depth, j = 0, i + 1
+        while j < len(tokens):
+            kind = str(tokens[j].kind)
+            depth += {"LEFT_PAREN": 1, "RIGHT_PAREN": -1}.get(kind, 0)
+            if depth == 0:
+                break
+            name = str(tokens[j].lexeme)
+            if depth == 1 and kind == "IDENTIFIER" and name in SPLINE_LIMITS and j + 2 < len(tokens):
+                k = j + 2
+                while k < len(tokens) and str(tokens[k].kind) not in ("COMMA", "RIGHT_PAREN", "EOF"):
+                    k += 1
+                value = "".join(str(t.lexeme) for t in tokens[j + 2 : k])
+                limit = SPLINE_LIMITS[name]
+                if str(tokens[j + 1].kind) != "EQUAL" or not value.isdigit() or not 0 < int(value) <= limit:
+                    raise FormulaError(
+                        f"{where}: formula {formula!r}: bs() argument {name} is {value!r}; expected a "
+                        f"whole number from 1 to {limit}"
+                    )
+            j += 1
 
 
 def _resolve_call(name: str, env: Any) -> Any:
