@@ -94,6 +94,17 @@ def _linked_raw_path(vars_: dict[str, str]) -> dict[str, str]:
     return {**vars_, "raw_path": str(_RAW_LINK)}
 
 
+def close_dbt_connections() -> None:
+    """Close what an in-process dbt (or a tool on dbt's adapters, such as MetricFlow) left open:
+    the DuckDB adapter keeps its connection, so the file stays locked as long as it lives."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()
+
+
 def run_dbt_in_process(
     args: list[str],
     db: Path,
@@ -115,8 +126,6 @@ def run_dbt_in_process(
     A project that does not parse with the vars given (a var checked at parse time) returns
     the failure as a subprocess would: exit 1 and dbt's messages.
     """
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    from dbt.adapters.factory import reset_adapters
     from dbt.cli.main import dbtRunner
 
     target = str(db.parent / "target")
@@ -152,9 +161,7 @@ def run_dbt_in_process(
         # the exception's traceback holds frames that hold the adapter's connection
         del result, runner
     finally:
-        reset_adapters()
-        DuckDBConnectionManager.close_all_connections()
-        gc.collect()
+        close_dbt_connections()
         if saved is None:
             os.environ.pop("MM_DUCKDB_PATH", None)
         else:

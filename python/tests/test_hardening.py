@@ -130,6 +130,26 @@ SPEC_ATTACKS: dict[str, tuple[dict[str, object], list[str]]] = {
         {"formula": "purchased_next_90d ~ bs(orders_all, df=5, degree=2.5)"},
         ["bs() argument degree is '2.5'; expected a whole number from 1 to 5"],
     ),
+    "spline with negative degrees of freedom": (
+        {"formula": "purchased_next_90d ~ bs(orders_all, df=-3)"},
+        ["bs() argument df is '-3'; expected a whole number from 1 to 30"],
+    ),
+    "spline with infinite degrees of freedom": (
+        {"formula": "purchased_next_90d ~ bs(orders_all, df=inf)"},
+        ["bs() argument df is 'inf'; expected a whole number from 1 to 30"],
+    ),
+    "spline with an empty df": (
+        {"formula": "purchased_next_90d ~ bs(orders_all, df=)"},
+        ["bs() argument df is ''; expected a whole number from 1 to 30"],
+    ),
+    "spline degree that is a boolean": (
+        {"formula": "purchased_next_90d ~ bs(orders_all, df=5, degree=True)"},
+        ["bs() argument degree is 'True'; expected a whole number from 1 to 5"],
+    ),
+    "spline df written as text": (
+        {"formula": "purchased_next_90d ~ bs(orders_all, df='5')"},
+        ["bs() argument df is \"'5'\"; expected a whole number from 1 to 30"],
+    ),
     "spline with knots written as a list": (
         {"formula": "purchased_next_90d ~ bs(orders_all, knots=[1, 2])"},
         ["holds '['", "no brackets"],

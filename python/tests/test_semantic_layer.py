@@ -4,10 +4,8 @@ its mart in SQL, on a warehouse whose ml marts the Python layer has filled."""
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import math
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ import yaml
 
 from targeting.cli import main as cli
 
-from .conftest import NO_TESTS, REPO, run_dbt_in_process
+from .conftest import NO_TESTS, REPO, close_dbt_connections, run_dbt_in_process
 
 pytestmark = pytest.mark.slow  # a copy of the shared warehouse, fits, dbt and MetricFlow
 
@@ -70,9 +68,7 @@ def semantic(
         assert cli.main(argv) == 0
         # the folder of the warehouse is the project root for mf: the repository's project
         # files, and the semantic manifest this build writes (its tables named in this file)
-        project = db.parent
-        for name in ("dbt_project.yml", "models", "macros", "seeds", "tests"):
-            (project / name).symlink_to(REPO / name)
+        project = _link_project(db.parent)
         select = ["--select", "staging.ml+", "metricflow_time_spine", "--exclude", *NO_TESTS]
         res = run_dbt_in_process(["build", *select], db, {"raw_path": str(synth_raw)}, write_json=True)
         assert res.returncode == 0, res.stdout[-3000:]
@@ -82,25 +78,30 @@ def semantic(
         mp.undo()
 
 
+def _link_project(folder: Path) -> Path:
+    """``folder`` as a dbt project root for mf: links to the repository's project files (its
+    ``target`` stays its own)."""
+    for name in ("dbt_project.yml", "models", "macros", "seeds", "tests"):
+        (folder / name).symlink_to(REPO / name)
+    return folder
+
+
 def _mf_run(semantic: dict[str, Path], *args: str, project: Path | None = None, code: int = 0) -> str:
-    """``mf ARGS`` as a user runs it from the project root (MetricFlow's own command, in this
+    """``mf ARGS`` as a user runs it on the project root (MetricFlow's own command, in this
     process: its imports are paid once); its output. Fails the test unless it exits ``code``."""
     from click.testing import CliRunner
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    from dbt.adapters.factory import reset_adapters
     from dbt_metricflow.cli.main import cli as mf
 
-    cwd = Path.cwd()
-    os.chdir(project or semantic["project"])
+    env = {
+        "DBT_PROJECT_DIR": str(project or semantic["project"]),
+        "DBT_PROFILES_DIR": str(REPO),
+        "MM_DUCKDB_PATH": str(semantic["db"]),
+        "DO_NOT_TRACK": "1",
+    }
     try:
-        env = {"MM_DUCKDB_PATH": str(semantic["db"]), "DBT_PROFILES_DIR": str(REPO), "DO_NOT_TRACK": "1"}
         res = CliRunner().invoke(mf, list(args), env=env, catch_exceptions=False)
     finally:
-        os.chdir(cwd)
-        # MetricFlow's dbt adapter keeps its DuckDB connection: closed, as after a process
-        reset_adapters()
-        DuckDBConnectionManager.close_all_connections()
-        gc.collect()
+        close_dbt_connections()  # MetricFlow's dbt adapter keeps its DuckDB connection
     assert res.exit_code == code, res.output[-3000:]
     return res.output
 
@@ -119,8 +120,7 @@ def test_mf_validate_configs_passes_against_the_warehouse(semantic: dict[str, Pa
     dimension, entity, measure and metric against the tables pass (exit 0); a measure over a
     column the table lacks fails them (exit 1)."""
     _mf_run(semantic, "validate-configs")
-    for name in ("dbt_project.yml", "models", "macros", "seeds", "tests"):
-        (tmp_path / name).symlink_to(REPO / name)
+    _link_project(tmp_path)
     (tmp_path / "target").mkdir()
     manifest = json.loads((semantic["project"] / "target" / "semantic_manifest.json").read_text())
     (model,) = [m for m in manifest["semantic_models"] if m["name"] == "campaign_economics"]

@@ -182,24 +182,21 @@ def _bound_term_names(formula: str) -> dict[str, str]:
     return aliases
 
 
-def _spline_priors(model: Any, spec: ModelSpec) -> dict[str, Any]:
-    """Default priors of the spline terms the spec gives none: Normal(0, 1 / sd) per basis column.
+def _spline_priors(model: Any, terms: list[str]) -> dict[str, Any]:
+    """Default priors of the spline ``terms``: Normal(0, 1 / sd) per basis column.
 
     That is Bambi's own default for a slope of a logit or probit model, which Bambi 0.17
     cannot compute for a term of several columns (its scaler assigns a vector to one slot).
+    A constant column (sd 0) gets sigma 1.
     """
     import bambi as bmb
 
-    given = set(spec.priors or {}) | set(_priors(spec) or {})
     component = model.components[model.family.likelihood.parent]
     out = {}
-    for alias, term in _bound_term_names(spec.formula).items():
-        if not term.startswith("bs(") or alias in given or term in given:
-            continue
+    for term in terms:
         data = np.asarray(component.common_terms[term].data, dtype=float)
         sd = data.std(axis=0)
-        sigma = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 1.0)
-        out[term] = bmb.Prior("Normal", mu=np.zeros(data.shape[1]), sigma=sigma)
+        out[term] = bmb.Prior("Normal", mu=np.zeros(data.shape[1]), sigma=1.0 / np.where(sd > 0, sd, 1.0))
     return out
 
 
@@ -254,27 +251,27 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
     formula = model_formula(spec, frame)
     try:
         with precision(spec):
-            # spline terms get a placeholder prior here (Bambi cannot scale theirs), then the
-            # default computed from their basis columns on the model's own rows
-            splines = {
-                term: bmb.Prior("Normal", mu=0, sigma=1)
-                for term in _bound_term_names(spec.formula).values()
-                if term.startswith("bs(")
-            }
+            bound = _bound_term_names(spec.formula)
+            given = _priors(spec) or {}
+            # the spline terms the spec gives no prior get a placeholder here (Bambi cannot
+            # scale theirs), then the default computed from their basis columns on the
+            # model's own rows
+            splines = [term for term in bound.values() if term.startswith("bs(") and term not in given]
+            placeholders = {term: bmb.Prior("Normal", mu=0, sigma=1) for term in splines}
             model = new_model(
                 formula,
                 frame,
                 family=spec.family,
                 link=spec.link,
-                priors={**splines, **(_priors(spec) or {})},
+                priors={**placeholders, **given} or None,
                 noncentered=spec.noncentered,
                 dropna=True,
             )
             if splines:
-                model.set_priors(_spline_priors(model, spec))
+                model.set_priors(_spline_priors(model, splines))
             # a bound term's name holds commas, which break the sampled posterior's dimension
             # names (nutpie stores dims comma-separated): store it as cbind, cbind_2, ...
-            aliases = {term: alias for alias, term in _bound_term_names(spec.formula).items()}
+            aliases = {term: alias for alias, term in bound.items()}
             if aliases:
                 model.set_alias(aliases)
             model.build()
