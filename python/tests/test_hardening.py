@@ -154,6 +154,53 @@ SPEC_ATTACKS: dict[str, tuple[dict[str, object], list[str]]] = {
         {"formula": "purchased_next_90d ~ bs(orders_all, knots=[1, 2])"},
         ["holds '['", "no brackets"],
     ),
+    "Gaussian process with a thousand basis functions": (
+        {"formula": "purchased_next_90d ~ hsgp(orders_all, m=1000, c=1.5)"},
+        ["hsgp() argument m is '1000'; expected a whole number from 1 to 40"],
+    ),
+    "Gaussian process with no basis functions": (
+        {"formula": "purchased_next_90d ~ hsgp(orders_all, m=0, c=1.5)"},
+        ["hsgp() argument m is '0'; expected a whole number from 1 to 40"],
+    ),
+    "Gaussian process with a domain narrower than the data": (
+        {"formula": "purchased_next_90d ~ hsgp(orders_all, m=10, c=0.5)"},
+        ["hsgp() argument c is '0.5'; expected a number from 1.2 to 10.0"],
+    ),
+    "Gaussian process with an infinite domain": (
+        {"formula": "purchased_next_90d ~ hsgp(orders_all, m=10, c=inf)"},
+        ["hsgp() argument c is 'inf'; expected a number from 1.2 to 10.0"],
+    ),
+    "Gaussian process with c written as text": (
+        {"formula": "purchased_next_90d ~ hsgp(orders_all, m=10, c='2')"},
+        ["hsgp() argument c is \"'2'\"; expected a number from 1.2 to 10.0"],
+    ),
+    "Gaussian process without m": (
+        {"formula": "purchased_next_90d ~ hsgp(orders_all, c=1.5)"},
+        ["hsgp() needs the argument m; write hsgp(x, m=10, c=1.5)"],
+    ),
+    "Gaussian process with its domain given as L": (
+        {"formula": "purchased_next_90d ~ hsgp(orders_all, m=10, L=3)"},
+        ["hsgp() argument 'L' is not supported (only m, c and cov"],
+    ),
+    "Gaussian process by a factor": (
+        {"formula": "purchased_next_90d ~ hsgp(orders_all, m=10, c=1.5, by=favourite_channel)"},
+        ["hsgp() argument 'by' is not supported"],
+    ),
+    "Gaussian process over two columns": (
+        {"formula": "purchased_next_90d ~ hsgp(orders_all, recency_days, m=10, c=1.5)"},
+        ["hsgp() takes exactly one column or expression, got 2"],
+    ),
+    "Gaussian process with an unknown covariance": (
+        {"formula": "purchased_next_90d ~ hsgp(orders_all, m=10, c=1.5, cov='Periodic')"},
+        ["hsgp() argument cov is \"'Periodic'\"; expected one of ExpQuad, Matern52, Matern32"],
+    ),
+    "prior on a Gaussian process term": (
+        {
+            "formula": "purchased_next_90d ~ hsgp(orders_all, m=10, c=1.5)",
+            "priors": {"hsgp": {"dist": "Normal", "mu": 0, "sigma": 1}},
+        },
+        ["prior of 'hsgp': a Gaussian-process term takes Bambi's default priors"],
+    ),
     "formula calling a builtin": (
         {"formula": "purchased_next_90d ~ open(orders_all)"},
         ["open(...) calls a function that formulas may not use"],

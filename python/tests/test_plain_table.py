@@ -200,6 +200,12 @@ def test_compare_ranks_specs_on_a_plain_table(
         table.set_index("spec").loc["response", "oot_roc_auc"]
         > table.set_index("spec").loc["response_visits", "oot_roc_auc"]
     )
+    # two specs of one name would share one LOO entry (the second silently replacing the first)
+    (tmp_path / "copy").mkdir()
+    same_name = _spec(tmp_path / "copy", formula="responded ~ scale(visits)")
+    capsys.readouterr()
+    assert cli.main(["compare", str(spec), str(same_name), "--db", str(db), *FAST]) != 0
+    assert "share the name 'response'; give each spec its own name" in capsys.readouterr().err
 
 
 def test_baseline_logs_counts_and_amounts_but_not_flags_or_signed_columns() -> None:

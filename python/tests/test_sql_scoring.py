@@ -11,6 +11,7 @@ with 4,000 draws the differences are far smaller (docs/specs.md, "Scoring in the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -108,6 +109,39 @@ def test_sql_scores_of_a_plain_table_agree_with_the_draws(
         np.testing.assert_allclose(arrays[col], sql[col], rtol=1e-9, atol=1e-12)
 
 
+def test_a_gaussian_process_term_scores_alike_in_python_bambi_sql_and_spark(
+    plain: tuple[Path, Path], tmp_path: Path, spark: object
+) -> None:
+    """``hsgp()``: the fast engine's basis is Bambi's, and the SQL sines reproduce it on both engines."""
+    db, spec = plain
+    formula = "responded ~ hsgp(log1p(spend), m=8, c=1.5) + scale(visits) + region"
+    assert cli.main(["fit", "--spec", str(_spec(spec.parent, formula=formula)), "--db", str(db), *FAST]) == 0
+    scores = {}
+    for engine in ("fast", "bambi", "sql"):
+        assert cli.main([*SCORE, "--db", str(db), "--engine", engine, "--draws", "0", "--quiet"]) == 0
+        scores[engine] = _scores(db)
+    for col in ("p_mean", "p_sd", "p_q05", "p_q95"):
+        np.testing.assert_allclose(scores["fast"][col], scores["bambi"][col], rtol=1e-9, atol=1e-12)
+    _agree(scores["sql"], scores["fast"])
+    on_spark = _score_on_spark(db, tmp_path, spark)
+    for col in ("p_mean", "p_sd", "p_q05", "p_q95"):
+        np.testing.assert_allclose(on_spark[col], scores["sql"][col], rtol=1e-9, atol=1e-12)
+
+
+def _score_on_spark(db: Path, tmp_path: Path, spark: Any) -> pd.DataFrame:
+    """Run the latest run's statement compiled for Spark on a Spark copy of ``crm.customers``."""
+    out = tmp_path / "score_spark.sql"
+    assert cli.main(["compile-sql", "--db", str(db), "--dialect", "spark", "--out", str(out)]) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        frame = con.execute("select * from crm.customers").df()
+    spark.sql("create database if not exists crm")
+    spark.sql("drop table if exists crm.customers")
+    spark.createDataFrame(frame).write.saveAsTable("crm.customers")
+    statement = "\n".join(line for line in out.read_text().splitlines() if not line.startswith("--"))
+    result: pd.DataFrame = spark.sql(statement).toPandas().sort_values("client_id").reset_index(drop=True)
+    return result
+
+
 def test_the_spark_statement_scores_the_same_on_spark(
     plain: tuple[Path, Path], tmp_path: Path, spark: object
 ) -> None:
@@ -130,15 +164,7 @@ def test_the_spark_statement_scores_the_same_on_spark(
     assert cli.main([*SCORE, "--db", str(db), "--engine", "sql", "--quiet"]) == 0
     duck = _scores(db)
     assert duck["used_population_level"].sum() == 40
-    out = tmp_path / "score_spark.sql"
-    assert cli.main(["compile-sql", "--db", str(db), "--dialect", "spark", "--out", str(out)]) == 0
-    with duckdb.connect(str(db), read_only=True) as con:
-        frame = con.execute("select * from crm.customers").df()
-    spark.sql("create database if not exists crm")
-    spark.sql("drop table if exists crm.customers")
-    spark.createDataFrame(frame).write.saveAsTable("crm.customers")
-    statement = "\n".join(line for line in out.read_text().splitlines() if not line.startswith("--"))
-    on_spark = spark.sql(statement).toPandas().sort_values("client_id").reset_index(drop=True)
+    on_spark = _score_on_spark(db, tmp_path, spark)
     assert list(on_spark["client_id"]) == list(duck["client_id"])
     for col in ("p_mean", "p_sd", "p_q05", "p_q95"):
         np.testing.assert_allclose(on_spark[col], duck[col], rtol=1e-9, atol=1e-12)

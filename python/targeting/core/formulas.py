@@ -58,14 +58,23 @@ TRANSFORMS: dict[str, Any] = {
     "maximum": np.maximum,
 }
 #: formulae's built-in transforms a formula may call (stateful scale/center/standardize,
-#: categorical C, offset, the identity I for arithmetic on columns, and B-splines
-#: ``bs(x, df=4)``: a smooth non-linear effect of ``x``, knots at the training quantiles).
-FORMULAE_TRANSFORMS = ("scale", "center", "standardize", "C", "offset", "I", "bs")
+#: categorical C, offset, the identity I for arithmetic on columns, B-splines
+#: ``bs(x, df=4)``: a smooth non-linear effect of ``x``, knots at the training quantiles) and
+#: Bambi's Hilbert-space Gaussian process ``hsgp(x, m=10, c=1.5)``: a smooth effect of ``x``
+#: whose wiggliness (length scale) and size are learnt from the data.
+FORMULAE_TRANSFORMS = ("scale", "center", "standardize", "C", "offset", "I", "bs", "hsgp")
 #: Every call a formula may make.
 ALLOWED_CALLS = frozenset(TRANSFORMS) | frozenset(FORMULAE_TRANSFORMS)
 #: Largest value of each whole-number argument of ``bs()``: a spline of a million basis
 #: columns (or of degree 50) is a typo or an attack, and would take the machine's memory.
 SPLINE_LIMITS = {"df": 30, "degree": 5}
+#: ``hsgp()``'s arguments: ``m`` basis functions (a whole number up to this), ``c`` the
+#: proportion by which the approximation's domain extends the data's half-range (from the
+#: lower bound, below which the approximation is poor near the data's edges, to the upper),
+#: and an optional covariance function.
+HSGP_MAX_BASIS = 40
+HSGP_C_RANGE = (1.2, 10.0)
+HSGP_COVARIANCES = ("ExpQuad", "Matern52", "Matern32")
 
 #: Token kinds of formulae's scanner that carry no name: operators, literals, brackets.
 _PLAIN_TOKENS = frozenset(
@@ -159,33 +168,113 @@ def check_formula(formula: str, where: str, label: str | None = None) -> None:
                 f"{where}: formula {formula!r} holds {lexeme!r}, which formulas may not use "
                 f"(no brackets, braces or attribute access)"
             )
-    _check_spline_arguments(tokens, formula, where)
+    _check_call_arguments(tokens, formula, where)
 
 
-def _check_spline_arguments(tokens: list[Any], formula: str, where: str) -> None:
-    """Refuse a ``bs()`` whose ``df`` or ``degree`` is not a whole number within :data:`SPLINE_LIMITS`."""
-    for i, token in enumerate(tokens[:-3]):
-        if str(token.kind) != "IDENTIFIER" or str(token.lexeme) != "bs":
-            continue
-        depth, j = 0, i + 1
-        while j < len(tokens):
-            kind = str(tokens[j].kind)
-            depth += {"LEFT_PAREN": 1, "RIGHT_PAREN": -1}.get(kind, 0)
+def _call_arguments(tokens: list[Any], start: int) -> tuple[list[list[Any]], dict[str, list[Any]], int]:
+    """Split the call whose name is ``tokens[start]`` into positional and keyword arguments.
+
+    Returns the positional arguments' tokens, the keyword arguments' value tokens by name, and
+    the index of the closing bracket.
+    """
+    args: list[list[Any]] = [[]]
+    depth, j = 0, start + 1
+    while j < len(tokens):
+        kind = str(tokens[j].kind)
+        if kind == "LEFT_PAREN":
+            depth += 1
+            if depth == 1:
+                j += 1
+                continue
+        elif kind == "RIGHT_PAREN":
+            depth -= 1
             if depth == 0:
                 break
-            name = str(tokens[j].lexeme)
-            if depth == 1 and kind == "IDENTIFIER" and name in SPLINE_LIMITS and j + 2 < len(tokens):
-                k = j + 2
-                while k < len(tokens) and str(tokens[k].kind) not in ("COMMA", "RIGHT_PAREN", "EOF"):
-                    k += 1
-                value = "".join(str(t.lexeme) for t in tokens[j + 2 : k])
-                limit = SPLINE_LIMITS[name]
-                if str(tokens[j + 1].kind) != "EQUAL" or not value.isdigit() or not 0 < int(value) <= limit:
+        if depth == 1 and kind == "COMMA":
+            args.append([])
+        elif depth >= 1:
+            args[-1].append(tokens[j])
+        j += 1
+    positional: list[list[Any]] = []
+    keywords: dict[str, list[Any]] = {}
+    for arg in args:
+        if len(arg) >= 2 and str(arg[0].kind) == "IDENTIFIER" and str(arg[1].kind) == "EQUAL":
+            keywords[str(arg[0].lexeme)] = arg[2:]
+        elif arg:
+            positional.append(arg)
+    return positional, keywords, j
+
+
+def _text(tokens: list[Any]) -> str:
+    return "".join(str(t.lexeme) for t in tokens)
+
+
+def _whole(value: list[Any], low: int, high: int) -> int | None:
+    """Return the tokens' whole number when it lies in [low, high], else ``None``."""
+    text = _text(value)
+    return int(text) if text.isdigit() and low <= int(text) <= high else None
+
+
+def _check_call_arguments(tokens: list[Any], formula: str, where: str) -> None:
+    """Check the arguments of every ``bs()`` and ``hsgp()`` call against their documented limits."""
+    for i, token in enumerate(tokens):
+        name = str(token.lexeme)
+        if str(token.kind) != "IDENTIFIER" or name not in ("bs", "hsgp"):
+            continue
+        if i + 1 >= len(tokens) or str(tokens[i + 1].kind) != "LEFT_PAREN":
+            continue
+        positional, keywords, _ = _call_arguments(tokens, i)
+        if name == "bs":
+            for arg, limit in SPLINE_LIMITS.items():
+                if arg in keywords and _whole(keywords[arg], 1, limit) is None:
                     raise FormulaError(
-                        f"{where}: formula {formula!r}: bs() argument {name} is {value!r}; expected a "
-                        f"whole number from 1 to {limit}"
+                        f"{where}: formula {formula!r}: bs() argument {arg} is "
+                        f"{_text(keywords[arg])!r}; expected a whole number from 1 to {limit}"
                     )
-            j += 1
+        else:
+            _check_hsgp(positional, keywords, f"{where}: formula {formula!r}: hsgp()")
+
+
+def _check_hsgp(positional: list[list[Any]], keywords: dict[str, list[Any]], where: str) -> None:
+    """Refuse an ``hsgp()`` call outside ``hsgp(x, m=<1..40>, c=<1.2..10>[, cov='ExpQuad'])``."""
+    low, high = HSGP_C_RANGE
+    usage = f"write hsgp(x, m=10, c=1.5) with m from 1 to {HSGP_MAX_BASIS} and c from {low} to {high}"
+    if len(positional) != 1:
+        raise FormulaError(
+            f"{where} takes exactly one column or expression, got {len(positional)} "
+            f"(a Gaussian process over several columns is not supported); {usage}"
+        )
+    unknown = sorted(set(keywords) - {"m", "c", "cov"})
+    if unknown:
+        raise FormulaError(
+            f"{where} argument {unknown[0]!r} is not supported (only m, c and cov: the domain is set "
+            f"by c and the predictor is scaled automatically); {usage}"
+        )
+    for arg in ("m", "c"):
+        if arg not in keywords:
+            raise FormulaError(f"{where} needs the argument {arg}; {usage}")
+    if _whole(keywords["m"], 1, HSGP_MAX_BASIS) is None:
+        raise FormulaError(
+            f"{where} argument m is {_text(keywords['m'])!r}; expected a whole number from 1 to "
+            f"{HSGP_MAX_BASIS}"
+        )
+    c = _text(keywords["c"])
+    try:
+        value = float(c) if all(str(t.kind) == "NUMBER" for t in keywords["c"]) else float("nan")
+    except ValueError:
+        value = float("nan")
+    if not HSGP_C_RANGE[0] <= value <= HSGP_C_RANGE[1]:
+        raise FormulaError(
+            f"{where} argument c is {c!r}; expected a number from {HSGP_C_RANGE[0]} to {HSGP_C_RANGE[1]}"
+        )
+    if "cov" in keywords:
+        value_tokens = keywords["cov"]
+        cov = _text(value_tokens)
+        quoted = len(value_tokens) == 1 and str(value_tokens[0].kind) == "STRING"
+        if not quoted or cov.strip("'\"") not in HSGP_COVARIANCES:
+            raise FormulaError(
+                f"{where} argument cov is {cov!r}; expected one of {', '.join(HSGP_COVARIANCES)} (quoted)"
+            )
 
 
 def _resolve_call(name: str, env: Any) -> Any:

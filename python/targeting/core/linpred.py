@@ -9,6 +9,10 @@ over draws without keeping more than one chunk in memory.
 
 Rows whose group level was not seen in training get a zero group effect (the population-level
 prediction), as ``predict(include_group_specific=False)`` would give them.
+
+A Gaussian-process term ``hsgp(x, m=..., c=...)`` is linear in its weights too: its design
+columns are the approximation's ``m`` basis functions of ``x`` (:class:`HSGPBasis`, the
+training centre, scale and domain), so it joins ``X`` and its weights join ``beta``.
 """
 
 from __future__ import annotations
@@ -28,7 +32,39 @@ def interval_positions(n_draws: int) -> tuple[int, int]:
 
 
 class UnsupportedModel(ValueError):
-    """The model has terms the fast path does not handle (offsets, HSGP, several parameters)."""
+    """The model has terms the fast path does not handle (offsets, several parameters, ...)."""
+
+
+class HSGPBasis:
+    """The basis functions of a fitted one-column ``hsgp()`` term, for any values of its column.
+
+    PyMC's HSGP approximation of a Gaussian process on ``[-L, L]`` uses the Laplacian's
+    eigenfunctions ``phi_j(s) = sin(pi j (s + L) / (2 L)) / sqrt(L)``, ``j = 1..m``, of the
+    predictor as the term saw it: centred on the training mean, divided by the training
+    values' largest distance (when Bambi scales it) and shifted by the training midpoint.
+    All four numbers are the training ones, so new rows get the basis the weights were fit on.
+    """
+
+    def __init__(self, term: Any) -> None:
+        if term.by_levels is not None or term.shape[1] != 1:
+            raise UnsupportedModel(f"hsgp term {term.name!r} has a by= factor or several columns")
+        self.mean = float(np.asarray(term.mean, dtype=float).ravel()[0])
+        self.scale = float(term.maximum_distance) if term.scale_predictors else 1.0
+        self.center = float(np.asarray(term.hsgp._X_center, dtype=float).ravel()[0])
+        self.half_width = float(np.asarray(term.L, dtype=float).ravel()[0])
+        j = np.arange(1, int(term.m[0]) + 1, dtype=float)
+        self.frequencies = (np.pi * j / (2 * self.half_width))[1 if term.drop_first else 0 :]
+
+    def shifted(self, x: np.ndarray) -> np.ndarray:
+        """Return the sines' argument ``s + L``: the value as the training basis saw it."""
+        shifted: np.ndarray = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale - self.center
+        return shifted + self.half_width
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Return the basis matrix (rows, m) of the values ``x`` (one column)."""
+        basis: np.ndarray = np.sin(np.outer(self.shifted(np.ravel(x)), self.frequencies))
+        basis /= np.sqrt(self.half_width)
+        return basis
 
 
 def thin_posterior(posterior: Any, draws: int | None) -> Any:
@@ -70,6 +106,18 @@ def nonfinite_rows(component: Any, x: np.ndarray | None) -> tuple[np.ndarray, di
     return bad.any(axis=1), counts
 
 
+def expand_design(x: np.ndarray, hsgp: list[tuple[slice, HSGPBasis]]) -> np.ndarray:
+    """Replace each Gaussian-process term's column of a formula design by its basis columns."""
+    if not hsgp:
+        return x
+    parts, at = [], 0
+    for cols, basis in hsgp:
+        parts += [x[:, at : cols.start], basis(x[:, cols])]
+        at = cols.stop
+    parts.append(x[:, at:])
+    return np.concatenate(parts, axis=1)
+
+
 class LinearPredictor:
     """Posterior draws of a fitted Bambi Bernoulli model, ready for ``X @ B``.
 
@@ -88,18 +136,29 @@ class LinearPredictor:
         parent = model.family.likelihood.parent
         self.component = model.components[parent]
         c = self.component
-        if c.offset_terms or c.hsgp_terms or len(model.distributional_components) > 1:
-            raise UnsupportedModel("offset, HSGP or distributional terms: use --engine bambi")
+        if c.offset_terms or len(model.distributional_components) > 1:
+            raise UnsupportedModel("offset or distributional terms: use --engine bambi")
         self.linkinv = model.family.link[parent].linkinv
-        names = [get_aliased_name(t) for t in c.common_terms.values()]
-        if c.intercept_term:
-            names.insert(0, get_aliased_name(c.intercept_term))
         self.n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
+        #: Gaussian-process terms by their slice of the formula's design matrix
+        self.hsgp: list[tuple[slice, HSGPBasis]] = []
+        names: list[str] = []
+        design = c.design.common
+        for name in design.terms if design is not None else []:
+            if name in c.hsgp_terms:
+                term = c.hsgp_terms[name]
+                self.hsgp.append((design.slices[name], HSGPBasis(term)))
+                names.append(f"{get_aliased_name(term)}_weights")
+            elif name == "Intercept" and c.intercept_term is not None:
+                names.append(get_aliased_name(c.intercept_term))
+            else:
+                names.append(get_aliased_name(c.common_terms[name]))
         self.beta: np.ndarray | None = None
         if names:
-            b = posterior[names].to_stacked_array("__variables__", ("chain", "draw"))
-            self.beta = np.ascontiguousarray(b.transpose("__variables__", "chain", "draw").values)
-            self.beta = self.beta.reshape(self.beta.shape[0], -1)
+            draws = [
+                posterior[n].transpose("chain", "draw", ...).values.reshape(self.n_draws, -1) for n in names
+            ]
+            self.beta = np.ascontiguousarray(np.concatenate(draws, axis=1).T)
         # varying intercepts (1|factor): one column of draws per training level
         self.groups: list[tuple[str, pd.Index, np.ndarray]] = []
         for term in c.group_specific_terms.values():
@@ -113,13 +172,17 @@ class LinearPredictor:
             u = np.vstack([u, np.zeros((1, self.n_draws))])
             self.groups.append((factor.strip(), levels, np.ascontiguousarray(u)))
 
+    def expand(self, x: np.ndarray) -> np.ndarray:
+        """Return the formula design ``x`` with the Gaussian-process bases (columns as in :attr:`beta`)."""
+        return expand_design(x, self.hsgp)
+
     def eta(self, rows: pd.DataFrame, x: np.ndarray | None = None) -> np.ndarray:
         """Linear predictor draws, shape (rows, draws); ``x``: the rows' design if already made."""
         out = np.zeros((len(rows), self.n_draws))
         if self.beta is not None:
             x = common_design(self.component, rows) if x is None else x
             if x is not None:
-                np.matmul(x, self.beta, out=out)
+                np.matmul(self.expand(x), self.beta, out=out)
         for factor, levels, u in self.groups:
             codes = levels.get_indexer(pd.Index(rows[factor].astype(str)))  # -1: unseen level
             out += u[codes]

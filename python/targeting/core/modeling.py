@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from targeting.core._compat import patch_formulae_lazycall_eq
+from targeting.core._compat import patch_bambi_hsgp_domain, patch_formulae_lazycall_eq
 from targeting.core.estimable import check_finite, check_varies
 from targeting.core.formulas import TRANSFORMS, FormulaError, check_formula, new_model
 from targeting.core.missing import INDICATOR
@@ -132,6 +132,13 @@ def _priors(spec: ModelSpec) -> dict[str, Any] | None:
         return value
 
     bound = _bound_term_names(spec.formula)
+    for term in spec.priors:
+        if bound.get(str(term), str(term)).startswith("hsgp("):
+            raise SpecError(
+                f"{where}: prior of {term!r}: a Gaussian-process term takes Bambi's default priors "
+                "(its size sigma ~ Exponential(1), its length scale ell from the scaled data); "
+                "remove this prior, or tune the term with hsgp()'s m and c"
+            )
     return {bound.get(str(term), str(term)): build(str(term), value) for term, value in spec.priors.items()}
 
 
@@ -167,7 +174,8 @@ def _bound_term_names(formula: str) -> dict[str, str]:
     """Map each alias to the full name of the formula's multi-column calls.
 
     ``cbind(...)`` terms are ``cbind``, ``cbind_2``, ...; B-spline terms ``bs(...)`` are
-    ``bs``, ``bs_2``, .... The one naming rule: the model stores each such term under its
+    ``bs``, ``bs_2``, ...; Gaussian-process terms ``hsgp(...)`` are ``hsgp``, ``hsgp_2``, ....
+    The one naming rule: the model stores each such term under its
     alias (their names hold commas, which nutpie's dimension names cannot), and a spec may
     key its prior by the alias instead of the whole call.
     """
@@ -176,7 +184,7 @@ def _bound_term_names(formula: str) -> dict[str, str]:
     patch_formulae_lazycall_eq()
     desc = formulae.model_description(formula)
     aliases: dict[str, str] = {}
-    for call in ("cbind", "bs"):
+    for call in ("cbind", "bs", "hsgp"):
         names = [str(t.name) for t in desc.common_terms if str(getattr(t, "name", "")).startswith(f"{call}(")]
         aliases |= {(call if i == 0 else f"{call}_{i + 1}"): name for i, name in enumerate(names)}
     return aliases
@@ -244,6 +252,7 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
     import bambi as bmb
 
     patch_formulae_lazycall_eq()
+    patch_bambi_hsgp_domain()
     try:
         check_formula(spec.formula, spec.path or spec.name, label=spec.label)
     except FormulaError as exc:
@@ -275,11 +284,34 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
             if aliases:
                 model.set_alias(aliases)
             model.build()
+            _skip_hsgp_contributions(model)
     except Exception as exc:
         raise SpecError(
             f"{spec.path or spec.name}: Bambi cannot build formula {spec.formula!r}: {exc}"
         ) from exc
     return model
+
+
+def hsgp_contributions(model: Any) -> list[str]:
+    """Names of the model's Gaussian-process contributions (one value per training row and draw)."""
+    from bambi.utils import get_aliased_name
+
+    component = model.components[model.family.likelihood.parent]
+    return [get_aliased_name(term) for term in component.hsgp_terms.values()]
+
+
+def _skip_hsgp_contributions(model: Any) -> None:
+    """Keep each HSGP term's per-row contribution out of the sampled posterior.
+
+    Bambi records it as a deterministic of shape (chain, draw, training row): 1.9 GB for 60k
+    rows and 4,000 draws. The term's weights determine it, and prediction recomputes it from
+    them, so the sampler need not store it.
+    """
+    names = set(hsgp_contributions(model))
+    if names:
+        deterministics = model.backend.model.deterministics
+        for variable in [d for d in deterministics if d.name in names]:
+            deterministics.remove(variable)
 
 
 def precision(spec: ModelSpec) -> Any:
@@ -367,6 +399,9 @@ def fit_model(model: Any, spec: ModelSpec, progress: bool = True) -> tuple[Any, 
                 raise SpecError(
                     f"inference method {s.method!r} needs a package that is not installed: {exc}"
                 ) from exc
+    contributions = [n for n in hsgp_contributions(model) if n in idata.posterior]
+    if contributions:  # vi and laplace draw every deterministic
+        idata.posterior = idata.posterior.drop_vars(contributions)
     return label_bound_terms(idata, spec.formula), time.perf_counter() - start
 
 

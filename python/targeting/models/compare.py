@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from targeting.core.specs import ModelSpec
+from targeting.core.specs import ModelSpec, SpecError
 from targeting.models import runs
 from targeting.models.evaluate import evaluate_run
 from targeting.models.fit import fit_spec
@@ -75,6 +75,15 @@ def compare_specs(
     """
     import arviz as az
 
+    by_name: dict[str, list[str]] = {}
+    for spec in specs:
+        by_name.setdefault(spec.name, []).append(str(spec.path or spec.name))
+    for name, paths in by_name.items():
+        if len(paths) > 1:
+            raise SpecError(
+                f"compare: specs {', '.join(paths)} share the name {name!r}; give each spec its own "
+                "name (the comparison and its LOO weights are keyed by spec name)"
+            )
     rows = []
     loo_inputs = {}
     n_train = {}

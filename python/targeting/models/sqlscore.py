@@ -20,7 +20,9 @@ normal; the agreement with the draw-based path is measured in the tests):
 Translated terms: the intercept, numeric columns, ``scale``/``center``/``standardize`` (with
 the training statistics), ``log1p``, ``log``, ``exp``, ``sqrt``, ``abs``, ``decay``, ``clip``,
 ``minimum``/``maximum``, B-splines ``bs(x, df=..., degree=...)`` (each basis column a
-piecewise polynomial in SQL, from the fitted knots), products of one-column terms
+piecewise polynomial in SQL, from the fitted knots), Gaussian-process terms
+``hsgp(x, m=..., c=...)`` (each of the ``m`` basis functions a ``sin`` of ``x`` with the
+training centre, scale and domain), products of one-column terms
 (``a:b``), categorical columns and
 ``C(x)`` (each design column a ``case`` on the level), and ``(1|factor)`` group intercepts
 (several factors carry the covariances of each pair's levels, up to ``MAX_LEVEL_PAIRS``; an
@@ -41,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from targeting.core.linpred import LinearPredictor, UnsupportedModel
+from targeting.core.linpred import HSGPBasis, LinearPredictor, UnsupportedModel, expand_design
 from targeting.core.missing import Imputation
 from targeting.core.sqlsafe import keyed_sql, literal
 
@@ -167,6 +169,25 @@ class _Translator:
         x = self.numeric(call.args[0])
         return [_piecewise(x, breaks, coefs) for breaks, coefs in spline_pieces(st)]
 
+    def gaussian_process(self, comp: Any, basis: HSGPBasis) -> list[Expr]:
+        """Translate ``hsgp(x, ...)``: ``sin(f_j * (s(x) + L)) / sqrt(L)`` per basis function ``j``.
+
+        ``s(x)`` is ``x`` centred, scaled and shifted with the training numbers, exactly as
+        :class:`targeting.core.linpred.HSGPBasis` computes it.
+        """
+        call = comp.call if comp.kind == "numeric" and type(comp).__name__ != "Variable" else None
+        if call is None or call.callee != "hsgp" or len(call.args) != 1:
+            raise self.fail("an hsgp() term over several columns or with a by= factor")
+        x = self.numeric(call.args[0])
+        mean, scale = _const(basis.mean), _const(basis.scale)
+        offset, norm = _const(basis.half_width - basis.center), _const(1.0 / np.sqrt(basis.half_width))
+
+        def column(frequency: float) -> Expr:
+            f = _const(frequency)
+            return lambda d: f"(sin({f(d)} * (({x(d)} - {mean(d)}) / {scale(d)} + {offset(d)})) * {norm(d)})"
+
+        return [column(float(v)) for v in basis.frequencies]
+
     def component(self, comp: Any) -> list[Expr]:
         """Design-column expressions of one component (a column or a call)."""
         if comp.kind == "categoric":
@@ -282,6 +303,8 @@ class Program:
     groups: list[Group] = field(default_factory=list)
     #: (i, j) with i < j: covariance of group i's level effect with group j's, by level pair
     pair_cov: dict[tuple[int, int], dict[tuple[str, str], float]] = field(default_factory=dict)
+    #: Gaussian-process terms by their column of the formula's design (see ``check_design``)
+    hsgp: list[tuple[slice, HSGPBasis]] = field(default_factory=list)
 
     def select(self, source: str, id_column: str, dialect: str) -> str:
         """Return SQL scoring every row of ``source`` (a subquery) with a complete design.
@@ -442,6 +465,7 @@ def compile_run(model: Any, posterior: Any) -> Program:
                 f"{MAX_LEVEL_PAIRS:,} (their covariances would be written into the statement)"
             )
     design = lp.component.design.common
+    bases = {cols.start: basis for cols, basis in lp.hsgp}
     labels: list[str] = []
     exprs: list[Expr] = []
     columns: set[str] = set()
@@ -449,6 +473,12 @@ def compile_run(model: Any, posterior: Any) -> Program:
         width = design.slices[name].stop - design.slices[name].start
         if type(term).__name__ == "Intercept":
             parts = [_const(1.0)]
+        elif name in lp.component.hsgp_terms:
+            tr = _Translator(name)
+            basis = bases[design.slices[name].start]
+            parts = tr.gaussian_process(term.components[0], basis)
+            width = len(basis.frequencies)
+            columns |= tr.columns
         else:
             tr = _Translator(name)
             per = [tr.component(c) for c in term.components]
@@ -471,7 +501,7 @@ def compile_run(model: Any, posterior: Any) -> Program:
     vals, vecs = np.linalg.eigh(cov) if len(beta) else (np.zeros(0), np.zeros((0, 0)))
     keep = vals > vals.max(initial=0.0) * 1e-12
     factor = vecs[:, keep] * np.sqrt(vals[keep])
-    program = Program(labels, exprs, sorted(columns), mean, factor)
+    program = Program(labels, exprs, sorted(columns), mean, factor, hsgp=lp.hsgp)
     centred = beta - mean[:, None]
     deviations = []
     for group, levels, u in lp.groups:
@@ -498,6 +528,8 @@ def compile_run(model: Any, posterior: Any) -> Program:
 def check_design(program: Program, model: Any) -> None:
     """Evaluate the SQL design columns on the training rows; they must equal Bambi's.
 
+    A Gaussian-process term's columns are compared with its basis functions of Bambi's column.
+
     Raises
     ------
     Untranslatable
@@ -509,7 +541,7 @@ def check_design(program: Program, model: Any) -> None:
     design = model.components[model.family.likelihood.parent].design.common
     if design is None or not program.design:
         return
-    expected = np.asarray(design.design_matrix, dtype=np.float64)
+    expected = expand_design(np.asarray(design.design_matrix, dtype=np.float64), program.hsgp)
     frame = model.data
     cols = ", ".join(f"{e('duckdb')} as x_{i}" for i, e in enumerate(program.design))
     with duckdb.connect() as con:
