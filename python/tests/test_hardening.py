@@ -201,6 +201,18 @@ SPEC_ATTACKS: dict[str, tuple[dict[str, object], list[str]]] = {
         },
         ["prior of 'hsgp': a Gaussian-process term takes Bambi's default priors"],
     ),
+    "pairs of one column": (
+        {"formula": "purchased_next_90d ~ pairs(scale(orders_all))"},
+        ["pairs() takes 2 to 20 columns or expressions and no keyword arguments, got 1"],
+    ),
+    "pairs of 21 columns (210 products)": (
+        {"formula": "purchased_next_90d ~ pairs(" + ", ".join(["orders_all"] * 21) + ")"},
+        ["pairs() takes 2 to 20 columns or expressions and no keyword arguments, got 21"],
+    ),
+    "pairs with a keyword argument": (
+        {"formula": "purchased_next_90d ~ pairs(orders_all, orders_all, degree=2)"},
+        ["pairs() takes 2 to 20 columns", "['degree']"],
+    ),
     "formula calling a builtin": (
         {"formula": "purchased_next_90d ~ open(orders_all)"},
         ["open(...) calls a function that formulas may not use"],

@@ -147,16 +147,19 @@ def test_the_spark_statement_scores_the_same_on_spark(
 ) -> None:
     """The statement compiled for Spark, run by a local Spark session, gives DuckDB's scores.
 
-    The spec has a B-spline, a categorical column and two group factors: the spline's
-    piecewise polynomials, case expressions, the level tables and the level-pair table all run
-    on Spark; unseen levels too.
+    The spec has a B-spline, a ``pairs()`` product, a categorical column and two group factors:
+    the spline's piecewise polynomials, case expressions, the level tables and the level-pair
+    table all run on Spark; unseen levels too.
     """
     db, spec = plain
     _add_tier(db)
     with duckdb.connect(str(db)) as con:
         con.execute("alter table crm.customers add column band varchar")
         con.execute("update crm.customers set band = case when visits >= 3 then 'many' else 'few' end")
-    formula = "responded ~ bs(log1p(spend), df=4) + C(band) + (1|region) + (1|tier)"
+    formula = (
+        "responded ~ bs(log1p(spend), df=4) + pairs(scale(visits), log1p(spend)) + C(band)"
+        " + (1|region) + (1|tier)"
+    )
     mixed = _spec(spec.parent, formula=formula)
     assert cli.main(["fit", "--spec", str(mixed), "--db", str(db), *FAST]) == 0
     with duckdb.connect(str(db)) as con:

@@ -14,6 +14,7 @@ a formula could reach ``os``, ``__builtins__`` or a DataFrame's ``to_csv``. Two 
 
 from __future__ import annotations
 
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -44,9 +45,23 @@ def cbind(*columns: Any) -> Any:
     return np.column_stack([np.asarray(c, dtype=float) for c in columns])
 
 
+def pairs(*columns: Any) -> Any:
+    """Every pairwise product of the columns as one term: ``pairs(a, b, c)`` is a*b, a*c, b*c.
+
+    Use it for the interactions among a few predictors under one shared shrinkage prior, so
+    the data decide which pairs matter: ``y ~ scale(a) + scale(b) + scale(c) +
+    pairs(scale(a), scale(b), scale(c))``. Its default prior is ``SharedNormal``: one learnt
+    scale for all pairs (per column's SD); a spec may key another, e.g. a horseshoe, by the
+    alias ``pairs`` (a second term is ``pairs_2``). Booleans count as 0/1.
+    """
+    values = [np.asarray(c, dtype=float) for c in columns]
+    return np.column_stack([values[i] * values[j] for i, j in combinations(range(len(values)), 2)])
+
+
 #: Functions a formula may call besides formulae's own transforms below.
 TRANSFORMS: dict[str, Any] = {
     "cbind": cbind,
+    "pairs": pairs,
     "decay": decay,
     "log1p": np.log1p,
     "log": np.log,
@@ -75,6 +90,8 @@ SPLINE_LIMITS = {"df": 30, "degree": 5}
 HSGP_MAX_BASIS = 40
 HSGP_C_RANGE = (1.2, 10.0)
 HSGP_COVARIANCES = ("ExpQuad", "Matern52", "Matern32")
+#: Most columns ``pairs()`` takes: 20 columns make 190 pairwise products.
+PAIRS_MAX_COLUMNS = 20
 
 #: Token kinds of formulae's scanner that carry no name: operators, literals, brackets.
 _PLAIN_TOKENS = frozenset(
@@ -216,15 +233,22 @@ def _whole(value: list[Any], low: int, high: int) -> int | None:
 
 
 def _check_call_arguments(tokens: list[Any], formula: str, where: str) -> None:
-    """Check the arguments of every ``bs()`` and ``hsgp()`` call against their documented limits."""
+    """Check the arguments of every ``bs()``, ``hsgp()`` and ``pairs()`` call against their limits."""
     for i, token in enumerate(tokens):
         name = str(token.lexeme)
-        if str(token.kind) != "IDENTIFIER" or name not in ("bs", "hsgp"):
+        if str(token.kind) != "IDENTIFIER" or name not in ("bs", "hsgp", "pairs"):
             continue
         if i + 1 >= len(tokens) or str(tokens[i + 1].kind) != "LEFT_PAREN":
             continue
         positional, keywords, _ = _call_arguments(tokens, i)
-        if name == "bs":
+        if name == "pairs":
+            if keywords or not 2 <= len(positional) <= PAIRS_MAX_COLUMNS:
+                raise FormulaError(
+                    f"{where}: formula {formula!r}: pairs() takes 2 to {PAIRS_MAX_COLUMNS} columns or "
+                    f"expressions and no keyword arguments, got {len(positional)} and "
+                    f"{sorted(keywords) or 'none'}"
+                )
+        elif name == "bs":
             for arg, limit in SPLINE_LIMITS.items():
                 if arg in keywords and _whole(keywords[arg], 1, limit) is None:
                     raise FormulaError(

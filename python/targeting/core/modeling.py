@@ -6,6 +6,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -157,6 +158,8 @@ def bound_columns(term: str) -> list[str]:
 def label_bound_terms(idata: Any, formula: str) -> Any:
     """Name the coefficients of each ``cbind`` term after its columns (``scale(log1p(x))``, ...).
 
+    A ``pairs`` term's coefficients are named ``a:b`` for each pair of its columns.
+
     A spline term's coefficients keep their basis column numbers (0, 1, ...).
     """
     post = idata.posterior
@@ -165,6 +168,9 @@ def label_bound_terms(idata: Any, formula: str) -> Any:
         dim = f"{alias}_dim"
         if dim in post.dims and term.startswith("cbind("):
             coords[dim] = bound_columns(term)
+        elif dim in post.dims and term.startswith("pairs("):
+            columns = bound_columns(term)
+            coords[dim] = [f"{a}:{b}" for a, b in combinations(columns, 2)]
     if coords:
         idata.posterior = post.assign_coords(coords)
     return idata
@@ -184,18 +190,21 @@ def _bound_term_names(formula: str) -> dict[str, str]:
     patch_formulae_lazycall_eq()
     desc = formulae.model_description(formula)
     aliases: dict[str, str] = {}
-    for call in ("cbind", "bs", "hsgp"):
+    for call in ("cbind", "bs", "hsgp", "pairs"):
         names = [str(t.name) for t in desc.common_terms if str(getattr(t, "name", "")).startswith(f"{call}(")]
         aliases |= {(call if i == 0 else f"{call}_{i + 1}"): name for i, name in enumerate(names)}
     return aliases
 
 
-def _spline_priors(model: Any, terms: list[str]) -> dict[str, Any]:
-    """Default priors of the spline ``terms``: Normal(0, 1 / sd) per basis column.
+def _default_bound_priors(model: Any, terms: list[str]) -> dict[str, Any]:
+    """Default priors of the multi-column ``terms`` a spec gives no prior.
 
-    That is Bambi's own default for a slope of a logit or probit model, which Bambi 0.17
-    cannot compute for a term of several columns (its scaler assigns a vector to one slot).
-    A constant column (sd 0) gets sigma 1.
+    ``bs()`` and ``cbind()`` columns get Normal(0, 1 / sd) each: Bambi's own default for a
+    slope of a logit or probit model, which Bambi 0.17 cannot compute for a term of several
+    columns (its scaler assigns a vector to one slot and the model does not build).
+    ``pairs()`` columns share one learnt scale (``SharedNormal`` per column SD): interactions
+    are many and mostly small, so they are shrunk together. A constant column (sd 0) counts
+    as sd 1.
     """
     import bambi as bmb
 
@@ -204,7 +213,13 @@ def _spline_priors(model: Any, terms: list[str]) -> dict[str, Any]:
     for term in terms:
         data = np.asarray(component.common_terms[term].data, dtype=float)
         sd = data.std(axis=0)
-        out[term] = bmb.Prior("Normal", mu=np.zeros(data.shape[1]), sigma=1.0 / np.where(sd > 0, sd, 1.0))
+        unit = 1.0 / np.where(sd > 0, sd, 1.0)
+        if term.startswith("pairs("):
+            out[term] = bmb.Prior(
+                "SharedNormal", dist=SHRINKAGE_FUNCTIONS["SharedNormal"], scale=1.0, unit=unit
+            )
+        else:
+            out[term] = bmb.Prior("Normal", mu=np.zeros(data.shape[1]), sigma=unit)
     return out
 
 
@@ -262,11 +277,11 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
         with precision(spec):
             bound = _bound_term_names(spec.formula)
             given = _priors(spec) or {}
-            # the spline terms the spec gives no prior get a placeholder here (Bambi cannot
-            # scale theirs), then the default computed from their basis columns on the
+            # the multi-column terms the spec gives no prior get a placeholder here (Bambi
+            # cannot scale theirs), then the default computed from their columns on the
             # model's own rows
-            splines = [term for term in bound.values() if term.startswith("bs(") and term not in given]
-            placeholders = {term: bmb.Prior("Normal", mu=0, sigma=1) for term in splines}
+            multi = [t for t in bound.values() if not t.startswith("hsgp(") and t not in given]
+            placeholders = {term: bmb.Prior("Normal", mu=0, sigma=1) for term in multi}
             model = new_model(
                 formula,
                 frame,
@@ -276,8 +291,8 @@ def build_model(spec: ModelSpec, frame: pd.DataFrame) -> Any:
                 noncentered=spec.noncentered,
                 dropna=True,
             )
-            if splines:
-                model.set_priors(_spline_priors(model, splines))
+            if multi:
+                model.set_priors(_default_bound_priors(model, multi))
             # a bound term's name holds commas, which break the sampled posterior's dimension
             # names (nutpie stores dims comma-separated): store it as cbind, cbind_2, ...
             aliases = {term: alias for alias, term in bound.items()}

@@ -59,18 +59,19 @@ def regularized_horseshoe(
     return pm.Deterministic(name, z * tau * lam_tilde, dims=dims)
 
 
-def shared_normal(name: str, scale: float = 1.0, dims: Any = None, **_: Any) -> Any:
+def shared_normal(name: str, scale: float = 1.0, dims: Any = None, unit: Any = 1.0, **_: Any) -> Any:
     """Return the coefficients ``name`` under one learnt scale (a Bayesian ridge).
 
-    beta_j ~ Normal(0, sigma), sigma ~ HalfNormal(scale): every coefficient of the term is
-    shrunk by the same amount, learnt from all of them (non-centred: beta_j = sigma z_j).
-    Far easier to sample than the horseshoe.
+    beta_j ~ Normal(0, sigma * unit_j), sigma ~ HalfNormal(scale): every coefficient of the
+    term is shrunk by the same amount, learnt from all of them (non-centred: beta_j =
+    sigma unit_j z_j). Far easier to sample than the horseshoe. ``unit`` (1 from a spec; 1 /
+    each column's SD for ``pairs()``'s default) puts the coefficients on a common scale.
     """
     import pymc as pm
 
     sigma = pm.HalfNormal(f"{name}_sigma", sigma=scale)
     z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=dims)
-    return pm.Deterministic(name, z * sigma, dims=dims)
+    return pm.Deterministic(name, z * sigma * unit, dims=dims)
 
 
 #: The function that builds each shrinkage prior's coefficients.

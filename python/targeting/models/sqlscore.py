@@ -22,7 +22,7 @@ the training statistics), ``log1p``, ``log``, ``exp``, ``sqrt``, ``abs``, ``deca
 ``minimum``/``maximum``, B-splines ``bs(x, df=..., degree=...)`` (each basis column a
 piecewise polynomial in SQL, from the fitted knots), Gaussian-process terms
 ``hsgp(x, m=..., c=...)`` (each of the ``m`` basis functions a ``sin`` of ``x`` with the
-training centre, scale and domain), products of one-column terms
+training centre, scale and domain), ``pairs(a, b, ...)`` (a product per pair), products of one-column terms
 (``a:b``), categorical columns and
 ``C(x)`` (each design column a ``case`` on the level), and ``(1|factor)`` group intercepts
 (several factors carry the covariances of each pair's levels, up to ``MAX_LEVEL_PAIRS``; an
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -211,6 +212,9 @@ class _Translator:
             return [_column(comp.name)]
         if comp.call.callee == "cbind":
             return [self.numeric(a) for a in comp.call.args]
+        if comp.call.callee == "pairs":
+            args = [self.numeric(a) for a in comp.call.args]
+            return [_product([a, b]) for a, b in combinations(args, 2)]
         if comp.call.callee == "bs":
             return self.spline(comp.call)
         return [self.numeric(comp.call)]
