@@ -179,11 +179,13 @@ FIRST_MODULES = [
     "test_bad_inputs.py",  # 160, with the shared build
     "test_spark_build.py",  # 136
     "test_incremental.py",  # 122
-    "test_sql_scoring.py",  # 97
+    "test_sql_scoring.py",  # 120
     "test_evaluation.py",  # 85
     "test_uplift.py",  # 71
     "test_model_layer.py",  # 60
     "test_plain_table.py",  # 67
+    "test_spec_init.py",  # 45
+    "test_nonlinear.py",  # 40
     "test_semantic_layer.py",  # 35
     "test_clv.py",  # 37
     "test_nothing_lost.py",  # 35

@@ -276,8 +276,70 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_spec(sub: Any) -> None:
+    """Add ``targeting spec init`` and its options."""
+    spec = sub.add_parser(
+        "spec",
+        help="write a starting spec from a relation's columns (spec init)",
+        description="Spec files: `targeting spec init` writes a starting spec an analyst then edits.",
+    )
+    actions = spec.add_subparsers(dest="action", required=True, metavar="ACTION")
+    init = actions.add_parser(
+        "init",
+        help="profile a relation and write a starting spec",
+        description=(
+            "Profile every column of RELATION but the roles (one query: type, distinct values, "
+            "missing values, range, skewness) and write a spec that fits it: splines for "
+            "continuous numbers (log1p when skewed), other numbers and flags standardised in one "
+            "term under a shared shrinkage prior, text as categories (a varying intercept when "
+            "there are many levels), missing values imputed with an indicator; identifiers, "
+            "dates, constants and declared outcomes are left out, each with the reason in the "
+            "file's header. The spec is checked by loading it before it is written."
+        ),
+    )
+    init.add_argument("relation", help="dbt model name or schema.table")
+    init.add_argument("--label", required=True, help="the 0/1 outcome column")
+    init.add_argument("--id", help="the unit's key column (default: none; rows keyed by content)")
+    init.add_argument("--as-of", help="the cutoff column (a date), for a table of snapshots")
+    init.add_argument("--filter", help="SQL condition selecting the population (one condition)")
+    init.add_argument("--exclude", nargs="+", default=[], metavar="COLUMN", help="columns to leave out")
+    init.add_argument("--name", help="the spec's name (default: from the relation's name)")
+    init.add_argument("--out", required=True, help="the spec file to write")
+    init.add_argument("--force", action="store_true", help="replace --out if it exists")
+    add_db(init, "warehouse file")
+    init.set_defaults(func=_cmd_spec_init)
+
+
+def _cmd_spec_init(args: argparse.Namespace) -> int:
+    from targeting.core.settings import manifest_path
+    from targeting.core.sqlsafe import check_name
+    from targeting.models.specinit import InitRequest, init_spec
+
+    if args.name is not None:
+        check_name(args.name, "--name", "spec init")
+    request = InitRequest(
+        relation=args.relation,
+        label=args.label,
+        out=Path(args.out),
+        db=Path(args.db),
+        id=args.id,
+        as_of=args.as_of,
+        filter=args.filter,
+        exclude=tuple(args.exclude),
+        name=args.name,
+        force=args.force,
+        manifest=manifest_path(),
+    )
+    out, draft = init_spec(request)
+    print(f"wrote {out}: {draft.formula(args.label)}")
+    if draft.skipped:
+        print(f"left out {len(draft.skipped)} column(s); the file's header says why")
+    return 0
+
+
 def register(sub: Any) -> None:
     """Add this module's commands to the ``targeting`` subparsers."""
+    add_spec(sub)
     add_fit(sub)
     add_score(sub)
     add_compile_sql(sub)
