@@ -55,7 +55,7 @@ def test_splines_and_shrunk_pairs_beat_logistic_and_gradient_boosting(
         con.execute("create schema crm")
         con.execute("create table crm.responses as select * from frame")
     spec = tmp_path / "planted.yml"
-    sampler = {"method": "nutpie", "seed": 3, "draws": 200, "tune": 200, "chains": 2}
+    sampler = {"method": "nutpie", "backend": "jax", "seed": 3, "draws": 200, "tune": 200, "chains": 2}
     raw = {"name": "planted", "relation": "crm.responses", "id": "member", "label": "joined"}
     spec.write_text(yaml.safe_dump({**raw, "formula": FORMULA, "sampler": sampler}))
     assert cli.main(["fit", "--spec", str(spec), "--db", str(db), "--quiet"]) == 0
@@ -81,3 +81,24 @@ def test_splines_and_shrunk_pairs_beat_logistic_and_gradient_boosting(
     assert got[(bayes, "roc_auc")] >= got[(boosting, "roc_auc")], got
     assert got[(bayes, "log_loss")] < min(got[(logistic, "log_loss")], got[(boosting, "log_loss")]), got
     assert got[(bayes, "ece")] <= 0.02, got
+
+
+@pytest.mark.parametrize(
+    "formula", ["y ~ cbind(scale(a))", "y ~ cbind(a, b)", "y ~ pairs(a, b)", "y ~ pairs(a, b, c)"]
+)
+def test_bound_terms_without_a_spec_prior_build_with_the_default(formula: str) -> None:
+    """One column or several, a ``cbind`` or ``pairs`` term without a prior builds (Bambi 0.17's
+    own default fails on a multi-column term); a pair of columns is one coefficient."""
+    from targeting.core.modeling import build_model
+    from targeting.core.specs import ModelSpec
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"a": rng.normal(size=200), "b": 3 * rng.normal(size=200), "c": rng.normal(size=200)}
+    )
+    frame["y"] = (rng.random(200) < 0.4).astype(int)
+    model = build_model(ModelSpec(name="t", relation="x.t", id=None, label="y", formula=formula), frame)
+    (term,) = model.components["p"].common_terms.values()
+    columns = 1 if formula in ("y ~ cbind(scale(a))", "y ~ pairs(a, b)") else (2 if "cbind" in formula else 3)
+    assert np.asarray(term.data).reshape(len(frame), -1).shape[1] == columns
+    assert term.prior.name == ("SharedNormal" if "pairs" in formula else "Normal")

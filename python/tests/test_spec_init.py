@@ -29,7 +29,7 @@ from .test_plain_table import _customers
 
 pytestmark = pytest.mark.slow  # fits models
 
-FAST = ["--draws", "200", "--tune", "200", "--chains", "2", "--quiet"]
+FAST = ["--draws", "200", "--tune", "200", "--chains", "2", "--backend", "jax", "--quiet"]
 #: How far below logistic's held-out ROC-AUC a starting spec may land where logistic is the truth.
 NOISE_AUC = 0.005
 #: How far above logistic's held-out log loss it may land there.

@@ -213,13 +213,14 @@ def _default_bound_priors(model: Any, terms: list[str]) -> dict[str, Any]:
     for term in terms:
         data = np.asarray(component.common_terms[term].data, dtype=float)
         sd = data.std(axis=0)
-        unit = 1.0 / np.where(sd > 0, sd, 1.0)
+        # a term of one column (cbind(x), pairs(a, b)) has one coefficient: scalar parameters
+        unit: Any = 1.0 / np.where(sd > 0, sd, 1.0) if data.ndim > 1 else 1.0 / (float(sd) or 1.0)
         if term.startswith("pairs("):
             out[term] = bmb.Prior(
                 "SharedNormal", dist=SHRINKAGE_FUNCTIONS["SharedNormal"], scale=1.0, unit=unit
             )
         else:
-            out[term] = bmb.Prior("Normal", mu=np.zeros(data.shape[1]), sigma=unit)
+            out[term] = bmb.Prior("Normal", mu=np.zeros_like(unit), sigma=unit)
     return out
 
 
