@@ -7,6 +7,7 @@ an unseen category is reported by name; bad columns are refused at load, naming 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -30,6 +31,7 @@ SCORE = ["score", "--allow-failed-diagnostics"]
 EVALUATE = ["evaluate", "--allow-failed-diagnostics"]
 
 FAST = ["--draws", "200", "--tune", "200", "--chains", "2", "--quiet"]
+GATE = ["--allow-failed-diagnostics"]  # reduced samplers: these tests are about mechanics
 REGIONS = ("north", "south", "east", "west")
 
 
@@ -321,3 +323,69 @@ def test_a_spec_without_an_id_cannot_join_a_labels_relation(tmp_path: Path) -> N
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(SpecError, match="labels is joined on the id: name the id column"):
         load_spec(path)
+
+
+def test_a_stack_of_specs_scores_the_mixture_of_their_draws(
+    plain: tuple[Path, Path, pd.DataFrame], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """compare --stack saves the LOO stacking weights; score scores the stack as one mixture."""
+    db, spec, frame = plain
+    # each spec sees half the signal, so the mixture beats both and both get weight
+    spend = _spec(spec.parent, name="response_spend", formula="responded ~ scale(log1p(spend)) + region")
+    visits = _spec(spec.parent, name="response_visits", formula="responded ~ scale(visits) + region")
+    args = [
+        "compare",
+        "--allow-failed-diagnostics",
+        "--stack",
+        str(spend),
+        str(visits),
+        "--db",
+        str(db),
+        *FAST,
+    ]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    stack_id = out.split("stack ")[1].split(" saved")[0]
+    stack = json.loads((tmp_path / "runs" / stack_id / "stack.json").read_text())
+    members = [(m["run_id"], m["weight"]) for m in stack["members"]]
+    assert len(members) == 2 and abs(sum(w for _, w in members) - 1) < 1e-9, members
+
+    draws = 400
+    assert cli.main(["score", "--run", stack_id, "--draws", str(draws), "--db", str(db), *GATE]) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        mixed = con.execute(
+            "select * from ml.customer_scores where run_id = ? order by client_id", [stack_id]
+        ).df()
+        row = con.execute(
+            "select formula, inference_method from ml.model_runs where run_id = ?", [stack_id]
+        ).fetchone()
+    assert len(mixed) == len(frame) and row[1] == "stacking" and row[0].count(" x [") == 2
+    # each member scored alone with its share of the draws: the stack's mean is their weighted mean
+    shares = [max(1, round(w * draws)) for _, w in members]
+    expected = np.zeros(len(mixed))
+    lows, highs = [], []
+    for (run, _), n in zip(members, shares, strict=True):
+        assert cli.main(["score", "--run", run, "--draws", str(n), "--db", str(db), "--quiet", *GATE]) == 0
+        with duckdb.connect(str(db), read_only=True) as con:
+            alone = con.execute(
+                "select * from ml.customer_scores where run_id = ? order by client_id", [run]
+            ).df()
+        assert list(alone["client_id"]) == list(mixed["client_id"])
+        expected += alone["p_mean"].to_numpy() * n / sum(shares)
+        lows.append(alone["p_q05"].to_numpy())
+        highs.append(alone["p_q95"].to_numpy())
+    np.testing.assert_allclose(mixed["p_mean"], expected, rtol=1e-9)
+    # the mixture's interval lies within the members' outer ends
+    assert (mixed["p_q05"] >= np.minimum(*lows) - 1e-12).all() and (
+        mixed["p_q95"] <= np.maximum(*highs) + 1e-12
+    ).all()
+
+    # a stack of one spec, another engine, and a tampered stack file are refused
+    assert cli.main(["compare", "--stack", str(spec), "--db", str(db), *FAST, *GATE]) == 2
+    assert "--stack: stacking weights need at least two specs" in capsys.readouterr().err
+    assert cli.main(["score", "--run", stack_id, "--engine", "sql", "--db", str(db)]) == 2
+    assert "is a stack: it is scored with the fast engine" in capsys.readouterr().err
+    stack["members"][0]["weight"] = 5
+    (tmp_path / "runs" / stack_id / "stack.json").write_text(json.dumps(stack))
+    assert cli.main(["score", "--run", stack_id, "--db", str(db), *GATE]) == 2
+    assert "the member weights do not sum to 1" in capsys.readouterr().err

@@ -238,6 +238,14 @@ def add_compare(sub: Any) -> None:
     add_allow_failed(
         compare, "evaluate a fit that failed its diagnostics (refused otherwise); the tables say so"
     )
+    compare.add_argument(
+        "--stack",
+        action="store_true",
+        help=(
+            "save the specs' LOO stacking weights as a stack (needs specs fitted on the same rows); "
+            "`targeting score --run STACK_ID` scores the mixture"
+        ),
+    )
     add_quiet(compare)
     compare.set_defaults(func=_cmd_compare)
 
@@ -250,7 +258,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     specs = [load_spec(p).with_sampler(**overrides(args)) for p in args.specs]
     result = compare_specs(
-        specs, Path(args.db), progress=not args.quiet, allow_failed_diagnostics=args.allow_failed_diagnostics
+        specs,
+        Path(args.db),
+        progress=not args.quiet,
+        allow_failed_diagnostics=args.allow_failed_diagnostics,
+        stack=args.stack,
     )
     cols = [
         c
@@ -273,6 +285,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 220, "display.max_columns", 20, "display.precision", 4):
         print(result.table[cols].to_string(index=False))
     print(f"table: {result.csv.resolve()}")
+    if result.stack is not None:
+        parts = " + ".join(f"{w:.3f} x {run}" for run, w in result.stack.members)
+        stack_id = result.stack.stack_id
+        print(f"stack {stack_id} saved: {parts}; score it with `targeting score --run {stack_id}`")
     return 0
 
 

@@ -15,6 +15,7 @@ from targeting.models import runs
 from targeting.models.evaluate import evaluate_run
 from targeting.models.fit import fit_spec
 from targeting.models.metrics import BAYES
+from targeting.models.stack import Stack, save_stack
 
 #: Above this many (rows x draws) log-likelihood values, LOO uses a thinned posterior.
 MAX_LOGLIK_VALUES = 40_000_000
@@ -26,6 +27,7 @@ class Comparison:
 
     table: pd.DataFrame
     csv: Path
+    stack: Stack | None = None
 
 
 def _loo_input(run_id: str, root: Path | None) -> object:
@@ -59,6 +61,7 @@ def compare_specs(
     out: Path | None = None,
     root: Path | None = None,
     allow_failed_diagnostics: bool = False,
+    stack: bool = False,
 ) -> Comparison:
     """Fit each spec, then compare by PSIS-LOO (ArviZ's compare and stacking) and out-of-time metrics.
 
@@ -68,6 +71,10 @@ def compare_specs(
     LOO is only comparable between models fitted to the same rows; when the specs' training
     rows differ (other filters or cutoffs), the LOO columns are left empty and the table
     says so, and the ranking falls back to the out-of-time log loss.
+
+    With ``stack``, the specs' stacking weights are saved as a stack
+    (:mod:`targeting.models.stack`) that ``score`` scores as one mixture; it needs LOO, so
+    specs fitted on different rows are refused (after the table is written).
 
     A spec whose fit fails its diagnostics stops the comparison (its evaluation would be
     written to ``ml.model_evaluations``) unless ``allow_failed_diagnostics``; the table's
@@ -146,4 +153,12 @@ def compare_specs(
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / f"compare-{'-'.join(s.name for s in specs)}.csv"
     table.to_csv(csv, index=False)
-    return Comparison(table, csv)
+    saved = None
+    if stack:
+        if not (same_rows and len(specs) > 1):
+            raise SpecError(
+                f"compare --stack: stacking weights need at least two specs fitted on the same rows "
+                f"(training rows: {n_train}); the comparison is in {csv}"
+            )
+        saved = save_stack(dict(zip(table["run_id"], table["weight"].astype(float), strict=True)), root)
+    return Comparison(table, csv, saved)

@@ -30,7 +30,7 @@ from targeting.core.predict import (
     unseen_levels,
 )
 from targeting.core.sqlsafe import ident, one_row
-from targeting.models import runs, sqlscore
+from targeting.models import runs, sqlscore, stack
 from targeting.models.runs import RunError, SavedRun
 
 #: Scoring engines: ``fast`` (X @ B per chunk, linpred.py), ``bambi`` (Model.predict) and
@@ -83,6 +83,55 @@ def check_schema(saved: SavedRun, available: dict[str, str], relation: str) -> N
         )
 
 
+@dataclass
+class Usable:
+    """The rows of a chunk a run can score, imputed, with their design and why others cannot."""
+
+    mask: np.ndarray  # over the chunk's rows
+    rows: pd.DataFrame
+    x: np.ndarray | None
+    unseen: dict[str, dict[str, int]]
+    nonfinite: dict[str, int]
+
+
+def usable_rows(
+    saved: SavedRun, component: Any, fixed_levels: Mapping[str, set[str]], chunk: pd.DataFrame
+) -> Usable:
+    """Apply the run's imputation, then keep the rows with every predictor, known categories and finite terms.
+
+    The imputation comes first (the values learnt at fit time): only the columns whose rule is
+    drop can still be missing.
+    """
+    chunk = saved.imputation.apply(chunk)
+    new, unseen = unseen_categories(chunk, dict(fixed_levels))
+    keep = ~(chunk[saved.record.predictors].isna().any(axis=1).to_numpy() | new)
+    rows = chunk[keep].reset_index(drop=True)
+    x = common_design(component, rows) if len(rows) else None
+    bad, counts = nonfinite_rows(component, x)
+    if bad.any():
+        rows, x = rows[~bad].reset_index(drop=True), x[~bad]  # type: ignore[index]
+        keep[np.flatnonzero(keep)[bad]] = False
+    return Usable(keep, rows, x, unseen, counts)
+
+
+def ranked_scores(pieces: dict[str, list[np.ndarray]], as_of: date | None) -> pd.DataFrame:
+    """Join the chunks' score columns; add the cutoff, the rank and the decile.
+
+    The rank puts the highest ``p_mean`` first, ties by client id (text ids sort as text).
+    """
+    scores = pd.DataFrame({name: np.concatenate(parts) for name, parts in pieces.items()})
+    order = scores.sort_values(["p_mean", "client_id"], ascending=[False, True], kind="stable").index
+    rank = np.empty(len(scores), dtype=np.int64)
+    rank[order.to_numpy()] = np.arange(1, len(scores) + 1)
+    del order
+    # one value for every row (pandas-stubs do not list NaT among insert's scalars)
+    cutoff_value: Any = pd.Timestamp(as_of) if as_of is not None else pd.NaT
+    scores.insert(1, "as_of_date", cutoff_value)
+    scores["rank"] = rank
+    scores["decile"] = (np.ceil(rank * 10 / len(scores))).astype(np.int32)
+    return scores
+
+
 def score_run(
     run: str,
     db: Path,
@@ -127,6 +176,13 @@ def score_run(
     if draws is not None and draws < 0:
         raise ValueError(f"draws must be >= 0 (0 = all), got {draws}")
     chunk_rows = chunk_rows or DEFAULT_CHUNK_ROWS[engine]
+    if stack.is_stack(run, root):
+        if engine != "fast":
+            raise ValueError(f"{run} is a stack: it is scored with the fast engine (draws of each member)")
+        result: ScoreResult = stack.score_stack(
+            run, db, chunk_rows, progress, root, draws, allow_failed_diagnostics
+        )
+        return result
     start = time.perf_counter()
     saved = runs.load_run(run, root)
     saved.require_diagnostics(allow_failed_diagnostics, "score")
@@ -160,21 +216,12 @@ def score_run(
         if total == 0:
             raise RunError(f"no rows to score in {relation} at its latest cutoff with filter {spec.filter!r}")
         done = reported = 0
-        imputation = saved.imputation
-        for chunk in warehouse.iter_scoring_frames(con, src, predictors, as_of, chunk_rows):
-            # the run's imputation first (the values learnt at fit time): only the columns
-            # whose rule is drop can still be missing
-            chunk = imputation.apply(chunk)
-            new, unseen_counts = unseen_categories(chunk, fixed_levels)
-            add_counts(unseen_fixed, unseen_counts)
-            missing = chunk[predictors].isna().any(axis=1).to_numpy() | new
-            chunk = chunk[~missing].reset_index(drop=True)
-            x = common_design(component, chunk) if len(chunk) else None
-            bad, counts = nonfinite_rows(component, x)
-            add_term_counts(nonfinite, counts)
-            if bad.any():
-                chunk, x = chunk[~bad].reset_index(drop=True), x[~bad]  # type: ignore[index]
-            n_skipped += int(missing.sum()) + int(bad.sum())
+        for raw in warehouse.iter_scoring_frames(con, src, predictors, as_of, chunk_rows):
+            usable = usable_rows(saved, component, fixed_levels, raw)
+            add_counts(unseen_fixed, usable.unseen)
+            add_term_counts(nonfinite, usable.nonfinite)
+            n_skipped += len(raw) - int(usable.mask.sum())
+            chunk, x = usable.rows, usable.x
             if fast is not None:
                 summary, unseen = fast.summary(chunk, x), unseen_levels(chunk, factors, levels)
             else:
@@ -184,7 +231,7 @@ def score_run(
             columns = {"client_id": ids, **summary, "used_population_level": unseen}
             for name, values in columns.items():
                 pieces.setdefault(name, []).append(values)
-            done += len(missing)
+            done += len(raw)
             if progress and (done - reported >= total / 20 or done == total):
                 reported = done
                 print(f"[score] {done:,}/{total:,} rows", file=sys.stderr, flush=True)
@@ -193,18 +240,8 @@ def score_run(
             f"no row of {relation} could be scored: every row has a missing predictor or a "
             f"category unseen in training ({describe_unseen(unseen_fixed) or 'none unseen'})"
         )
-    scores = pd.DataFrame({name: np.concatenate(parts) for name, parts in pieces.items()})
+    scores = ranked_scores(pieces, as_of)
     del pieces
-    # rank: highest p_mean first, ties by client id (text ids sort as text)
-    order = scores.sort_values(["p_mean", "client_id"], ascending=[False, True], kind="stable").index
-    rank = np.empty(len(scores), dtype=np.int64)
-    rank[order.to_numpy()] = np.arange(1, len(scores) + 1)
-    del order
-    # one value for every row (pandas-stubs do not list NaT among insert's scalars)
-    cutoff_value: Any = pd.Timestamp(as_of) if as_of is not None else pd.NaT
-    scores.insert(1, "as_of_date", cutoff_value)
-    scores["rank"] = rank
-    scores["decile"] = (np.ceil(rank * 10 / len(scores))).astype(np.int32)
     seconds = time.perf_counter() - start
     run_row = _run_row(saved, as_of, len(scores), n_unseen, seconds)
     warehouse.write_run(db, run_row, scores)
@@ -229,9 +266,9 @@ def _run_row(
         "inference_method": spec.sampler.method,
         "sampler": str(rec.sampler),
         "relation": rec.relation,
-        "train_as_of_min": _date(rec.train_as_of_min),
-        "train_as_of_max": _date(rec.train_as_of_max),
-        "scored_as_of": _date(as_of),
+        "train_as_of_min": cutoff_date(rec.train_as_of_min),
+        "train_as_of_max": cutoff_date(rec.train_as_of_max),
+        "scored_as_of": cutoff_date(as_of),
         "n_train_rows": rec.n_train_rows,
         "n_train_positives": rec.n_train_positives,
         "n_scored": n_scored,
@@ -372,7 +409,7 @@ def add_term_counts(total: dict[str, int], more: dict[str, int]) -> None:
         total[term] = total.get(term, 0) + n
 
 
-def _date(value: Any) -> date | None:
+def cutoff_date(value: Any) -> date | None:
     """Return a cutoff as a date, ``None`` for a plain table's missing cutoff."""
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
 
