@@ -385,8 +385,13 @@ def fit_model(model: Any, spec: ModelSpec, progress: bool = True) -> tuple[Any, 
         # single precision on JAX: nutpie's float64 bookkeeping arrays are truncated, as meant
         warnings.filterwarnings("ignore", message="Explicitly requested dtype float64")
         if s.method == "vi":
-            approx = model.fit(inference_method="vi", random_seed=s.seed, progressbar=progress)
-            idata = approx.sample(s.draws * s.chains, random_seed=s.seed)
+            try:
+                approx = model.fit(inference_method="vi", random_seed=s.seed, progressbar=progress)
+            except FloatingPointError as exc:  # PyMC's ADVI stops at a NaN objective
+                raise SpecError(
+                    f"vi: the optimisation diverged ({exc}); use an MCMC method such as nutpie, or laplace"
+                ) from exc
+            idata = _drop_response(model, approx.sample(s.draws * s.chains, random_seed=s.seed))
             idata = _reshape_draws(idata, s.chains)
         elif s.method == "laplace":
             idata = _reshape_draws(laplace(model, s.draws * s.chains, s.seed), s.chains)
@@ -470,7 +475,11 @@ def laplace(model: Any, draws: int, seed: int) -> Any:
             trace.record(point=values, in_warmup=False)
         idata = pm.to_inference_data(pm.backends.base.MultiTrace([trace]), model=pm_model)
     idata = model.backend._clean_results(idata, omit_offsets=True, include_response_params=False)
-    # the likelihood's parameters (one value per training row and draw), as MCMC leaves them out
+    return _drop_response(model, idata)
+
+
+def _drop_response(model: Any, idata: Any) -> Any:
+    """Drop the likelihood's parameters (one value per training row and draw), as MCMC does."""
     response = [name for name in model.family.likelihood.params if name in idata.posterior]
     idata.posterior = idata.posterior.drop_vars(response)
     if "__obs__" in idata.posterior.dims:
