@@ -63,6 +63,7 @@ def _table(path: Path, n: int = 3000, seed: int = 4, spend_missing_every: int = 
             "activity": activity,
             "spend": spend,
             "tier": rng.choice(["bronze", "silver", "gold", None], size=n, p=[0.5, 0.3, 0.15, 0.05]),
+            "rating": rng.integers(1, 4, n),  # three values: too few for a spline
         }
     )
     if spend_missing_every:
@@ -102,6 +103,11 @@ BAD_SPECS = {
     ),
     "unknown model": ({"models": ["forest"]}, "models must be a non-empty list"),
     "holdout share of 1": ({"holdout_share": 1}, "holdout_share must be a number in (0.0, 1.0)"),
+    "spline of a column with three values": (
+        {"features": ["bs(rating)"]},
+        "feature 'bs(rating)' has 3 distinct values in the training half; a spline needs more than 4",
+    ),
+    "spline of a spline": ({"features": ["bs(bs(activity))"]}, "is not a column name or one of"),
 }
 
 
@@ -122,7 +128,8 @@ BAD_DATA = {
         "control arm 'none' is unknown",
     ),
     "a unit assigned twice": (
-        "insert into lab.trial select shopper, 'app', bought, activity, spend, tier from lab.trial limit 3",
+        "insert into lab.trial by name "
+        "select shopper, 'app' as cell, bought, activity, spend, tier from lab.trial limit 3",
         "assign a unit twice, e.g. shopper S-",
     ),
     "outcome not binary": (
@@ -152,13 +159,17 @@ def test_bad_experiment_table_is_refused(case: str, tmp_path: Path, capsys: pyte
 
 @pytest.mark.slow
 def test_three_arm_table_of_its_own(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """Text ids, three arms, a feature with nulls imputed by the spec's missing-value policy:
-    uplift per treatment arm for every unit, the planted one found, results written."""
+    """Text ids, three arms, a spline feature, a feature with nulls imputed by the spec's
+    missing-value policy: uplift per treatment arm for every unit, the planted one found,
+    results written."""
     db = tmp_path / "wh.duckdb"
     frame = _table(db, spend_missing_every=11)
-    spec = _spec(tmp_path, missing={"columns": {"spend": "median"}})
+    # the planted effect is a threshold in activity: a spline feature (4 basis columns) shapes it
+    features = ["bs(activity)", "log1p(spend)"]
+    spec = _spec(tmp_path, features=features, missing={"columns": {"spend": "median"}})
     assert cli.main(["uplift", "--spec", str(spec), "--db", str(db), "--allow-failed-diagnostics"]) == 0
     err = capsys.readouterr().err
+    assert "interaction model: 6 features x 2 treatment arm(s)" in err, err  # 4 + spend + its indicator
     median = frame["spend"].median()  # of all rows: the training half's is close, not equal
     assert (
         "0 dropped for a missing feature" in err and "imputed spend = " in err and "(+ indicator)" in err

@@ -40,7 +40,7 @@ from targeting.core.specs import ModelSpec
 from targeting.core.sqlsafe import ident, unit_source
 from targeting.core.warehouse import connect
 from targeting.uplift import stats as upliftstats
-from targeting.uplift.spec import UpliftSpec
+from targeting.uplift.spec import SPLINE_DF, UpliftSpec, spline_basis
 
 TOP_SHARES = (0.1, 0.2, 0.3)
 #: Fewest training units of a level, in every arm, for a column of its own.
@@ -182,8 +182,25 @@ def design(spec: UpliftSpec, units: pd.DataFrame) -> Design:
     except missing.MissingPolicyError as exc:
         raise DataError(str(exc)) from None
     filled = imputation.apply(values)
-    names = [f.term for f in numeric] + imputation.terms()
-    blocks = [f.values(filled[f.column].to_numpy()) for f in numeric]
+    names: list[str] = []
+    blocks: list[np.ndarray] = []
+    for f in numeric:
+        column = f.values(filled[f.column].to_numpy())
+        if f.transform == "bs":
+            # a spline: one feature per basis column, the knots from the training half
+            distinct = np.unique(column[train]).size
+            if distinct <= SPLINE_DF:
+                raise DataError(
+                    f"{where}: feature {f.term!r} has {distinct} distinct values in the training half; "
+                    f"a spline needs more than {SPLINE_DF} (use the column itself)"
+                )
+            basis = spline_basis(column, train)
+            names += [f"{f.term}[{j}]" for j in range(1, basis.shape[1] + 1)]
+            blocks += list(basis.T)
+        else:
+            names.append(f.term)
+            blocks.append(column)
+    names += imputation.terms()
     blocks += [filled[c].to_numpy(dtype=float) for c in imputation.terms()]
     arm_of = units["arm"].to_numpy()
     for f in text:

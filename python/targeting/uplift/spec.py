@@ -16,7 +16,9 @@ An analyst edits one YAML file; nothing about the apparel data is assumed::
 
 A feature is a numeric or text column (text: a category, one-hot against its most frequent
 level, see :func:`targeting.uplift.model.design`), or one of ``log1p(col)``, ``sqrt(col)``,
-``abs(col)`` of a numeric column: the
+``abs(col)`` of a numeric column, or ``bs(col)``, a smooth effect of it (a cubic B-spline of
+:data:`SPLINE_DF` columns, knots at the training half's quantiles, each column a feature of
+its own, so the interaction model can give it an arm-specific shape): the
 transform is applied by name from a fixed table, never evaluated as code. ``missing`` is the
 missing-value policy every command shares (:mod:`targeting.core.missing`): a unit missing a
 feature whose rule is drop is left out (counted); an imputed feature takes the value learnt on
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,8 +45,17 @@ import numpy as np
 from targeting.core.missing import MissingPolicy
 from targeting.core.specs import Sampler, SpecError, parse_sampler, read_missing, read_spec_file
 
-#: The transforms a feature may name, applied to a numeric column.
-FEATURE_TRANSFORMS = {"log1p": np.log1p, "sqrt": np.sqrt, "abs": np.abs}
+#: The transforms a feature may name, applied to a numeric column. ``bs`` keeps the values:
+#: the model's design expands them into a spline basis (:func:`spline_basis`).
+FEATURE_TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "log1p": np.log1p,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "bs": np.asarray,
+}
+#: Basis columns of a ``bs(col)`` feature (a cubic B-spline: interior knots at the training
+#: half's quantiles).
+SPLINE_DF = 4
 MODELS = ("interaction", "two_model")
 #: Fewest bootstrap resamples: fewer leave the held-out metrics' intervals undefined or noise.
 MIN_BOOTSTRAP = 20
@@ -63,7 +75,26 @@ class Feature:
     def values(self, raw: np.ndarray) -> np.ndarray:
         """Apply the transform (if any) to the column's values."""
         data = np.asarray(raw, dtype=float)
-        return FEATURE_TRANSFORMS[self.transform](data) if self.transform else data
+        return np.asarray(FEATURE_TRANSFORMS[self.transform](data)) if self.transform else data
+
+
+def spline_basis(x: np.ndarray, train: np.ndarray, df: int = SPLINE_DF) -> np.ndarray:
+    """Cubic B-spline basis of ``x``: ``df`` columns at most, knots from the ``train`` rows.
+
+    Interior knots sit at the training values' quantiles (repeated ones dropped), the boundary
+    knots at their minimum and maximum; values outside that range are clipped to it (a spline
+    extrapolated past its data is a guess). The first basis function is left out: the model
+    has an intercept. A column with fewer distinct training values gets fewer columns.
+    """
+    from scipy.interpolate import BSpline
+
+    seen = x[train]
+    low, high = float(seen.min()), float(seen.max())
+    inner = np.unique(np.quantile(seen, np.linspace(0, 1, df - 1)[1:-1]))
+    inner = inner[(inner > low) & (inner < high)]
+    knots = np.concatenate([[low] * 4, inner, [high] * 4])
+    basis = BSpline.design_matrix(np.clip(x, low, high), knots, 3).toarray()
+    return np.asarray(basis[:, 1:])
 
 
 @dataclass(frozen=True)
