@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -41,9 +42,29 @@ def env(scored: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPat
     return private_copy(scored, tmp_path, monkeypatch)
 
 
-def _refused(argv: list[str], db: Path, capsys: pytest.CaptureFixture, fragments: list[str]) -> str:
-    """Run the CLI, expect exit 2 with one error line holding every fragment; return it."""
-    before = fingerprints(db)
+@pytest.fixture(scope="module")
+def attacked(
+    scored: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, Path, dict]]:
+    """One copy of the scored warehouse for every refused spec, and its fingerprints.
+
+    A refused spec must leave every table as it was (each case checks it against these
+    fingerprints), so the cases can share the copy: one that changed a table fails there.
+    """
+    mp = pytest.MonkeyPatch()
+    db, runs = private_copy(scored, tmp_path_factory.mktemp("attacked"), mp)
+    yield db, runs, fingerprints(db)
+    mp.undo()
+
+
+def _refused(
+    argv: list[str], db: Path, capsys: pytest.CaptureFixture, fragments: list[str], before: dict | None = None
+) -> str:
+    """Run the CLI, expect exit 2 with one error line holding every fragment; return it.
+
+    ``before``: the warehouse's fingerprints, when the caller already has them.
+    """
+    before = fingerprints(db) if before is None else before
     capsys.readouterr()
     code = cli.main(argv)
     err = capsys.readouterr().err
@@ -258,15 +279,14 @@ SPEC_ATTACKS: dict[str, tuple[dict[str, object], list[str]]] = {
 
 @pytest.mark.parametrize("case", list(SPEC_ATTACKS))
 def test_spec_attack_is_refused(
-    case: str, env: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+    case: str, attacked: tuple[Path, Path, dict], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    db, runs = env
+    db, runs, before = attacked
     changes, fragments = SPEC_ATTACKS[case]
     changes = json.loads(json.dumps(changes).replace("{pwned}", str(_pwned(tmp_path))))
     runs_before = sorted(p.name for p in runs.iterdir())
-    _refused(
-        ["fit", "--spec", str(write_spec(tmp_path, **changes)), "--db", str(db), *FAST], db, capsys, fragments
-    )
+    argv = ["fit", "--spec", str(write_spec(tmp_path, **changes)), "--db", str(db), *FAST]
+    _refused(argv, db, capsys, fragments, before)
     assert not _pwned(tmp_path).exists()
     assert sorted(p.name for p in runs.iterdir()) == runs_before
 
