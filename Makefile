@@ -42,6 +42,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
 	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements.lock -e '.[dev]' || \
 		$(BIN)/python -m pip install -q -r requirements.lock -e '.[dev]'
+	@# PySpark ships only a source archive, which uv unpacks into a new cache entry (about
+	@# 0.5-1.4 GB) at each fresh install: repeated fresh-clone runs filled this machine's disk
+	@# (62 GB of stale entries). Pruning keeps the entries the install still uses.
+	-$(BIN)/uv cache prune -q
 	@touch $@
 
 install: $(STAMP)  ## create .venv and install the pinned dependency set

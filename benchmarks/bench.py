@@ -27,10 +27,12 @@ Sections (``BENCH_SECTIONS``, default ``mart,fit,score``):
   /proc each second while it runs.
 * convergence (not in the default): a generated 64k-unit, three-arm e-mail experiment (the
   shape of a public one: recency, spend history, text columns, ~15% visit rate, two treatment
-  arms with different effects, no id) run through ``targeting uplift`` with the shipped uplift
-  spec's models and sampler settings, and ``targeting fit`` with the shipped model spec's
-  sampler: max r_hat, min bulk ESS, divergences and sampling seconds per model, against the
-  gate (r_hat <= 1.01, no divergences).
+  arms with different, feature-dependent effects, no id) run through ``targeting uplift``
+  once per uplift model (the two-model approach, then the interaction model) with the
+  shipped uplift spec's sampler settings, and ``targeting fit`` with the shipped model spec's
+  sampler: max r_hat, min bulk ESS, divergences, wall time and held-out Qini AUC per arm,
+  against the gate (r_hat <= 1.01, no divergences), and the interaction model's wall time over
+  the two-model approach's and its Qini AUC minus theirs.
 * precision (not in the default): the plain spec (python/specs/purchase_90d.yml) fitted in
   float64 and in float32 on the bench warehouse, each evaluated out of time: fit time, r_hat,
   bulk ESS, divergences, ROC-AUC and log loss side by side.
@@ -714,28 +716,51 @@ def bench_convergence() -> dict[str, object]:
         "sampler": model["sampler"],  # the shipped model spec's sampler, unchanged
     }
     results: dict[str, object] = {"units": EXPERIMENT_UNITS, "arms": list(EXPERIMENT_ARMS)}
-    for name, spec in (("uplift", uplift), ("fit", fit_spec)):
-        path = DATA / f"bench_{name}_64k.yml"
-        path.write_text(yaml.safe_dump(spec, sort_keys=False))
-        env = {
-            "MM_RUNS_DIR": str(DATA / "runs_convergence"),
-            "MM_REPORTS_DIR": str(DATA / "reports_convergence"),
-        }
-        cmd = [str(BIN / "targeting"), name, "--spec", str(path), "--db", str(db), "--quiet"]
-        if name == "uplift":
-            cmd.append("--allow-failed-diagnostics")  # record the figures even when the gate fails
-        r = measure(f"{name} on the 64k three-arm experiment", cmd, env)
-        if name == "uplift":
-            import duckdb
+    env = {"MM_RUNS_DIR": str(DATA / "runs_convergence"), "MM_REPORTS_DIR": str(DATA / "reports_convergence")}
+    import duckdb
 
-            with duckdb.connect(str(db), read_only=True) as con:
-                r["diagnostics"] = con.execute(
-                    "select any_value(diagnostics) from ml.uplift_evaluations"
-                ).fetchone()[0]
-        else:
-            r.update({k: v for k, v in _fit_diagnostics(DATA / "runs_convergence").items() if k != "run"})
-        print(f"    {r.get('diagnostics') or r}", flush=True)
-        results[name] = r
+    # each uplift model alone: its wall time, its diagnostics and its held-out Qini per arm
+    for model_name in ("two_model", "interaction"):
+        path = DATA / f"bench_uplift_{model_name}_64k.yml"
+        spec = {**uplift, "name": f"bench_email_uplift_{model_name}", "models": [model_name]}
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        cmd = [str(BIN / "targeting"), "uplift", "--spec", str(path), "--db", str(db), "--quiet"]
+        cmd.append("--allow-failed-diagnostics")  # record the figures even when the gate fails
+        r = measure(f"uplift {model_name} on the 64k three-arm experiment", cmd, env)
+        with duckdb.connect(str(db), read_only=True) as con:
+            run = con.execute(
+                "select run_id from ml.uplift_evaluations where run_id like ? "
+                "order by created_at desc limit 1",
+                [f"bench_email_uplift_{model_name}-%"],
+            ).fetchone()[0]
+            r["diagnostics"] = con.execute(
+                "select any_value(diagnostics) from ml.uplift_evaluations where run_id = ?", [run]
+            ).fetchone()[0]
+            r["qini_auc"] = dict(
+                con.execute(
+                    "select arm, value from ml.uplift_evaluations where run_id = ? and ranking = 'uplift' "
+                    "and metric = 'qini_auc' order by arm",
+                    [run],
+                ).fetchall()
+            )
+        print(f"    {r['diagnostics']}; Qini AUC {r['qini_auc']}", flush=True)
+        results[f"uplift_{model_name}"] = r
+    two, inter = results["uplift_two_model"], results["uplift_interaction"]
+    assert isinstance(two, dict) and isinstance(inter, dict)
+    results["uplift_interaction_over_two_model"] = {
+        "wall_time_ratio": round(inter["seconds"] / two["seconds"], 2),
+        "qini_auc_difference": {
+            a: round(inter["qini_auc"][a] - two["qini_auc"][a], 5) for a in two["qini_auc"]
+        },
+    }
+    print(f"    interaction / two-model: {results['uplift_interaction_over_two_model']}", flush=True)
+    path = DATA / "bench_fit_64k.yml"
+    path.write_text(yaml.safe_dump(fit_spec, sort_keys=False))
+    cmd = [str(BIN / "targeting"), "fit", "--spec", str(path), "--db", str(db), "--quiet"]
+    r = measure("fit on the 64k three-arm experiment", cmd, env)
+    r.update({k: v for k, v in _fit_diagnostics(DATA / "runs_convergence").items() if k != "run"})
+    print(f"    {r}", flush=True)
+    results["fit"] = r
     return results
 
 

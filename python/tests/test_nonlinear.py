@@ -22,6 +22,8 @@ import yaml
 from targeting.cli import main as cli
 from targeting.models import runs
 
+from .conftest import table_warehouse
+
 pytestmark = pytest.mark.slow  # fits models
 
 ROWS = 4000
@@ -47,13 +49,7 @@ def _members(n: int = ROWS, seed: int = 7) -> pd.DataFrame:
 def test_splines_and_shrunk_pairs_beat_logistic_and_gradient_boosting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MM_REPORTS_DIR", str(tmp_path / "reports"))
-    db = tmp_path / "responses.duckdb"
-    with duckdb.connect(str(db)) as con:
-        con.register("frame", _members())
-        con.execute("create schema crm")
-        con.execute("create table crm.responses as select * from frame")
+    db = table_warehouse(tmp_path, monkeypatch, "crm.responses", _members(), "responses")
     spec = tmp_path / "planted.yml"
     sampler = {"method": "nutpie", "backend": "jax", "seed": 3, "draws": 200, "tune": 200, "chains": 2}
     raw = {"name": "planted", "relation": "crm.responses", "id": "member", "label": "joined"}

@@ -114,6 +114,23 @@ def usable_rows(
     return Usable(keep, rows, x, unseen, counts)
 
 
+def add_chunk(
+    pieces: dict[str, list[np.ndarray]], keys: pd.Series, summary: dict[str, np.ndarray], unseen: np.ndarray
+) -> None:
+    """Append one chunk's score columns (its keys as text) to ``pieces``."""
+    ids = keys.astype(str).to_numpy(dtype=object)
+    for name, values in {"client_id": ids, **summary, "used_population_level": unseen}.items():
+        pieces.setdefault(name, []).append(values)
+
+
+def report_progress(progress: bool, done: int, reported: int, total: int) -> int:
+    """Print ``done/total`` rows every twentieth of the way (and at the end); return what was reported."""
+    if progress and (done - reported >= total / 20 or done == total):
+        print(f"[score] {done:,}/{total:,} rows", file=sys.stderr, flush=True)
+        return done
+    return reported
+
+
 def ranked_scores(pieces: dict[str, list[np.ndarray]], as_of: date | None) -> pd.DataFrame:
     """Join the chunks' score columns; add the cutoff, the rank and the decile.
 
@@ -227,14 +244,9 @@ def score_run(
             else:
                 summary, unseen = predict_summary(model, idata, chunk, factors, levels)
             n_unseen += int(unseen.sum())
-            ids = chunk[spec.key].astype(str).to_numpy(dtype=object)
-            columns = {"client_id": ids, **summary, "used_population_level": unseen}
-            for name, values in columns.items():
-                pieces.setdefault(name, []).append(values)
+            add_chunk(pieces, chunk[spec.key], summary, unseen)
             done += len(raw)
-            if progress and (done - reported >= total / 20 or done == total):
-                reported = done
-                print(f"[score] {done:,}/{total:,} rows", file=sys.stderr, flush=True)
+            reported = report_progress(progress, done, reported, total)
     if not pieces:
         raise RunError(
             f"no row of {relation} could be scored: every row has a missing predictor or a "

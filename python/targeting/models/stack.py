@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -189,9 +188,11 @@ def score_stack(
     from targeting.models.score import (
         ScoreResult,
         _report,
+        add_chunk,
         add_term_counts,
         check_schema,
         ranked_scores,
+        report_progress,
         usable_rows,
     )
 
@@ -237,14 +238,10 @@ def score_stack(
             if p_draws and len(p_draws[0]):
                 summary = summarise_draws(np.concatenate(p_draws, axis=1).T)
                 rows0 = usable[0].rows[common[usable[0].mask]]
-                ids = rows0[first.spec.key].astype(str).to_numpy(dtype=object)
                 n_unseen += int(unseen.sum())
-                for name, values in {"client_id": ids, **summary, "used_population_level": unseen}.items():
-                    pieces.setdefault(name, []).append(values)
+                add_chunk(pieces, rows0[first.spec.key], summary, unseen)
             done += len(raw)
-            if progress and (done - reported >= total / 20 or done == total):
-                reported = done
-                print(f"[score] {done:,}/{total:,} rows", file=sys.stderr, flush=True)
+            reported = report_progress(progress, done, reported, total)
     if not pieces:
         raise RunError(f"no row of {first.record.relation} can be scored by every member of stack {stack_id}")
     scores = ranked_scores(pieces, as_of)
