@@ -82,6 +82,11 @@ def compare_specs(
     """
     import arviz as az
 
+    if stack and len(specs) < 2:
+        raise SpecError(
+            f"compare --stack: stacking weights need at least two specs fitted on the same rows; "
+            f"got {len(specs)}"
+        )
     by_name: dict[str, list[str]] = {}
     for spec in specs:
         by_name.setdefault(spec.name, []).append(str(spec.path or spec.name))
