@@ -351,7 +351,12 @@ def test_a_stack_of_specs_scores_the_mixture_of_their_draws(
     assert len(members) == 2 and abs(sum(w for _, w in members) - 1) < 1e-9, members
 
     draws = 400
+    # a category neither member saw: one row left out, counted once (both members read region)
+    with duckdb.connect(str(db)) as con:
+        con.execute("insert into crm.customers values ('X00001', 'atlantis', 10.0, 1, 'new', 0)")
+    capsys.readouterr()
     assert cli.main(["score", "--run", stack_id, "--draws", str(draws), "--db", str(db), *GATE]) == 0
+    assert "region: 'atlantis' (1 rows)" in capsys.readouterr().err
     with duckdb.connect(str(db), read_only=True) as con:
         mixed = con.execute(
             "select * from ml.customer_scores where run_id = ? order by client_id", [stack_id]
@@ -385,6 +390,8 @@ def test_a_stack_of_specs_scores_the_mixture_of_their_draws(
     assert "--stack: stacking weights need at least two specs" in capsys.readouterr().err
     assert cli.main(["score", "--run", stack_id, "--engine", "sql", "--db", str(db)]) == 2
     assert "is a stack: it is scored with the fast engine" in capsys.readouterr().err
+    assert cli.main(["score", "--run", "stack-../../etc", "--db", str(db)]) == 2
+    assert "run id 'stack-../../etc' must start with a letter or digit" in capsys.readouterr().err
     stack["members"][0]["weight"] = 5
     (tmp_path / "runs" / stack_id / "stack.json").write_text(json.dumps(stack))
     assert cli.main(["score", "--run", stack_id, "--db", str(db), *GATE]) == 2

@@ -141,6 +141,11 @@ class RunRecord:
     #: the record's layout (RUN_FORMAT_VERSION when written)
     format_version: int = RUN_FORMAT_VERSION
 
+    def level_sets(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        """Return the training levels of each fixed-effect text column and of each group factor."""
+        fixed = {column: set(values) for column, values in self.fixed_levels.items()}
+        return fixed, {factor: set(values) for factor, values in self.group_levels.items()}
+
     def to_json(self) -> str:
         """Return the record as indented JSON."""
         return json.dumps(asdict(self), indent=2, default=str) + "\n"

@@ -95,7 +95,7 @@ class Usable:
 
 
 def usable_rows(
-    saved: SavedRun, component: Any, fixed_levels: Mapping[str, set[str]], chunk: pd.DataFrame
+    saved: SavedRun, component: Any, fixed_levels: dict[str, set[str]], chunk: pd.DataFrame
 ) -> Usable:
     """Apply the run's imputation, then keep the rows with every predictor, known categories and finite terms.
 
@@ -103,7 +103,7 @@ def usable_rows(
     drop can still be missing.
     """
     chunk = saved.imputation.apply(chunk)
-    new, unseen = unseen_categories(chunk, dict(fixed_levels))
+    new, unseen = unseen_categories(chunk, fixed_levels)
     keep = ~(chunk[saved.record.predictors].isna().any(axis=1).to_numpy() | new)
     rows = chunk[keep].reset_index(drop=True)
     x = common_design(component, rows) if len(rows) else None
@@ -208,8 +208,7 @@ def score_run(
     spec, rec = saved.spec, saved.record
     relation = rec.relation
     predictors, factors = rec.predictors, rec.group_factors
-    levels = {f: set(v) for f, v in rec.group_levels.items()}
-    fixed_levels = {c: set(v) for c, v in rec.fixed_levels.items()}
+    fixed_levels, levels = rec.level_sets()
     model = saved.model()
     idata = saved.posterior()
     idata.posterior = thin_posterior(idata.posterior, draws)

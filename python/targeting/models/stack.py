@@ -147,7 +147,6 @@ def _check_same_rows(saved: list[SavedRun], stack_id: str) -> None:
 @dataclass
 class _Member:
     saved: SavedRun
-    weight: float
     fast: LinearPredictor
     component: Any
     fixed_levels: dict[str, set[str]]
@@ -161,15 +160,24 @@ def _member(saved: SavedRun, weight: float, draws: int) -> _Member:
         fast = LinearPredictor(model, posterior)
     except UnsupportedModel as exc:
         raise RunError(f"run {saved.run_id} cannot be stacked: {exc}") from exc
-    rec = saved.record
-    return _Member(
-        saved,
-        weight,
-        fast,
-        model.components[model.family.likelihood.parent],
-        {c: set(v) for c, v in rec.fixed_levels.items()},
-        {f: set(v) for f, v in rec.group_levels.items()},
-    )
+    fixed_levels, levels = saved.record.level_sets()
+    return _Member(saved, fast, model.components[model.family.likelihood.parent], fixed_levels, levels)
+
+
+def _most(counts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge the members' counts of one chunk by their largest.
+
+    A row two members both cannot score (the same unseen category, the same non-finite term)
+    is one row, not two.
+    """
+    out: dict[str, Any] = {}
+    for member in counts:
+        for key, value in member.items():
+            if isinstance(value, dict):
+                out[key] = _most([out.get(key, {}), value])
+            else:
+                out[key] = max(out.get(key, 0), value)
+    return out
 
 
 def score_stack(
@@ -225,17 +233,17 @@ def score_stack(
             usable = [usable_rows(m.saved, m.component, m.fixed_levels, raw) for m in members]
             common = np.logical_and.reduce([u.mask for u in usable])
             n_skipped += len(raw) - int(common.sum())
+            add_counts(unseen_fixed, _most([u.unseen for u in usable]))
+            add_term_counts(nonfinite, _most([u.nonfinite for u in usable]))
             p_draws, unseen = [], np.zeros(int(common.sum()), dtype=bool)
             for m, u in zip(members, usable, strict=True):
-                add_counts(unseen_fixed, u.unseen)
-                add_term_counts(nonfinite, u.nonfinite)
                 within = common[u.mask]  # the member's usable rows that every member can score
                 rows = u.rows[within].reset_index(drop=True)
-                if u.x is not None:
-                    eta = m.fast.eta(rows, u.x[within])
-                    p_draws.append(np.asarray(m.fast.linkinv(eta)))
+                # a member without common terms has no design (x is None): eta builds its own
+                eta = m.fast.eta(rows, None if u.x is None else u.x[within])
+                p_draws.append(np.asarray(m.fast.linkinv(eta)))
                 unseen |= unseen_levels(rows, m.saved.record.group_factors, m.levels)
-            if p_draws and len(p_draws[0]):
+            if len(unseen):
                 summary = summarise_draws(np.concatenate(p_draws, axis=1).T)
                 rows0 = usable[0].rows[common[usable[0].mask]]
                 n_unseen += int(unseen.sum())
