@@ -188,11 +188,10 @@ def check_formula(formula: str, where: str, label: str | None = None) -> None:
     _check_call_arguments(tokens, formula, where)
 
 
-def _call_arguments(tokens: list[Any], start: int) -> tuple[list[list[Any]], dict[str, list[Any]], int]:
+def _call_arguments(tokens: list[Any], start: int) -> tuple[list[list[Any]], dict[str, list[Any]]]:
     """Split the call whose name is ``tokens[start]`` into positional and keyword arguments.
 
-    Returns the positional arguments' tokens, the keyword arguments' value tokens by name, and
-    the index of the closing bracket.
+    Returns the positional arguments' tokens and the keyword arguments' value tokens by name.
     """
     args: list[list[Any]] = [[]]
     depth, j = 0, start + 1
@@ -219,7 +218,7 @@ def _call_arguments(tokens: list[Any], start: int) -> tuple[list[list[Any]], dic
             keywords[str(arg[0].lexeme)] = arg[2:]
         elif arg:
             positional.append(arg)
-    return positional, keywords, j
+    return positional, keywords
 
 
 def _text(tokens: list[Any]) -> str:
@@ -240,7 +239,7 @@ def _check_call_arguments(tokens: list[Any], formula: str, where: str) -> None:
             continue
         if i + 1 >= len(tokens) or str(tokens[i + 1].kind) != "LEFT_PAREN":
             continue
-        positional, keywords, _ = _call_arguments(tokens, i)
+        positional, keywords = _call_arguments(tokens, i)
         if name == "pairs":
             if keywords or not 2 <= len(positional) <= PAIRS_MAX_COLUMNS:
                 raise FormulaError(

@@ -105,8 +105,8 @@ def profile_columns(
     where: str,
     params: list[object],
     columns: dict[str, str],
-) -> list[Profile]:
-    """Profile ``columns`` (name: type) of the rows ``relation_sql`` ``where`` selects, in one query."""
+) -> tuple[int, list[Profile]]:
+    """Count the rows ``relation_sql`` ``where`` selects and profile their ``columns``, in one query."""
     parts = ["count(*)"]
     for name, kind in columns.items():
         col = ident(name)
@@ -125,7 +125,7 @@ def profile_columns(
         if kind.upper().startswith(NUMERIC_TYPES):
             minimum, skewness = values.pop(0), values.pop(0)
         out.append(Profile(name, kind, rows, present, distinct, minimum, skewness))
-    return out
+    return rows, out
 
 
 def draft_terms(profiles: list[Profile], late: set[str]) -> Draft:
@@ -234,8 +234,8 @@ def init_spec(req: InitRequest) -> tuple[Path, Draft]:
         scope = rows_in_scope(con, rel, where, req.filter)
         roles_taken = {req.label, req.id, req.as_of, *req.exclude}
         candidates = {c: t for c, t in rel.columns.items() if c not in roles_taken}
-        profiles = profile_columns(con, rel.sql, scope.where(), scope.params, candidates)
-    if profiles and profiles[0].rows == 0:
+        n_rows, profiles = profile_columns(con, rel.sql, scope.where(), scope.params, candidates)
+    if n_rows == 0:
         match = f" match filter {req.filter!r}" if req.filter else ""
         raise SpecInitError(f"{where}: no rows in {rel.label}{match}")
     timing = declared_timing(req.manifest, rel.schema, rel.name)
