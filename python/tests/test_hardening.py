@@ -183,6 +183,14 @@ SPEC_ATTACKS: dict[str, tuple[dict[str, object], list[str]]] = {
         {"formula": "purchased_next_90d ~ hsgp(orders_all, m=0, c=1.5)"},
         ["hsgp() argument m is '0'; expected a whole number from 1 to 40"],
     ),
+    "Gaussian process with an empty m": (
+        {"formula": "purchased_next_90d ~ hsgp(orders_all, m=, c=1.5)"},
+        ["hsgp() argument m is ''; expected a whole number from 1 to 40"],
+    ),
+    "Gaussian process with a negative c": (
+        {"formula": "purchased_next_90d ~ hsgp(orders_all, m=10, c=-2)"},
+        ["hsgp() argument c is '-2'; expected a number from 1.2 to 10.0"],
+    ),
     "Gaussian process with a domain narrower than the data": (
         {"formula": "purchased_next_90d ~ hsgp(orders_all, m=10, c=0.5)"},
         ["hsgp() argument c is '0.5'; expected a number from 1.2 to 10.0"],

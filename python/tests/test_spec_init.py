@@ -127,6 +127,8 @@ def test_odd_columns_are_left_out_with_the_reason(odd_table: Path, tmp_path: Pat
         (["--label", "bought", "--filter", "spend > 100"], "no rows in crm.odd match filter 'spend > 100'"),
         (["--label", "bought", "--name", "../escape"], "--name '../escape' must start with a letter"),
         (["--label", "bought", "--exclude", "ghost"], "exclude column 'ghost' is not a column of crm.odd"),
+        (["--label", ""], "label column '' is not a column of crm.odd"),
+        (["--label", "bought", "--name", ""], "--name '' must start with a letter"),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_written(
@@ -150,3 +152,23 @@ def test_an_existing_file_or_the_warehouse_is_not_written_over(
     assert "is the command's warehouse" in capsys.readouterr().err
     assert cli.main([*base, "--out", str(kept), "--force"]) == 0
     assert yaml.safe_load(kept.read_text())["label"] == "bought"
+
+
+@pytest.mark.parametrize(
+    ("relation", "out", "message"),
+    [
+        ("crm.nothing", "never.yml", "relation 'crm.nothing' does not exist in the warehouse"),
+        ("crm.odd; drop table odd", "never.yml", "does not exist in the warehouse"),
+        ("a.b.c", "never.yml", "must be a dbt model name or schema.table"),
+        ("crm.odd", "folder", "--out"),
+    ],
+)
+def test_a_bad_relation_or_out_path_is_refused(
+    odd_table: Path, tmp_path: Path, capsys: pytest.CaptureFixture, relation: str, out: str, message: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    target = tmp_path / out
+    args = ["spec", "init", relation, "--label", "bought", "--out", str(target), "--db", str(odd_table)]
+    assert cli.main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "never.yml").exists() and not any((tmp_path / "folder").iterdir())
