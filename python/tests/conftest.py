@@ -405,7 +405,8 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 def fitted_and_scored(warehouse: Path, root: Path) -> tuple[Path, Path]:
     """A copy of ``warehouse`` under ``root`` with the shipped plain spec fitted (a reduced
     sampler) and scored, and its runs folder: made once by the modules whose tests break a
-    later step (:func:`private_copy` gives each test its own)."""
+    later step (:func:`scored_warehouse` makes it once per run; :func:`private_copy` gives
+    each test its own)."""
     from targeting.cli import main as cli
 
     db, runs = root / "wh.duckdb", root / "runs"
@@ -420,6 +421,23 @@ def fitted_and_scored(warehouse: Path, root: Path) -> tuple[Path, Path]:
     finally:
         mp.undo()
     return db, runs
+
+
+@pytest.fixture(scope="session")
+def scored_warehouse(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The shared warehouse with the shipped plain spec fitted (a reduced sampler) and scored,
+    and its runs folder (:func:`fitted_and_scored`).
+
+    Made once for the whole run by whichever worker needs it first, and shared: treat as
+    read-only (:func:`private_copy` gives a test its own copy of both).
+    """
+    folder = _shared(tmp_path_factory, "scored")
+    with _made_once(folder) as todo:
+        if todo:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            fitted_and_scored(warehouse, folder)
+    return folder / "wh.duckdb", folder / "runs"
 
 
 def private_copy(

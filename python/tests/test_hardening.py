@@ -18,7 +18,7 @@ import pytest
 
 from targeting.cli import main as cli
 
-from .conftest import REPO, fingerprints, fitted_and_scored, private_copy, write_spec
+from .conftest import REPO, fingerprints, private_copy, write_spec
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -30,21 +30,17 @@ SPECS = REPO / "python" / "specs"
 FAST = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
 
 
-@pytest.fixture(scope="module")
-def scored(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A warehouse copy with one fitted and scored run, and its runs folder (treat as read-only)."""
-    return fitted_and_scored(warehouse, tmp_path_factory.mktemp("scored"))
-
-
 @pytest.fixture
-def env(scored: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+def env(
+    scored_warehouse: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path]:
     """A private copy of the scored warehouse and its runs folder."""
-    return private_copy(scored, tmp_path, monkeypatch)
+    return private_copy(scored_warehouse, tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="module")
 def attacked(
-    scored: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+    scored_warehouse: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Path, Path, dict]]:
     """One copy of the scored warehouse for every refused spec, and its fingerprints.
 
@@ -52,7 +48,7 @@ def attacked(
     fingerprints), so the cases can share the copy: one that changed a table fails there.
     """
     mp = pytest.MonkeyPatch()
-    db, runs = private_copy(scored, tmp_path_factory.mktemp("attacked"), mp)
+    db, runs = private_copy(scored_warehouse, tmp_path_factory.mktemp("attacked"), mp)
     yield db, runs, fingerprints(db)
     mp.undo()
 

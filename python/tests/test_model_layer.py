@@ -18,7 +18,6 @@ from targeting.data.synth import LABEL_WINDOW_DAYS, SynthConfig, generate, inter
 
 from .conftest import (
     REPO,
-    fitted_and_scored,
     private_copy,
     run_dbt_in_process,
     scoring_population,
@@ -42,17 +41,11 @@ def env(private_warehouse: Path) -> Path:
     return private_warehouse
 
 
-@pytest.fixture(scope="module")
-def scored_once(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The built warehouse with the plain spec fitted and scored, and its runs folder: made
-    once for the tests that break a later step (``scored`` copies both)."""
-    return fitted_and_scored(warehouse, tmp_path_factory.mktemp("scored_once"))
-
-
 @pytest.fixture
-def scored(scored_once: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private copy of ``scored_once``: the warehouse with a run's scores, and its runs folder."""
-    return private_copy(scored_once, tmp_path, monkeypatch)[0]
+def scored(scored_warehouse: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the run's scored warehouse (the plain spec fitted and scored once for
+    the tests that break a later step), and of its runs folder."""
+    return private_copy(scored_warehouse, tmp_path, monkeypatch)[0]
 
 
 def _scores(db: Path) -> pd.DataFrame:

@@ -4,7 +4,6 @@ get a read-only connection or Parquet exports that are readable while a writer h
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 from targeting.cli import main as cli
 from targeting.data.export import export_marts
 
-from .conftest import REPO, run_dbt_in_process, write_lock_held
+from .conftest import REPO, private_copy, run_dbt_in_process, write_lock_held
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
@@ -30,13 +29,9 @@ FAST = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
 
 
 @pytest.fixture
-def scored(warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    db = tmp_path / "wh.duckdb"
-    shutil.copy(warehouse, db)
-    monkeypatch.setenv("MM_RUNS_DIR", str(tmp_path / "runs"))
-    assert cli.main(["fit", "--spec", str(SPECS / "purchase_90d.yml"), "--db", str(db), *FAST]) == 0
-    assert cli.main([*SCORE, "--db", str(db), "--quiet"]) == 0
-    return db
+def scored(scored_warehouse: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the run's scored warehouse (one plain-spec run, scored) and its runs."""
+    return private_copy(scored_warehouse, tmp_path, monkeypatch)[0]
 
 
 def _state(db: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -13,11 +13,10 @@ import pytest
 from targeting.cli import main as cli
 from targeting.core.sqlsafe import ident
 
-from .conftest import REPO, run_dbt_in_process
+from .conftest import private_copy, run_dbt_in_process
 
-pytestmark = pytest.mark.slow  # a copy of the shared warehouse, a fit, dbt and scoring
+pytestmark = pytest.mark.slow  # a copy of the shared scored warehouse, dbt and scoring
 
-TINY = ["--draws", "30", "--tune", "30", "--chains", "1", "--quiet"]
 SCORE = ["score", "--allow-failed-diagnostics", "--quiet"]
 
 
@@ -49,15 +48,14 @@ def _read_whole_versions(
 
 
 def test_a_reader_queries_while_dbt_scoring_and_publish_run(
-    private_warehouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    scored_warehouse: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    db = private_warehouse
+    db = private_copy(scored_warehouse, tmp_path, monkeypatch)[0]  # a run, scored
     # a folder name holding quotes and SQL: it is written into the views as a quoted literal
     out = tmp_path / "serving 'x'); drop view marts.targeting_list; --"
-    assert (
-        cli.main(["fit", "--spec", str(REPO / "python/specs/purchase_90d.yml"), "--db", str(db), *TINY]) == 0
-    )
-    assert cli.main([*SCORE, "--db", str(db)]) == 0
     assert cli.main(["publish", "--db", str(db), "--out", str(out), "--quiet"]) == 0
     link = out / "serving.duckdb"
     assert f"BI tools connect to: {link}" in capsys.readouterr().out

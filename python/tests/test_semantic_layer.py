@@ -20,7 +20,6 @@ from .conftest import NO_TESTS, REPO, close_dbt_connections, run_dbt_in_process
 
 pytestmark = pytest.mark.slow  # a copy of the shared warehouse, fits, dbt and MetricFlow
 
-TINY = ["--draws", "40", "--tune", "40", "--chains", "1", "--quiet"]
 TOL = 1e-9
 
 # the metrics each test queries: together, every metric of models/semantic/_metrics.yml
@@ -37,24 +36,26 @@ VALUE = ["customer_value_total", "customer_value_mean", "valued_client_count"]
 
 @pytest.fixture(scope="module")
 def semantic(
-    warehouse: Path, synth_raw: Path, tmp_path_factory: pytest.TempPathFactory
+    warehouse: Path,
+    scored_warehouse: tuple[Path, Path],
+    synth_raw: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Path]]:
-    """A copy of the shared warehouse with every ml mart filled (propensity scores, an uplift
-    run, a CLV run) and rebuilt, in a project root for `mf`: MetricFlow reads
+    """A copy of the run's scored warehouse with every other ml mart filled (an uplift run, a
+    CLV run) and rebuilt, in a project root for `mf`: MetricFlow reads
     ``<project>/target/semantic_manifest.json``, so the root links the repository's project
     files and keeps its own ``target`` (nothing is written into the repository)."""
     root = tmp_path_factory.mktemp("semantic")
     db = root / "wh" / "wh.duckdb"
     db.parent.mkdir()
-    shutil.copy(warehouse, db)
+    shutil.copy(scored_warehouse[0], db)
+    shutil.copytree(scored_warehouse[1], root / "runs")
     mp = pytest.MonkeyPatch()
     mp.setenv("MM_RUNS_DIR", str(root / "runs"))
     mp.setenv("MM_REPORTS_DIR", str(root / "reports"))
     mp.setenv("MM_DBT_MANIFEST", str(warehouse.parent / "target" / "manifest.json"))
     try:
         spec = REPO / "python" / "specs"
-        assert cli.main(["fit", "--spec", str(spec / "purchase_90d.yml"), "--db", str(db), *TINY]) == 0
-        assert cli.main(["score", "--db", str(db), "--quiet", "--allow-failed-diagnostics"]) == 0
         uplift = yaml.safe_load((spec / "holdout_uplift.yml").read_text())
         uplift.update(models=["interaction"], bootstrap=20)
         uplift["sampler"].update(draws=40, tune=40, chains=1, backend="jax")
