@@ -315,6 +315,24 @@ def synth_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def synth_raw_scale_01(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Raw files from ``targeting synth --scale 0.1 --seed 11`` (about 5,000 buyers) and their
+    ground truth: the data of the tests that need more rows than ``synth_raw`` (evaluation
+    against the oracle, recovering the true effects, the generator's label rate).
+
+    Made once for the whole run and shared by the workers: treat as read-only.
+    """
+    from targeting.data.synth import SynthConfig, generate
+
+    out = _shared(tmp_path_factory, "raw_scale_01")
+    with _made_once(out) as todo:
+        if todo:
+            shutil.rmtree(out, ignore_errors=True)
+            generate(SynthConfig(scale=0.1, seed=11, out=out), progress=False)
+    return out
+
+
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """dbt's manifest, where the commands resolve bare model names (``customer_features``).

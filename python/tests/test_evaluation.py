@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from targeting.cli import main as cli
-from targeting.data.synth import SynthConfig, generate
 from targeting.models.metrics import expected_calibration_error, metrics_with_intervals, top_share_stats
 
 from .conftest import NO_TESTS, REPO, check_page_in_chromium, run_dbt_in_process
@@ -26,11 +25,10 @@ SPECS = REPO / "python" / "specs"
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def evaluated(synth_raw_scale_01: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Scale-0.1 data, built, fitted with the plain spec and evaluated (both splits)."""
     root = tmp_path_factory.mktemp("evaluated")
-    raw, db = root / "raw", root / "wh.duckdb"
-    generate(SynthConfig(scale=0.1, seed=11, out=raw), progress=False)
+    raw, db = synth_raw_scale_01, root / "wh.duckdb"
     # the models in process, without their tests (every test runs on the shared build)
     res = run_dbt_in_process(["build", "--exclude", *NO_TESTS], db, {"raw_path": str(raw)})
     assert res.returncode == 0, res.stdout[-3000:]

@@ -14,7 +14,7 @@ from targeting.cli import main as cli
 from targeting.core import modeling
 from targeting.core.specs import ModelSpec, Sampler, SpecError, load_spec
 from targeting.core.warehouse import ML_TABLES, connect, ensure_ml_tables
-from targeting.data.synth import LABEL_WINDOW_DAYS, SynthConfig, generate, interest_integral
+from targeting.data.synth import LABEL_WINDOW_DAYS, interest_integral
 
 from .conftest import (
     REPO,
@@ -61,19 +61,11 @@ def test_shipped_specs_load() -> None:
     assert "C(favourite_channel)" in hier.formula
 
 
-@pytest.fixture(scope="module")
-def truth_scale_01(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Generated data at scale 0.1 (seed 5), made once for both precisions: its ground truth."""
-    out = tmp_path_factory.mktemp("truth")
-    generate(SynthConfig(scale=0.1, seed=5, out=out), progress=False)
-    return out
-
-
 @pytest.mark.parametrize(
     ("precision", "backend"), [("float64", "numba"), ("float32", "jax")], ids=["float64", "float32-jax"]
 )
 def test_posterior_recovers_the_generators_true_effects(
-    truth_scale_01: Path, precision: str, backend: str
+    synth_raw_scale_01: Path, precision: str, backend: str
 ) -> None:
     """The generator's purchase process is a cloglog model with offset log(interest mass):
     P(buy) = 1 - exp(-exp(b0 + b_z * propensity) * mass). Fitting it with our spec layer
@@ -82,7 +74,7 @@ def test_posterior_recovers_the_generators_true_effects(
     spec ships with."""
     import arviz as az
 
-    tmp_path = truth_scale_01
+    tmp_path = synth_raw_scale_01  # its ground truth
     truth = json.loads((tmp_path / "ground_truth" / "effects.json").read_text())
     eff = truth["effects"]
     clients = pd.read_parquet(tmp_path / "ground_truth" / "clients.parquet")
