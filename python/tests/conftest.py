@@ -333,6 +333,33 @@ def synth_raw_scale_01(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def holdouts_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Raw files from ``targeting synth --scale 0.05 --seed 3 --ab-campaigns 20`` (planted
+    per-client uplift in 20 holdout campaigns) and a warehouse of the models the lift and
+    uplift tests read (``+campaign_holdout_outcomes +campaign_holdout_features``, without
+    their data tests, which run on the shared build), with its manifest in ``target`` beside it.
+
+    Made once for the whole run and shared by the workers: treat both as read-only (copy the
+    warehouse, keeping its file name, to write to it).
+    """
+    from targeting.data.synth import SynthConfig, generate
+
+    folder = _shared(tmp_path_factory, "holdouts")
+    raw, db = folder / "raw", folder / "wh" / "wh.duckdb"
+    with _made_once(folder) as todo:
+        if todo:
+            shutil.rmtree(folder, ignore_errors=True)
+            db.parent.mkdir(parents=True)
+            generate(SynthConfig(scale=0.05, seed=3, out=raw, ab_campaigns=20), progress=False)
+            select = ["--select", "+campaign_holdout_outcomes", "+campaign_holdout_features"]
+            res = run_dbt_in_process(
+                ["build", *select, "--exclude", *NO_TESTS], db, {"raw_path": str(raw)}, write_json=True
+            )
+            assert res.returncode == 0, res.stdout[-3000:]
+    return raw, db
+
+
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """dbt's manifest, where the commands resolve bare model names (``customer_features``).

@@ -4,6 +4,7 @@ generated data recovered through dbt."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -15,7 +16,7 @@ from scipy import stats
 from targeting.cli import main as cli
 from targeting.experiments.pooling import partial_pooling
 
-from .conftest import NO_TESTS, check_page_in_chromium, run_dbt_in_process
+from .conftest import check_page_in_chromium, run_dbt_in_process
 
 
 @pytest.fixture(autouse=True)
@@ -174,17 +175,13 @@ def test_bad_lift_input_is_refused(case: str, tmp_path: Path, capsys: pytest.Cap
 
 
 @pytest.mark.slow
-def test_planted_campaign_lifts_are_recovered_through_dbt(tmp_path: Path) -> None:
-    """Generated holdouts (10 campaigns): dbt's outcome mart equals a recount from the raw
+def test_planted_campaign_lifts_are_recovered_through_dbt(
+    holdouts_built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Generated holdouts (20 campaigns): dbt's outcome mart equals a recount from the raw
     files, and the true lifts fall inside the partially pooled 90% intervals."""
-    from targeting.data.synth import SynthConfig, generate
-
-    raw = tmp_path / "raw"
-    generate(SynthConfig(scale=0.05, seed=3, out=raw, ab_campaigns=10), progress=False)
-    db = tmp_path / "wh.duckdb"
-    select = ["--select", "+campaign_holdout_outcomes", "--exclude", *NO_TESTS]  # tested on the shared build
-    res = run_dbt_in_process(["build", *select], db, {"raw_path": str(raw)})
-    assert res.returncode == 0, res.stdout[-3000:]
+    raw, db = holdouts_built[0], tmp_path / "wh.duckdb"
+    shutil.copy(holdouts_built[1], db)
 
     # the mart, recounted from the raw files with pandas
     assigned = pd.read_csv(raw / "campaign_assignments.csv", dtype={"client_id": "int64"})
@@ -222,10 +219,10 @@ def test_planted_campaign_lifts_are_recovered_through_dbt(tmp_path: Path) -> Non
     true = true.rename(columns={"bulk_campaign_id": "group_value"}).merge(control_rate)
     true["lift"] = true["mean"] * (1 - true["base"])
     groups = lift[lift["level"] == "group"].merge(true, on="group_value")
-    assert len(groups) == 10
+    assert len(groups) == 20
     inside = (groups["pooled_lower"] <= groups["lift"]) & (groups["lift"] <= groups["pooled_upper"])
     print(groups[["group_value", "lift", "pooled_lower", "pooled_upper", "diff_lower", "diff_upper"]])
-    assert inside.sum() >= 8, groups  # 90% intervals: 9 of 10 expected
+    assert inside.sum() >= 16, groups  # 90% intervals: 18 of 20 expected
     pooled = lift[lift["level"] == "pooled"].iloc[0]
     mean_lift = float(true["lift"].mean())
     assert pooled["pooled_lower"] <= mean_lift <= pooled["pooled_upper"]
