@@ -485,6 +485,39 @@ def scored_warehouse(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) 
     return folder / "wh.duckdb", folder / "runs"
 
 
+@pytest.fixture(scope="session")
+def hierarchical_run(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A runs folder holding one run of the shipped hierarchical spec fitted on the shared
+    warehouse (a reduced sampler; fitting only reads the warehouse): the run the scoring tests
+    start from. Made once for the whole run and shared by the workers: :func:`add_run` copies
+    it into a test's runs folder."""
+    from targeting.cli import main as cli
+
+    runs = _shared(tmp_path_factory, "hierarchical_runs")
+    with _made_once(runs) as todo:
+        if todo:
+            shutil.rmtree(runs, ignore_errors=True)
+            spec = REPO / "python" / "specs" / "purchase_90d_hierarchical.yml"
+            fast = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
+            mp = pytest.MonkeyPatch()
+            mp.setenv("MM_RUNS_DIR", str(runs))
+            try:
+                assert cli.main(["fit", "--spec", str(spec), "--db", str(warehouse), *fast]) == 0
+            finally:
+                mp.undo()
+    return runs
+
+
+def add_run(made: Path, runs: Path) -> str:
+    """Copy the latest run of the runs folder ``made`` into ``runs`` and make it the latest
+    there, as `targeting fit` would have; returns its id."""
+    run = (made / "LATEST").read_text().strip()
+    runs.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(made / run, runs / run)
+    (runs / "LATEST").write_text(run + "\n")
+    return run
+
+
 def private_copy(
     made: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Path, Path]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -18,6 +19,7 @@ from targeting.data.synth import LABEL_WINDOW_DAYS, interest_integral
 
 from .conftest import (
     REPO,
+    add_run,
     private_copy,
     run_dbt_in_process,
     scoring_population,
@@ -103,10 +105,8 @@ def test_posterior_recovers_the_generators_true_effects(
     assert inside["propensity"], summary
 
 
-def test_fit_score_and_dbt_path(env: Path, capsys: pytest.CaptureFixture) -> None:
-    assert cli.main(
-        ["fit", "--spec", str(SPECS / "purchase_90d_hierarchical.yml"), "--db", str(env), *FAST]
-    ) in (0,)
+def test_fit_score_and_dbt_path(env: Path, hierarchical_run: Path, capsys: pytest.CaptureFixture) -> None:
+    add_run(hierarchical_run, Path(os.environ["MM_RUNS_DIR"]))  # the hierarchical spec, fitted
     assert cli.main([*SCORE, "--db", str(env), "--chunk-rows", "300", "--quiet"]) == 0
     scores = _scores(env)
     n_latest = scoring_population(env)
@@ -140,11 +140,8 @@ def test_fit_score_and_dbt_path(env: Path, capsys: pytest.CaptureFixture) -> Non
     assert sources.get("clv", 0) == buyers and sum(sources.values()) == len(scores)
 
 
-def test_unseen_group_level_gets_population_score(env: Path) -> None:
-    assert (
-        cli.main(["fit", "--spec", str(SPECS / "purchase_90d_hierarchical.yml"), "--db", str(env), *FAST])
-        == 0
-    )
+def test_unseen_group_level_gets_population_score(env: Path, hierarchical_run: Path) -> None:
+    add_run(hierarchical_run, Path(os.environ["MM_RUNS_DIR"]))  # the hierarchical spec, fitted
     with duckdb.connect(str(env)) as con:
         con.execute(
             "update marts.customer_features set favourite_root_category = 'brand_new' "

@@ -16,16 +16,13 @@ import pytest
 from targeting.cli import main as cli
 from targeting.data.export import export_marts
 
-from .conftest import REPO, private_copy, run_dbt_in_process, write_lock_held
+from .conftest import REPO, add_run, private_copy, run_dbt_in_process, write_lock_held
 
 pytestmark = pytest.mark.slow  # builds a warehouse with dbt or fits models
 
 # the mechanics tests fit with reduced samplers, which may fail the diagnostics: they score and
 # evaluate with the override (the gate itself is tested in test_plain_table and test_uplift)
 SCORE = ["score", "--allow-failed-diagnostics"]
-
-SPECS = REPO / "python" / "specs"
-FAST = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
 
 
 @pytest.fixture
@@ -61,15 +58,13 @@ def _score_and_kill(db: Path, run: str) -> None:
         proc.wait()
 
 
-def test_killed_score_leaves_the_previous_run_complete(scored: Path, tmp_path: Path) -> None:
+def test_killed_score_leaves_the_previous_run_complete(
+    scored: Path, hierarchical_run: Path, tmp_path: Path
+) -> None:
     before_scores, before_runs = _state(scored)
     assert len(before_scores) > 0 and len(before_runs) == 1
-    # a second run, killed after inserting its rows but before committing
-    assert (
-        cli.main(["fit", "--spec", str(SPECS / "purchase_90d_hierarchical.yml"), "--db", str(scored), *FAST])
-        == 0
-    )
-    new_run = (tmp_path / "runs" / "LATEST").read_text().strip()
+    # a second run (the hierarchical spec, fitted), killed after inserting its rows but before committing
+    new_run = add_run(hierarchical_run, tmp_path / "runs")
     _score_and_kill(scored, new_run)
     after_scores, after_runs = _state(scored)
     pd.testing.assert_frame_equal(after_scores, before_scores)

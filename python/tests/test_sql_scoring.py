@@ -10,6 +10,7 @@ with 4,000 draws the differences are far smaller (docs/specs.md, "Scoring in the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 from targeting.cli import main as cli
 from targeting.models import sqlscore
 
-from .conftest import REPO, run_dbt_in_process, scoring_population
+from .conftest import REPO, add_run, run_dbt_in_process, scoring_population
 from .test_plain_table import _customers, _spec
 
 pytestmark = pytest.mark.slow  # fits models
@@ -196,10 +197,11 @@ def test_the_spark_statement_scores_the_same_on_spark(
         np.testing.assert_allclose(on_spark[col], duck[col], rtol=1e-9, atol=1e-12)
 
 
-def test_sql_scores_of_the_mart_with_a_group_intercept(private_warehouse: Path) -> None:
+def test_sql_scores_of_the_mart_with_a_group_intercept(
+    private_warehouse: Path, hierarchical_run: Path
+) -> None:
     db = private_warehouse
-    spec = SPECS / "purchase_90d_hierarchical.yml"
-    assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *FAST]) == 0
+    add_run(hierarchical_run, Path(os.environ["MM_RUNS_DIR"]))  # the hierarchical spec, fitted
     with duckdb.connect(str(db)) as con:
         con.execute(
             "update marts.customer_features set favourite_root_category = 'brand_new' "
