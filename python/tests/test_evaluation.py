@@ -29,8 +29,19 @@ def evaluated(synth_raw_scale_01: Path, tmp_path_factory: pytest.TempPathFactory
     """Scale-0.1 data, built, fitted with the plain spec and evaluated (both splits)."""
     root = tmp_path_factory.mktemp("evaluated")
     raw, db = synth_raw_scale_01, root / "wh.duckdb"
-    # the models in process, without their tests (every test runs on the shared build)
-    res = run_dbt_in_process(["build", "--exclude", *NO_TESTS], db, {"raw_path": str(raw)})
+    # in process, the models the fit and evaluation read and those the ml marts join (built in
+    # test_every_split_model_and_metric_is_written), without their tests (every test runs on
+    # the shared build)
+    select = [
+        "+customer_features",
+        "+customer_labels",
+        "+customer_segments",
+        "channels",
+        "targeting_economics",
+    ]
+    res = run_dbt_in_process(
+        ["build", "--select", *select, "--exclude", *NO_TESTS], db, {"raw_path": str(raw)}
+    )
     assert res.returncode == 0, res.stdout[-3000:]
     env = {"MM_RUNS_DIR": str(root / "runs"), "MM_REPORTS_DIR": str(root / "reports")}
     mp = pytest.MonkeyPatch()

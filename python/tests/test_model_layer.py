@@ -61,6 +61,8 @@ def test_shipped_specs_load() -> None:
     assert "|" not in plain.formula and "(1|favourite_root_category)" in hier.formula
     assert modeling.formula_columns(hier).group_factors == ["favourite_root_category"]
     assert "C(favourite_channel)" in hier.formula
+    splines = load_spec(SPECS / "purchase_90d_splines.yml")
+    assert {"orders_all", "days_since_first_order"} <= set(modeling.formula_columns(splines).numeric)
 
 
 @pytest.mark.parametrize(
