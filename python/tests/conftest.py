@@ -450,20 +450,27 @@ def fitted_and_scored(warehouse: Path, root: Path) -> tuple[Path, Path]:
     sampler) and scored, and its runs folder: made once by the modules whose tests break a
     later step (:func:`scored_warehouse` makes it once per run; :func:`private_copy` gives
     each test its own)."""
-    from targeting.cli import main as cli
-
     db, runs = root / "wh.duckdb", root / "runs"
     shutil.copy(warehouse, db)
-    spec = REPO / "python" / "specs" / "purchase_90d.yml"
+    _fit_shipped("purchase_90d.yml", db, runs, score=True)
+    return db, runs
+
+
+def _fit_shipped(spec: str, db: Path, runs: Path, score: bool = False) -> None:
+    """`targeting fit` of the shipped spec ``spec`` on ``db`` with a reduced sampler, the run
+    saved in ``runs``; with ``score``, `targeting score` of it too."""
+    from targeting.cli import main as cli
+
     fast = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
     mp = pytest.MonkeyPatch()
     mp.setenv("MM_RUNS_DIR", str(runs))
     try:
-        assert cli.main(["fit", "--spec", str(spec), "--db", str(db), *fast]) == 0
-        assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"]) == 0
+        path = REPO / "python" / "specs" / spec
+        assert cli.main(["fit", "--spec", str(path), "--db", str(db), *fast]) == 0
+        if score:
+            assert cli.main(["score", "--allow-failed-diagnostics", "--db", str(db), "--quiet"]) == 0
     finally:
         mp.undo()
-    return db, runs
 
 
 @pytest.fixture(scope="session")
@@ -489,20 +496,11 @@ def hierarchical_run(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) 
     warehouse (a reduced sampler; fitting only reads the warehouse): the run the scoring tests
     start from. Made once for the whole run and shared by the workers: :func:`add_run` copies
     it into a test's runs folder."""
-    from targeting.cli import main as cli
-
     runs = _shared(tmp_path_factory, "hierarchical_runs")
     with _made_once(runs) as todo:
         if todo:
             shutil.rmtree(runs, ignore_errors=True)
-            spec = REPO / "python" / "specs" / "purchase_90d_hierarchical.yml"
-            fast = ["--draws", "150", "--tune", "150", "--chains", "2", "--quiet"]
-            mp = pytest.MonkeyPatch()
-            mp.setenv("MM_RUNS_DIR", str(runs))
-            try:
-                assert cli.main(["fit", "--spec", str(spec), "--db", str(warehouse), *fast]) == 0
-            finally:
-                mp.undo()
+            _fit_shipped("purchase_90d_hierarchical.yml", warehouse, runs)
     return runs
 
 
