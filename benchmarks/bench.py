@@ -51,18 +51,54 @@ Results go to ``benchmarks/results.json`` and a table on standard output.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DATA = REPO / "data" / "bench"
-SCALE = float(os.environ.get("BENCH_SCALE", "1"))
-SECTIONS = os.environ.get("BENCH_SECTIONS", "mart,fit,score").split(",")
-FIT_ROWS = int(os.environ.get("BENCH_FIT_ROWS", "50000"))
+#: every section ``BENCH_SECTIONS`` may name (see the module docstring)
+KNOWN_SECTIONS = ("mart", "fit", "score", "apparel", "precision", "convergence", "scale", "spark")
+
+
+def _refuse(message: str) -> NoReturn:
+    """Stop before anything runs or is written: one line on standard error, exit 2."""
+    print(f"bench: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _sections(text: str) -> list[str]:
+    """The comma-separated section names of ``BENCH_SECTIONS``, each one of KNOWN_SECTIONS."""
+    names = [name.strip() for name in text.split(",")]
+    unknown = [name for name in names if name not in KNOWN_SECTIONS]
+    if unknown:
+        _refuse(
+            f"BENCH_SECTIONS={text!r} names {', '.join(repr(n) for n in unknown)}; "
+            f"expected comma-separated sections from {', '.join(KNOWN_SECTIONS)}"
+        )
+    return names
+
+
+def _number(name: str, default: str, whole: bool) -> float:
+    """The environment variable ``name`` as a finite number above 0 (a whole one if ``whole``)."""
+    text = os.environ.get(name, default)
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value > 0):
+        _refuse(f"{name}={text!r} is not a {'whole ' if whole else ''}number above 0")
+    return value
+
+
+SCALE = _number("BENCH_SCALE", "1", whole=False)
+SECTIONS = _sections(os.environ.get("BENCH_SECTIONS", "mart,fit,score"))
+FIT_ROWS = int(_number("BENCH_FIT_ROWS", "50000", whole=True))
 MART_DB = DATA / f"mart_scale{SCALE:g}.duckdb"
 BIG_SCALE = float(os.environ.get("BENCH_BIG_SCALE", "10"))
 BIG_MEMORY_LIMIT = os.environ.get("BENCH_BIG_MEMORY_LIMIT", "8GB")

@@ -6,7 +6,12 @@ No warehouse build and no fit: these run in the fast loop (`make test-fast`).
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -15,6 +20,8 @@ import pytest
 from targeting.core import layout
 from targeting.core.formulas import FormulaError, check_formula, new_model
 from targeting.core.sqlsafe import UnsafeSqlError, check_filter, check_name, ident, resolve
+
+from .conftest import REPO
 
 
 @pytest.fixture
@@ -237,3 +244,32 @@ def test_the_vocabulary_names_only_events_and_channels_the_seeds_know() -> None:
     assert set(vocab["channels"].values()) <= channels
     for key in ("engagement_windows", "order_windows"):
         assert vocab[key] == sorted(set(vocab[key])) and min(vocab[key]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("BENCH_SECTIONS=apparell", "BENCH_SECTIONS='apparell' names 'apparell'; expected comma-separated"),
+        ("BENCH_SECTIONS=", "BENCH_SECTIONS='' names ''; expected comma-separated sections"),
+        ("BENCH_SECTIONS=../mart", "BENCH_SECTIONS='../mart' names '../mart'"),
+        ("BENCH_SECTIONS=mart;rm -rf data", "names 'mart;rm -rf data'"),
+        ("BENCH_SCALE=nan", "BENCH_SCALE='nan' is not a number above 0"),
+        ("BENCH_SCALE=inf", "BENCH_SCALE='inf' is not a number above 0"),
+        ("BENCH_SCALE=-1", "BENCH_SCALE='-1' is not a number above 0"),
+        ("BENCH_SCALE=one", "BENCH_SCALE='one' is not a number above 0"),
+        ("BENCH_FIT_ROWS=1.5", "BENCH_FIT_ROWS='1.5' is not a whole number above 0"),
+        ("BENCH_FIT_ROWS=0", "BENCH_FIT_ROWS='0' is not a whole number above 0"),
+    ],
+)
+def test_bad_bench_setting_is_refused_before_anything_runs(
+    setting: str, message: str, tmp_path: Path
+) -> None:
+    """`make bench` names the setting and what was expected, exits 2, and starts nothing: the
+    script, copied into an empty folder, creates no data folder there."""
+    (tmp_path / "benchmarks").mkdir()
+    script = shutil.copy(REPO / "benchmarks" / "bench.py", tmp_path / "benchmarks" / "bench.py")
+    name, value = setting.split("=", 1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")} | {name: value}
+    res = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert not (tmp_path / "data").exists() and res.stdout == ""
