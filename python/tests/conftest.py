@@ -106,6 +106,65 @@ def close_dbt_connections() -> None:
     gc.collect()
 
 
+def _parsed(project: Path, var_text: str, db: Path, target: str, lines: list[str]) -> object | None:
+    """The manifest of ``project`` parsed with ``var_text`` for a database named like ``db``:
+    parsed on the first call for that key (writing ``manifest.json`` to ``target``), then
+    reused. None, with dbt's messages in ``lines``, when the project does not parse."""
+    from dbt.cli.main import dbtRunner
+
+    # the manifest names the database by the file's stem (DuckDB's catalog name)
+    key = (str(project), var_text, db.stem)
+    if key not in _MANIFESTS:
+        common = ["--project-dir", str(project), "--profiles-dir", str(project), "--target-path", target]
+        common += ["--vars", var_text, "--log-level", "none", "--log-level-file", "none"]
+        parsed = dbtRunner(callbacks=[lambda event: lines.append(event.info.msg)]).invoke(["parse", *common])
+        if not parsed.success:
+            if parsed.exception is not None:
+                lines.append(str(parsed.exception))
+            return None
+        _MANIFESTS[key] = parsed.result
+    return _MANIFESTS[key]
+
+
+def _var_text(vars_: dict[str, str] | None) -> str:
+    """``--vars`` for ``vars_``, the raw folder read through this process's link to it."""
+    linked = _linked_raw_path(vars_ or {})
+    return "{" + ", ".join(f"{k}: '{v}'" for k, v in linked.items()) + "}"
+
+
+@contextmanager
+def _dbt_env(db: Path) -> Iterator[None]:
+    """MM_DUCKDB_PATH set to ``db`` (and usage events off) while dbt runs in this process;
+    afterwards the adapter's connection is closed and the variable restored."""
+    saved = os.environ.get("MM_DUCKDB_PATH")
+    os.environ.update(MM_DUCKDB_PATH=str(db), DO_NOT_TRACK="1")
+    try:
+        yield
+    finally:
+        close_dbt_connections()
+        if saved is None:
+            os.environ.pop("MM_DUCKDB_PATH", None)
+        else:
+            os.environ["MM_DUCKDB_PATH"] = saved
+
+
+def parse_in_process(db: Path, vars_: dict[str, str] | None = None) -> Path:
+    """dbt's ``manifest.json`` for ``vars_``, written to ``target`` beside ``db``: the parse
+    :func:`run_dbt_in_process` then reuses for a database of the same name and vars."""
+    lines: list[str] = []
+    target = db.parent / "target"
+    with _dbt_env(db):
+        parsed = _parsed(REPO, _var_text(vars_), db, str(target), lines)
+    assert parsed is not None, "\n".join(lines)[-3000:]
+    manifest = target / "manifest.json"
+    if not manifest.exists():  # parsed before, for another folder: write it here
+        from dbt.parser.manifest import write_manifest
+
+        target.mkdir(parents=True, exist_ok=True)
+        write_manifest(parsed, str(target))
+    return manifest
+
+
 def run_dbt_in_process(
     args: list[str],
     db: Path,
@@ -131,29 +190,17 @@ def run_dbt_in_process(
 
     target = str(db.parent / "target")
     if var_text is None:
-        vars_ = _linked_raw_path(vars_ or {})
-        var_text = "{" + ", ".join(f"{k}: '{v}'" for k, v in vars_.items()) + "}"
+        var_text = _var_text(vars_)
     common = ["--project-dir", str(project), "--profiles-dir", str(project), "--target-path", target]
     common += ["--vars", var_text, "--log-level", "none", "--log-level-file", "none"]
     if "--select" in args:
         common += ["--indirect-selection", "cautious"]
     lines: list[str] = []
-    saved = os.environ.get("MM_DUCKDB_PATH")
-    os.environ.update(MM_DUCKDB_PATH=str(db), DO_NOT_TRACK="1")
-    try:
-        # the manifest names the database by the file's stem (DuckDB's catalog name)
-        key = (str(project), var_text, db.stem)
-        if key not in _MANIFESTS:
-            parsed = dbtRunner(callbacks=[lambda event: lines.append(event.info.msg)]).invoke(
-                ["parse", *common]
-            )
-            if not parsed.success:
-                if parsed.exception is not None:
-                    lines.append(str(parsed.exception))
-                del parsed
-                return DbtResult(1, "\n".join(lines))
-            _MANIFESTS[key] = parsed.result
-        runner = dbtRunner(manifest=_MANIFESTS[key], callbacks=[lambda event: lines.append(event.info.msg)])
+    with _dbt_env(db):
+        manifest = _parsed(project, var_text, db, target, lines)
+        if manifest is None:
+            return DbtResult(1, "\n".join(lines))
+        runner = dbtRunner(manifest=manifest, callbacks=[lambda event: lines.append(event.info.msg)])
         json_flag = [] if write_json else ["--no-write-json"]
         result = runner.invoke([*args, *json_flag, *common])
         success = bool(result.success)
@@ -161,16 +208,10 @@ def run_dbt_in_process(
             lines.append(str(result.exception))
         # the exception's traceback holds frames that hold the adapter's connection
         del result, runner
-    finally:
-        close_dbt_connections()
-        if saved is None:
-            os.environ.pop("MM_DUCKDB_PATH", None)
-        else:
-            os.environ["MM_DUCKDB_PATH"] = saved
     return DbtResult(0 if success else 1, "\n".join(lines))
 
 
-# the longest modules, started first so that pytest-xdist's two workers (one module each at
+# the longest modules, started first so that pytest-xdist's workers (one module each at
 # a time) finish together instead of one running a long module alone at the end; `make pytest`
 # passes --no-loadscope-reorder, without which xdist would hand out the modules with the most
 # tests first (the Spark build, two tests, would start last)
@@ -359,11 +400,13 @@ def holdouts_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
 
 
 @pytest.fixture(scope="session", autouse=True)
-def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def dbt_manifest(synth_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """dbt's manifest, where the commands resolve bare model names (``customer_features``).
 
-    A fresh clone has no ``target/``: the project is parsed once for the whole run (``dbt
-    parse``, shared by the workers) and ``MM_DBT_MANIFEST`` points at it, unless already set.
+    A fresh clone has no ``target/``: the project is parsed once for the whole run (shared by
+    the workers) and ``MM_DBT_MANIFEST`` points at it, unless already set. It is parsed in
+    this process with the shared warehouse's vars and database name, so the worker that
+    builds ``warehouse`` (and every run of it on a raw folder with no other vars) reuses it.
     """
     if os.environ.get("MM_DBT_MANIFEST"):
         yield Path(os.environ["MM_DBT_MANIFEST"])
@@ -373,8 +416,7 @@ def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         if todo:
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
-            res = run_dbt(["parse"], folder / "unused.duckdb")
-            assert res.returncode == 0, res.stdout[-3000:]
+            parse_in_process(folder / "wh.duckdb", {"raw_path": str(synth_raw)})
     manifest = folder / "target" / "manifest.json"
     os.environ["MM_DBT_MANIFEST"] = str(manifest)
     try:
@@ -412,7 +454,8 @@ def warehouse(synth_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
         if todo:
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
-            res = run_dbt(["build"], db, {"raw_path": str(synth_raw)})
+            # in this process: the parse is dbt_manifest's when this worker made it
+            res = run_dbt_in_process(["build"], db, {"raw_path": str(synth_raw)}, write_json=True)
             assert res.returncode == 0, res.stdout[-4000:]
     return db
 

@@ -82,9 +82,13 @@ def _db(tmp_path: Path, name: str) -> Path:
 def _differences(
     a: Path, b: Path, table: str, ignore: str | tuple[str, ...] = ""
 ) -> tuple[int, int, int, int]:
+    """Rows of ``table`` in ``a`` and in ``b``, and the rows only in each (as multisets), but
+    for the load columns and ``ignore``."""
+    ignored = {ignore} if isinstance(ignore, str) else set(ignore)
+    schema, name = table.split(".")
     with duckdb.connect() as con:
         con.execute("attach ? as a (read_only)", [str(a)])
-        schema, name = table.split(".")
+        con.execute("attach ? as b (read_only)", [str(b)])
         present = {
             r[0]
             for r in con.execute(
@@ -93,17 +97,15 @@ def _differences(
                 [schema, name],
             ).fetchall()
         }
-    ignored = {ignore} if isinstance(ignore, str) else set(ignore)
-    skipped = sorted((LOAD_COLUMNS & present) | (ignored & present))
-    cols = f"* exclude ({', '.join(skipped)})" if skipped else "*"
-    with duckdb.connect() as con:
-        con.execute("attach ? as a (read_only)", [str(a)])
-        con.execute("attach ? as b (read_only)", [str(b)])
-        n_a = con.execute(f"select count(*) from a.{table}").fetchone()[0]
-        n_b = con.execute(f"select count(*) from b.{table}").fetchone()[0]
+        skipped = sorted((LOAD_COLUMNS | ignored) & present)
+        cols = f"* exclude ({', '.join(skipped)})" if skipped else "*"
         a_rows, b_rows = f"select {cols} from a.{table}", f"select {cols} from b.{table}"
-        only_a = con.execute(f"select count(*) from ({a_rows} except all {b_rows})").fetchone()[0]
-        only_b = con.execute(f"select count(*) from ({b_rows} except all {a_rows})").fetchone()[0]
+        counts = con.execute(
+            f"select (select count(*) from a.{table}), (select count(*) from b.{table}), "
+            f"(select count(*) from ({a_rows} except all {b_rows})), "
+            f"(select count(*) from ({b_rows} except all {a_rows}))"
+        ).fetchone()
+    n_a, n_b, only_a, only_b = counts
     return n_a, n_b, only_a, only_b
 
 

@@ -88,7 +88,7 @@ def spark_build(synth_raw: Path, dbt_manifest: Path, tmp_path_factory: pytest.Te
     if shutil.which("java") is None:
         pytest.fail("the Spark build needs Java 17: apt-get install openjdk-17-jre-headless (see .ci/run)")
     folder = tmp_path_factory.mktemp("spark_dbt")
-    # one core and one shuffle partition: the other pytest worker keeps the second core,
+    # one core and one shuffle partition: the other pytest workers keep the other core,
     # and the test data is small (each query's fixed cost dominates). The JVM compiles with
     # C1 only, collects serially and skips whole-stage code generation, and the catalog lives
     # in memory (the comparison reads the Parquet files): the same build took about 1 core
