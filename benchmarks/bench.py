@@ -471,41 +471,18 @@ def bench_fit(db: Path) -> dict[str, object]:
 
 def bench_precision(db: Path) -> dict[str, object]:
     """The plain spec in float64 (baseline) and float32: fit diagnostics and out-of-time metrics."""
-    import duckdb
-
     spec = REPO / "python" / "specs" / "purchase_90d.yml"
     results: dict[str, object] = {"spec": _portable(str(spec))}
     for precision in ("float64", "float32"):
-        runs_dir = DATA / f"runs_plain_{precision}"
-        env = {"MM_RUNS_DIR": str(runs_dir), "MM_REPORTS_DIR": str(DATA / "reports")}
-        r = measure(
-            f"fit plain spec, {precision}",
-            [str(BIN / "targeting"), "fit", "--spec", str(spec), "--db", str(db)]
-            + ["--precision", precision, "--quiet"],
-            env,
+        r, metrics = _fit_and_evaluate(
+            f"plain spec, {precision}", spec, db, DATA / f"runs_plain_{precision}", ["--precision", precision]
         )
-        fit = _fit_diagnostics(runs_dir)
-        run = fit["run"]
-        measure(
-            f"evaluate plain spec, {precision} (setup)",
-            [str(BIN / "targeting"), "evaluate", "--run", str(run), "--db", str(db)]
-            + ["--no-held-out", "--no-report", "--quiet"],
-            env,
-        )
-        with duckdb.connect(str(db), read_only=True) as con:
-            metrics = dict(
-                con.execute(
-                    "select metric, value from ml.model_evaluations where run_id = ? "
-                    "and split = 'out_of_time' and model = 'bayesian'",
-                    [run],
-                ).fetchall()
-            )
+        bayes = metrics["bayesian"]
         r.update(
             {
-                **fit,
-                "roc_auc": round(metrics["roc_auc"], 4),
-                "log_loss": round(metrics["log_loss"], 5),
-                "ece": round(metrics["ece"], 5),
+                "roc_auc": round(bayes["roc_auc"][0], 4),
+                "log_loss": round(bayes["log_loss"][0], 5),
+                "ece": round(bayes["ece"][0], 5),
             }
         )
         results[precision] = r
@@ -530,7 +507,6 @@ def bench_apparel(db: Path, raw: Path) -> dict[str, object]:
     """The shipped spline spec (python/specs/purchase_90d_splines.yml, 60,000 training rows) on
     the bench warehouse, evaluated out of time (the generated target file) against the
     baselines trained on the same rows, and the plain spec on the same rows beside it."""
-    import duckdb
     import yaml
 
     results: dict[str, object] = {}
@@ -542,31 +518,16 @@ def bench_apparel(db: Path, raw: Path) -> dict[str, object]:
     plain_path.write_text(yaml.safe_dump(plain, sort_keys=False))
     for label, spec in (("splines", splines), ("plain", plain_path)):
         runs_dir = DATA / f"runs_apparel_{label}"
-        env = {"MM_RUNS_DIR": str(runs_dir), "MM_REPORTS_DIR": str(DATA / "reports")}
-        r = measure(
-            f"fit {label} spec (scale 1, 60k rows)",
-            [str(BIN / "targeting"), "fit", "--spec", str(spec), "--db", str(db), "--quiet"],
-            env,
-        )
-        fit = _fit_diagnostics(runs_dir)
-        measure(
-            f"evaluate {label} spec out of time (setup)",
-            [str(BIN / "targeting"), "evaluate", "--run", str(fit["run"]), "--db", str(db)]
-            + ["--no-held-out", "--no-report", "--quiet"],
-            env,
-        )
-        with duckdb.connect(str(db), read_only=True) as con:
-            rows = con.execute(
-                "select model, metric, value, lower, upper, n_rows from ml.model_evaluations "
-                "where run_id = ? and split = 'out_of_time' and metric in ('roc_auc', 'log_loss', 'ece')",
-                [fit["run"]],
-            ).fetchall()
+        r, by_model = _fit_and_evaluate(f"{label} spec (scale 1, 60k rows)", spec, db, runs_dir)
         metrics: dict[str, dict[str, object]] = {}
-        for model, metric, value, lower, upper, n_rows in rows:
-            metrics.setdefault(model, {"n_rows": n_rows})[metric] = round(value, 5)
-            if metric == "roc_auc":
-                metrics[model]["roc_auc_90ci"] = [round(lower, 4), round(upper, 4)]
-        r.update({**fit, "out_of_time": metrics})
+        for model, values in by_model.items():
+            metrics[model] = {"n_rows": values["roc_auc"][3]}
+            for metric in ("roc_auc", "log_loss", "ece"):
+                value, lower, upper, _ = values[metric]
+                metrics[model][metric] = round(value, 5)
+                if metric == "roc_auc":
+                    metrics[model]["roc_auc_90ci"] = [round(lower, 4), round(upper, 4)]
+        r["out_of_time"] = metrics
         results[label] = r
     mine = results["splines"]["out_of_time"]  # type: ignore[index]
     bayes, logistic, gbm = mine["bayesian"], mine["logistic_regression"], mine["gradient_boosting"]
@@ -619,6 +580,9 @@ def apparel_ceiling(db: Path, raw: Path) -> dict[str, object]:
     from scipy.stats import binom, norm, poisson
     from sklearn.metrics import roc_auc_score
 
+    from targeting.data.synth import interest_integral
+    from targeting.data.synth.clients import sigmoid
+
     truth = json.loads((raw / "ground_truth" / "effects.json").read_text())
     eff = truth["effects"]
     with duckdb.connect(str(db), read_only=True) as con:
@@ -633,8 +597,8 @@ def apparel_ceiling(db: Path, raw: Path) -> dict[str, object]:
     tau = eff["interest_half_life_days"] / math.log(2)
     floor, window = eff["interest_floor"], truth["label_window_days"]
     age = rows["days_since_first_order"].to_numpy(float)
-    past = floor * age + (1 - floor) * tau * (1 - np.exp(-age / tau))
-    future = floor * window + (1 - floor) * tau * (np.exp(-age / tau) - np.exp(-(age + window) / tau))
+    past = interest_integral(tau, floor, np.zeros_like(age), age)
+    future = interest_integral(tau, floor, age, age + window)
     repeats = np.clip(rows["orders_all"].to_numpy() - 1, 0, None)[:, None]
     z = np.linspace(-5, 5, 201)[None, :]
     rate = np.exp(eff["rate_intercept"] + eff["rate_propensity"] * z)
@@ -654,7 +618,7 @@ def apparel_ceiling(db: Path, raw: Path) -> dict[str, object]:
     u = np.linspace(-5, 5, 101)
     sends = rows["sends_all"].to_numpy()[:, None]
     opens = np.minimum(rows["opens_all"].to_numpy()[:, None], sends)
-    p_open = 1 / (1 + np.exp(-(eff["open_intercept"] + eff["open_engagement"] * u)))
+    p_open = sigmoid(eff["open_intercept"] + eff["open_engagement"] * u)
     like_u = np.exp(binom.logpmf(opens, sends, p_open[None, :]))
     like_z = like_u @ norm.pdf(u[:, None], rho * z, resid)
     observed = predictive(base + np.log(like_z + 1e-300))
@@ -674,13 +638,47 @@ def apparel_ceiling(db: Path, raw: Path) -> dict[str, object]:
     }
     out = {
         "clients": len(rows),
-        "oracle": round(float(roc_auc_score(y, rows["p_true_90d"])), 4),
+        "oracle": round(float(roc_auc_score(y, p_true)), 4),
         "true_engagement_and_orders": round(float(roc_auc_score(y, exact_u)), 4),
         "observed_open_rate_and_orders": round(float(roc_auc_score(y, observed)), 4),
         f"expected_over_{CEILING_DRAWS}_label_draws": expected,
     }
     print(f"  ceiling (ROC-AUC on the target file): {out}", flush=True)
     return out
+
+
+def _fit_and_evaluate(
+    title: str, spec: Path, db: Path, runs_dir: Path, fit_args: list[str] | None = None
+) -> tuple[dict[str, object], dict[str, dict[str, tuple[float, float, float, int]]]]:
+    """``targeting fit`` of ``spec`` on ``db`` (runs in ``runs_dir``), measured, then ``targeting
+    evaluate`` of that run out of time only. Returns the fit's measurement with its diagnostics,
+    and the out-of-time metrics by model and metric: (value, lower, upper, rows)."""
+    import duckdb
+
+    env = {"MM_RUNS_DIR": str(runs_dir), "MM_REPORTS_DIR": str(DATA / "reports")}
+    r = measure(
+        f"fit {title}",
+        [str(BIN / "targeting"), "fit", "--spec", str(spec), "--db", str(db), *(fit_args or []), "--quiet"],
+        env,
+    )
+    fit = _fit_diagnostics(runs_dir)
+    measure(
+        f"evaluate {title} out of time (setup)",
+        [str(BIN / "targeting"), "evaluate", "--run", str(fit["run"]), "--db", str(db)]
+        + ["--no-held-out", "--no-report", "--quiet"],
+        env,
+    )
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select model, metric, value, lower, upper, n_rows from ml.model_evaluations "
+            "where run_id = ? and split = 'out_of_time'",
+            [fit["run"]],
+        ).fetchall()
+    metrics: dict[str, dict[str, tuple[float, float, float, int]]] = {}
+    for model, metric, value, lower, upper, n_rows in rows:
+        metrics.setdefault(model, {})[metric] = (value, lower, upper, n_rows)
+    r.update(fit)
+    return r, metrics
 
 
 def _fit_diagnostics(runs_dir: Path) -> dict[str, object]:
