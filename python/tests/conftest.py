@@ -115,8 +115,7 @@ def _parsed(project: Path, var_text: str, db: Path, target: str, lines: list[str
     # the manifest names the database by the file's stem (DuckDB's catalog name)
     key = (str(project), var_text, db.stem)
     if key not in _MANIFESTS:
-        common = ["--project-dir", str(project), "--profiles-dir", str(project), "--target-path", target]
-        common += ["--vars", var_text, "--log-level", "none", "--log-level-file", "none"]
+        common = _common_args(project, target, var_text)
         parsed = dbtRunner(callbacks=[lambda event: lines.append(event.info.msg)]).invoke(["parse", *common])
         if not parsed.success:
             if parsed.exception is not None:
@@ -124,6 +123,14 @@ def _parsed(project: Path, var_text: str, db: Path, target: str, lines: list[str
             return None
         _MANIFESTS[key] = parsed.result
     return _MANIFESTS[key]
+
+
+def _common_args(project: Path, target: str, var_text: str) -> list[str]:
+    """The arguments of every in-process dbt call: project, profile, artifacts, vars, no logs."""
+    return [
+        *("--project-dir", str(project), "--profiles-dir", str(project), "--target-path", target),
+        *("--vars", var_text, "--log-level", "none", "--log-level-file", "none"),
+    ]
 
 
 def _var_text(vars_: dict[str, str] | None) -> str:
@@ -157,11 +164,8 @@ def parse_in_process(db: Path, vars_: dict[str, str] | None = None) -> Path:
         parsed = _parsed(REPO, _var_text(vars_), db, str(target), lines)
     assert parsed is not None, "\n".join(lines)[-3000:]
     manifest = target / "manifest.json"
-    if not manifest.exists():  # parsed before, for another folder: write it here
-        from dbt.parser.manifest import write_manifest
-
-        target.mkdir(parents=True, exist_ok=True)
-        write_manifest(parsed, str(target))
+    # a parse made earlier in this process for the same key wrote its manifest elsewhere
+    assert manifest.exists(), f"{vars_} was parsed before in this process, not into {target}"
     return manifest
 
 
@@ -191,8 +195,7 @@ def run_dbt_in_process(
     target = str(db.parent / "target")
     if var_text is None:
         var_text = _var_text(vars_)
-    common = ["--project-dir", str(project), "--profiles-dir", str(project), "--target-path", target]
-    common += ["--vars", var_text, "--log-level", "none", "--log-level-file", "none"]
+    common = _common_args(project, target, var_text)
     if "--select" in args:
         common += ["--indirect-selection", "cautious"]
     lines: list[str] = []
